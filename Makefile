@@ -1,0 +1,37 @@
+# hull: an OCI low-level container runtime.
+GO       ?= go
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+DESTDIR  ?=
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)"
+
+.PHONY: all hull test unit integration deps man install clean
+
+all: hull
+
+hull:
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -o hull .
+
+# deps installs (as root, on Debian) what building and testing need.
+deps:
+	./scripts/deps.sh
+
+test: deps hull
+	./scripts/test.sh
+
+unit:
+	$(GO) test ./libct/... ./specconv/... ./apparmor/... ./selinux/...
+
+man:
+	./scripts/man.sh
+
+install: hull man
+	install -D -m 0755 hull $(DESTDIR)$(BINDIR)/hull
+	for f in man/man8/*.8; do install -D -m 0644 $$f $(DESTDIR)$(MANDIR)/man8/$$(basename $$f); done
+
+clean:
+	rm -f hull
+	rm -rf man/man8

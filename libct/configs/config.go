@@ -1,0 +1,169 @@
+// Package configs holds libct's container configuration: what specconv
+// produces from an OCI config.json after validation, and what the parent
+// hands to the container's init over the sync pipe.
+//
+// Fields that the kernel takes in a different form than the spec writes them
+// (mount options, capability and rlimit names, namespace types) are stored
+// already converted, so that init never parses strings. Structured spec types
+// that need no conversion (resources, seccomp, hooks, devices, id mappings)
+// are reused as they are.
+package configs
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// NamespaceType is a namespace kind in the kernel's words ("pid", "net",
+// "mnt", "ipc", "uts", "user", "cgroup", "time"), as in /proc/PID/ns/.
+type NamespaceType string
+
+// The namespace types hull knows, named as in /proc/PID/ns/.
+const (
+	NEWPID    NamespaceType = "pid"
+	NEWNET    NamespaceType = "net"
+	NEWNS     NamespaceType = "mnt"
+	NEWIPC    NamespaceType = "ipc"
+	NEWUTS    NamespaceType = "uts"
+	NEWUSER   NamespaceType = "user"
+	NEWCGROUP NamespaceType = "cgroup"
+	NEWTIME   NamespaceType = "time"
+)
+
+// Namespace is one namespace of the container: created new when Path is
+// empty, joined (setns) otherwise.
+type Namespace struct {
+	Type NamespaceType `json:"type"`
+	Path string        `json:"path,omitempty"`
+}
+
+// Mount is one entry of config.json's mounts with its options parsed.
+type Mount struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"` // absolute, cleaned, inside the rootfs
+	Type        string `json:"type"`        // filesystem type; "bind" for bind mounts
+	// Flags are the MS_* flags for mount(2) (MS_BIND, MS_REC, MS_RDONLY, ...).
+	Flags uintptr `json:"flags"`
+	// PropagationFlags are applied one by one after the mount (MS_PRIVATE,
+	// MS_SLAVE, MS_SHARED, MS_UNBINDABLE, possibly with MS_REC).
+	PropagationFlags []uintptr `json:"propagationFlags,omitempty"`
+	// Data is the filesystem-specific option string (e.g. "size=65536k,mode=755").
+	Data string `json:"data,omitempty"`
+	// ClearFlags are MS_* flags the options explicitly turned off ("rw",
+	// "suid", ...); for a bind remount they must not be inherited.
+	ClearFlags uintptr `json:"clearFlags,omitempty"`
+	// RecAttrSet/RecAttrClr are MOUNT_ATTR_* bits from the "r"-prefixed
+	// options (rro, rnosuid, ...), applied with mount_setattr(AT_RECURSIVE).
+	RecAttrSet uint64 `json:"recAttrSet,omitempty"`
+	RecAttrClr uint64 `json:"recAttrClr,omitempty"`
+	// UIDMappings/GIDMappings make an idmapped mount (mount_setattr MOUNT_ATTR_IDMAP).
+	UIDMappings []specs.LinuxIDMapping `json:"uidMappings,omitempty"`
+	GIDMappings []specs.LinuxIDMapping `json:"gidMappings,omitempty"`
+	// IDMapRecursive is set by the "ridmap" option.
+	IDMapRecursive bool `json:"idmapRecursive,omitempty"`
+}
+
+// IsBind reports whether the mount is a bind mount.
+func (m *Mount) IsBind() bool { return m.Flags&msBind != 0 }
+
+const msBind = 0x1000 // MS_BIND; kept here so the package builds everywhere
+
+// Rlimit is one resource limit for setrlimit(2)/prlimit(2).
+type Rlimit struct {
+	Type int    `json:"type"` // RLIMIT_* number
+	Soft uint64 `json:"soft"`
+	Hard uint64 `json:"hard"`
+}
+
+// Capabilities are the five capability sets as CAP_* numbers.
+type Capabilities struct {
+	Bounding    []int `json:"bounding,omitempty"`
+	Effective   []int `json:"effective,omitempty"`
+	Permitted   []int `json:"permitted,omitempty"`
+	Inheritable []int `json:"inheritable,omitempty"`
+	Ambient     []int `json:"ambient,omitempty"`
+}
+
+// Process is the process to run: the container's init, or one started by exec.
+type Process struct {
+	Args            []string               `json:"args"`
+	Env             []string               `json:"env,omitempty"`
+	Cwd             string                 `json:"cwd"`
+	UID             uint32                 `json:"uid"`
+	GID             uint32                 `json:"gid"`
+	AdditionalGids  []uint32               `json:"additionalGids,omitempty"`
+	Umask           *uint32                `json:"umask,omitempty"`
+	Terminal        bool                   `json:"terminal,omitempty"`
+	ConsoleSize     *specs.Box             `json:"consoleSize,omitempty"`
+	Rlimits         []Rlimit               `json:"rlimits,omitempty"`
+	OOMScoreAdj     *int                   `json:"oomScoreAdj,omitempty"`
+	NoNewPrivileges bool                   `json:"noNewPrivileges,omitempty"`
+	Capabilities    *Capabilities          `json:"capabilities,omitempty"`
+	ApparmorProfile string                 `json:"apparmorProfile,omitempty"`
+	SelinuxLabel    string                 `json:"selinuxLabel,omitempty"`
+	IOPriority      *specs.LinuxIOPriority `json:"ioPriority,omitempty"`
+	Scheduler       *specs.Scheduler       `json:"scheduler,omitempty"`
+	ExecCPUAffinity *specs.CPUAffinity     `json:"execCPUAffinity,omitempty"`
+}
+
+// Cgroup says where the container's cgroup is and what it may use.
+type Cgroup struct {
+	// Path is linux.cgroupsPath as given (may be empty: the default
+	// path is then derived from the container id by the cgroup manager).
+	Path string `json:"path,omitempty"`
+	// Systemd selects the systemd driver (--systemd-cgroup); Path is then
+	// "slice:prefix:name".
+	Systemd bool `json:"systemd,omitempty"`
+	// Resources are linux.resources, unchanged.
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
+}
+
+// Config is one container's configuration, validated and converted from the
+// OCI spec by specconv.
+type Config struct {
+	// Version is the spec's ociVersion.
+	Version string `json:"ociVersion"`
+	// Bundle is the absolute path of the bundle directory.
+	Bundle string `json:"bundle"`
+	// Rootfs is the absolute path of the root filesystem.
+	Rootfs   string `json:"rootfs"`
+	Readonly bool   `json:"readonly,omitempty"`
+	// NoPivotRoot uses MS_MOVE + chroot instead of pivot_root (--no-pivot).
+	NoPivotRoot bool `json:"noPivotRoot,omitempty"`
+	// NoNewKeyring keeps the caller's session keyring (--no-new-keyring).
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
+	// RootPropagation is linux.rootfsPropagation as MS_* flags (0: MS_SLAVE|MS_REC as runc).
+	RootPropagation uintptr `json:"rootPropagation,omitempty"`
+
+	Hostname   string `json:"hostname,omitempty"`
+	Domainname string `json:"domainname,omitempty"`
+
+	Namespaces  []Namespace                      `json:"namespaces,omitempty"`
+	UIDMappings []specs.LinuxIDMapping           `json:"uidMappings,omitempty"`
+	GIDMappings []specs.LinuxIDMapping           `json:"gidMappings,omitempty"`
+	TimeOffsets map[string]specs.LinuxTimeOffset `json:"timeOffsets,omitempty"`
+
+	Mounts        []*Mount                `json:"mounts,omitempty"`
+	Devices       []specs.LinuxDevice     `json:"devices,omitempty"`
+	MaskedPaths   []string                `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string                `json:"readonlyPaths,omitempty"`
+	MountLabel    string                  `json:"mountLabel,omitempty"`
+	Sysctl        map[string]string       `json:"sysctl,omitempty"`
+	Personality   *specs.LinuxPersonality `json:"personality,omitempty"`
+
+	Cgroup  *Cgroup             `json:"cgroup,omitempty"`
+	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	Hooks   *specs.Hooks        `json:"hooks,omitempty"`
+	Process *Process            `json:"process"`
+
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Namespace returns the namespace of type t and whether the config has one.
+func (c *Config) Namespace(t NamespaceType) (Namespace, bool) {
+	for _, ns := range c.Namespaces {
+		if ns.Type == t {
+			return ns, true
+		}
+	}
+	return Namespace{}, false
+}
