@@ -1,0 +1,56 @@
+#!/bin/bash
+# deps.sh installs (as root, on Debian 12) what building and testing hull need.
+# Idempotent and fast when everything is present: it asks dpkg-query first and
+# only runs apt-get (and apt-get update) for what is missing.
+set -euo pipefail
+
+packages=(
+	gcc
+	libseccomp-dev
+	pkg-config
+	busybox-static
+	runc
+	crun
+	go-md2man
+	time
+	strace
+	iproute2
+	procps
+	util-linux
+	# --- engines (later issues): uncomment when the engine tests land ---
+	# podman
+	# containerd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	if [[ $status != "install ok installed" ]]; then
+		missing+=("$p")
+	fi
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps: must run as root to install: ${missing[*]}" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+	apt-get install -y --no-install-recommends "${missing[@]}"
+}
+# Refresh the package lists only when needed: fresh images ship with none,
+# and stale lists make the install fail to find a version.
+if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+	apt-get update
+fi
+if ! apt_install; then
+	apt-get update
+	apt_install
+fi

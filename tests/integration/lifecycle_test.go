@@ -1,0 +1,98 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestLifecycle walks create -> start -> kill -> delete, checking the
+// state JSON at every step.
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := newID(t)
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Annotations = map[string]string{"org.hull.test": "lifecycle", "k": "v"}
+	})
+
+	r.must("create", "--bundle", b.dir, id)
+	st := r.state(id)
+	checkState(t, st, id, b.dir, "created")
+	if st.Pid <= 0 {
+		t.Fatalf("created: pid %d, want > 0", st.Pid)
+	}
+	if st.Annotations["org.hull.test"] != "lifecycle" || st.Annotations["k"] != "v" {
+		t.Errorf("annotations = %v, want the config's", st.Annotations)
+	}
+	if _, err := os.Stat(filepath.Join(r.root, id)); err != nil {
+		t.Errorf("state dir: %v", err)
+	}
+	// The init process exists but has not exec'd sleep yet.
+	if cmd := procCmdline(st.Pid); strings.HasPrefix(cmd, "sleep") {
+		t.Errorf("created container already runs its process: %q", cmd)
+	}
+
+	r.must("start", id)
+	st = r.waitStatus(id, "running")
+	checkState(t, st, id, b.dir, "running")
+	if cmd := procCmdline(st.Pid); cmd != "sleep 1000" {
+		t.Errorf("running pid %d cmdline %q, want %q", st.Pid, cmd, "sleep 1000")
+	}
+	pid := st.Pid
+
+	r.must("kill", id, "KILL")
+	st = r.waitStatus(id, "stopped")
+	checkState(t, st, id, b.dir, "stopped")
+	if err := syscall.Kill(pid, 0); err == nil {
+		if !isZombie(pid) {
+			t.Errorf("stopped container's init %d still alive", pid)
+		}
+	}
+
+	r.must("delete", id)
+	if res := r.call("state", id); res.code == 0 {
+		t.Errorf("state after delete succeeded: %v", res)
+	}
+	if _, err := os.Stat(filepath.Join(r.root, id)); !os.IsNotExist(err) {
+		t.Errorf("state dir after delete: %v, want not exist", err)
+	}
+}
+
+func checkState(t *testing.T, st state, id, bundle, status string) {
+	t.Helper()
+	if st.ID != id {
+		t.Errorf("state id %q, want %q", st.ID, id)
+	}
+	if st.Status != status {
+		t.Errorf("state status %q, want %q", st.Status, status)
+	}
+	if !strings.HasPrefix(st.OCIVersion, "1.") {
+		t.Errorf("state ociVersion %q, want 1.x", st.OCIVersion)
+	}
+	if st.Bundle != bundle {
+		t.Errorf("state bundle %q, want %q", st.Bundle, bundle)
+	}
+}
+
+// procCmdline returns /proc/PID/cmdline with NULs as spaces.
+func procCmdline(pid int) string {
+	data, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " "))
+}
+
+// isZombie reports whether pid is a zombie (exited, not yet reaped).
+func isZombie(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
