@@ -34,6 +34,7 @@ if [[ -d $dir && -f $stamp && $(cat "$stamp") == "$want" ]]; then
 fi
 
 tmp=$(mktemp -d "$dir.new.XXXXXX")
+chmod 0755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
 mkdir -p "$tmp"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,home/user,run,var/tmp,mnt}

@@ -31,6 +31,10 @@ func newBundle(t *testing.T, args []string, edit func(*specs.Spec)) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	// MkdirTemp makes 0700; non-root container users must reach rootfs/.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("cp", "-a", testEnv.rootfs, filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("copy rootfs: %v: %s", err, out)
 	}
@@ -108,4 +112,16 @@ func defaultSpec(args []string) *specs.Spec {
 // sh returns args running script with busybox sh.
 func sh(script string) []string {
 	return []string{"/bin/sh", "-c", script}
+}
+
+// writeFile writes content to p inside the rootfs, creating parents.
+func (b *bundle) writeFile(t *testing.T, p, content string) {
+	t.Helper()
+	host := b.rootfs(p)
+	if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(host, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

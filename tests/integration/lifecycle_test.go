@@ -96,3 +96,5 @@ func isZombie(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
