@@ -1,0 +1,80 @@
+// Package cgroups is hull's cgroup manager: one small interface with a v1
+// filesystem, a v2 filesystem and a systemd implementation.
+//
+// The layout of the host (cgroup v1, v1 "hybrid" with a cgroup2 mount at
+// /sys/fs/cgroup/unified, or pure v2) is detected once per New or Load with a
+// statfs of /sys/fs/cgroup; /proc/self/cgroup and /proc/self/mountinfo are
+// read at most once, and only when the layout needs them.
+package cgroups
+
+import (
+	"context"
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Manager controls one container's cgroup. It is created by New for a new
+// container and rebuilt by Load from what State returned, for commands that
+// act on an existing container (kill --all, pause, update, delete).
+type Manager interface {
+	// Apply creates the cgroup if needed and moves pid into it. A pid of 0
+	// or less only creates the cgroup. On failure the directories Apply
+	// created are removed again.
+	Apply(pid int) error
+	// Set writes resources to the cgroup (create and update).
+	Set(r *specs.LinuxResources) error
+	// Pids returns every process in the cgroup (recursively).
+	Pids() ([]int, error)
+	// Freeze stops every process in the cgroup and waits until the kernel
+	// reports the cgroup frozen; Thaw lets them run again.
+	Freeze() error
+	// Thaw undoes Freeze.
+	Thaw() error
+	// Frozen reports whether the cgroup is frozen.
+	Frozen() (bool, error)
+	// Stats reads the cgroup's accounting.
+	Stats() (*Stats, error)
+	// OOMEvents returns a channel that receives a value each time the
+	// kernel's OOM killer acts in the cgroup. It is closed when ctx is done
+	// or the cgroup is removed.
+	OOMEvents(ctx context.Context) (<-chan struct{}, error)
+	// Destroy kills nothing: it removes the cgroup directories (the
+	// caller kills the processes first) and is safe to call twice. Only
+	// directories that hull created are removed: a joined, pre-existing
+	// cgroup (a Kubernetes pod's, say) is left in place.
+	Destroy() error
+	// Path returns the directory of a v1 controller ("memory"), or the
+	// unified directory for "" (on v2, and on a v1 hybrid host).
+	Path(controller string) string
+	// State is what must be persisted in state.json to Load this manager later.
+	State() *State
+}
+
+// State is the persisted form of a Manager.
+type State struct {
+	// Driver is "fs" or "systemd".
+	Driver string `json:"driver"`
+	// Paths maps a v1 controller name (or "" for the unified hierarchy)
+	// to its directory.
+	Paths map[string]string `json:"paths"`
+	// Created lists the directories hull created (and so Destroy removes),
+	// leaves first.
+	Created []string `json:"created,omitempty"`
+	// Rootless is set when the manager was made for a rootless container:
+	// cgroups it could not create or join are then skipped, not fatal.
+	Rootless bool `json:"rootless,omitempty"`
+	// Unit is the systemd scope unit, for the systemd driver.
+	Unit string `json:"unit,omitempty"`
+}
+
+// The driver names of State.Driver.
+const (
+	DriverFS      = "fs"
+	DriverSystemd = "systemd"
+)
+
+// ErrNotSupported is wrapped by errors about a resource or operation the
+// host's cgroup layout cannot provide (a controller that is not mounted, a
+// v2-only setting on v1).
+var ErrNotSupported = errors.New("not supported")

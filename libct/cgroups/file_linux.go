@@ -1,0 +1,254 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// writeFile writes value to the cgroup file dir/name in one write(2), as
+// the kernel parses each write on its own.
+func writeFile(dir, name, value string) error {
+	p := filepath.Join(dir, name)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, p, unwrapPathError(err))
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, p, unwrapPathError(err))
+	}
+	return nil
+}
+
+// unwrapPathError drops the *PathError around an errno: the callers already
+// name the file.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// readFile reads the cgroup file dir/name.
+func readFile(dir, name string) (string, error) {
+	p := filepath.Join(dir, name)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", p, unwrapPathError(err))
+	}
+	return string(data), nil
+}
+
+// readUint reads a file holding one number; "max" (v2) and the v1
+// "unlimited" values read as math.MaxUint64.
+func readUint(dir, name string) (uint64, error) {
+	s, err := readFile(dir, name)
+	if err != nil {
+		return 0, err
+	}
+	v, err := parseUint(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("parse %s: %w", filepath.Join(dir, name), err)
+	}
+	return v, nil
+}
+
+// parseUint parses a cgroup number; "max" is math.MaxUint64, and a negative
+// number (v1's -1 for "no limit") is 0, as runc reads them.
+func parseUint(s string) (uint64, error) {
+	if s == "max" {
+		return math.MaxUint64, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		if iv, ierr := strconv.ParseInt(s, 10, 64); ierr == nil && iv < 0 {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return v, nil
+}
+
+// readKeyValues parses a flat keyed file ("key value" per line), such as
+// memory.stat, cpu.stat, memory.events, into a map.
+func readKeyValues(dir, name string) (map[string]uint64, error) {
+	s, err := readFile(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]uint64)
+	for line := range strings.Lines(s) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		n, err := parseUint(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("parse %s line %q: %w", filepath.Join(dir, name), strings.TrimSpace(line), err)
+		}
+		m[k] = n
+	}
+	return m, nil
+}
+
+// readPids reads the pids of one cgroup.procs file.
+func readPids(dir string) ([]int, error) {
+	s, err := readFile(dir, "cgroup.procs")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(s) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", filepath.Join(dir, "cgroup.procs"), err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+// readPidsRecursive reads cgroup.procs of dir and of every cgroup under it.
+func readPidsRecursive(dir string) ([]int, error) {
+	var all []int
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && p != dir {
+				return nil // removed while walking
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		pids, err := readPids(p)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && p != dir {
+				return nil
+			}
+			return err
+		}
+		all = append(all, pids...)
+		return nil
+	})
+	return all, err
+}
+
+// writePid moves pid into the cgroup dir. The write is retried a few times
+// on EINVAL: the kernel refuses to move a task that is itself in the middle
+// of being moved or is exiting, which is transient.
+func writePid(dir string, pid int) error {
+	var err error
+	for i := 0; i < 5; i++ {
+		if err = writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err == nil || !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		time.Sleep(time.Duration(i+1) * 10 * time.Millisecond)
+	}
+	return err
+}
+
+// mkdirCgroup creates dir and the missing directories above it (down from
+// the hierarchy's mountpoint stop). It reports whether dir itself was
+// created, and calls made for every directory it created, top down.
+func mkdirCgroup(stop, dir string, made func(string) error) (bool, error) {
+	if _, err := os.Stat(dir); err == nil {
+		return false, nil
+	}
+	rel, err := filepath.Rel(stop, dir)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return false, fmt.Errorf("cgroup %s is not under %s", dir, stop)
+	}
+	cur := stop
+	created := false
+	for _, part := range strings.Split(rel, "/") {
+		cur = filepath.Join(cur, part)
+		err := os.Mkdir(cur, 0o755)
+		switch {
+		case err == nil:
+			created = cur == dir
+			if made != nil {
+				if err := made(cur); err != nil {
+					if created {
+						_ = os.Remove(cur)
+					}
+					return false, err
+				}
+			}
+		case errors.Is(err, os.ErrExist):
+			created = false
+		default:
+			return false, fmt.Errorf("mkdir %s: %w", cur, unwrapPathError(err))
+		}
+	}
+	return created, nil
+}
+
+// rmdirCgroup removes a cgroup directory and every cgroup under it, deepest
+// first. rmdir of a cgroup whose last task has just exited can fail with
+// EBUSY for a short while (the kernel frees the css asynchronously), so it
+// is retried with a growing delay.
+func rmdirCgroup(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("read cgroup %s: %w", dir, unwrapPathError(err))
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := rmdirCgroup(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	delay := 5 * time.Millisecond
+	for i := 0; ; i++ {
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || i == 7 {
+			return fmt.Errorf("rmdir %s: %w", dir, err)
+		}
+		time.Sleep(delay)
+		delay *= 2
+	}
+}
+
+// isPermission reports an error that a rootless caller may meet on a
+// cgroup it was not delegated.
+func isPermission(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EROFS)
+}
+
+// firstLine returns s up to its first newline, without it.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// hasWord reports whether the space-separated list s contains w.
+func hasWord(s, w string) bool {
+	for _, f := range strings.Fields(s) {
+		if f == w {
+			return true
+		}
+	}
+	return false
+}
