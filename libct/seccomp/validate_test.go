@@ -112,8 +112,10 @@ func TestValidate(t *testing.T) {
 			wantErr: `linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for write`,
 		},
 		{
-			name:    "notify without listener",
-			profile: ok(func(s *specs.LinuxSeccomp) { s.Syscalls[0] = specs.LinuxSyscall{Names: []string{"mkdir"}, Action: specs.ActNotify} }),
+			name: "notify without listener",
+			profile: ok(func(s *specs.LinuxSeccomp) {
+				s.Syscalls[0] = specs.LinuxSyscall{Names: []string{"mkdir"}, Action: specs.ActNotify}
+			}),
 			wantErr: `linux.seccomp.listenerPath: required when a syscall uses SCMP_ACT_NOTIFY`,
 		},
 		{
