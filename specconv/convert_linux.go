@@ -209,7 +209,7 @@ func convertRoot(r *specs.Root, bundle string) (string, bool, error) {
 		return "", false, fieldErr("root.path", "%w", unwrapPath(err))
 	}
 	if !fi.IsDir() {
-		return "", false, fieldErr("root.path", "%s is not a directory", p)
+		return "", false, fieldErr("root.path", "%q is not a directory", p)
 	}
 	return real, r.Readonly, nil
 }
@@ -219,7 +219,7 @@ func convertRoot(r *specs.Root, bundle string) (string, bool, error) {
 func unwrapPath(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+		return fmt.Errorf("%q: %w", pe.Path, pe.Err)
 	}
 	return err
 }
@@ -251,6 +251,9 @@ var namespaceTypes = map[specs.LinuxNamespaceType]configs.NamespaceType{
 }
 
 func convertNamespaces(in []specs.LinuxNamespace) ([]configs.Namespace, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
 	out := make([]configs.Namespace, 0, len(in))
 	seen := map[configs.NamespaceType]int{}
 	for i, ns := range in {
@@ -431,6 +434,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // in the container (not only under /dev), so only the path's shape is
 // checked.
 func convertDevices(in []specs.LinuxDevice) ([]specs.LinuxDevice, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
 	seen := map[string]int{}
 	out := make([]specs.LinuxDevice, 0, len(in))
 	for i, d := range in {
@@ -606,7 +612,7 @@ func checkHooks(h *specs.Hooks) (*specs.Hooks, error) {
 					if j >= len(hk.Args) {
 						what, j = "env", j-len(hk.Args)
 					}
-					return nil, fieldErr(f, "%s[%d]: contains a NUL byte", what, j)
+					return nil, fieldErr(idx(f+"."+what, j), "contains a NUL byte")
 				}
 			}
 		}

@@ -158,6 +158,9 @@ func parseMountOptions(options []string) (mountOptions, error) {
 // convertMounts checks and converts mounts. c must already hold the
 // namespaces and the user namespace mappings.
 func convertMounts(in []specs.Mount, c *configs.Config, rootless bool) ([]*configs.Mount, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
 	out := make([]*configs.Mount, 0, len(in))
 	for i, sm := range in {
 		m, err := convertMount(sm, c, rootless)

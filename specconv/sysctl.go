@@ -117,7 +117,7 @@ func notCallerNetNS(path string) error {
 		return fmt.Errorf("network namespace %w", unwrapPath(err))
 	}
 	if os.SameFile(self, other) {
-		return fmt.Errorf("not allowed: the network namespace %s is the host's", path)
+		return fmt.Errorf("not allowed: the network namespace %q is the host's", path)
 	}
 	return nil
 }
