@@ -127,9 +127,12 @@ func syntaxError(data []byte, err error) error {
 		return fmt.Errorf("invalid JSON: %w", err)
 	}
 	off := int(min(max(se.Offset, 0), int64(len(data))))
+	if off > 0 && strings.HasPrefix(se.Error(), "invalid character") {
+		off-- // encoding/json reports the offset just past the bad byte
+	}
 	line := 1 + bytes.Count(data[:off], []byte("\n"))
 	col := off - bytes.LastIndexByte(data[:off], '\n')
-	return fmt.Errorf("invalid JSON at line %d, column %d (byte %d): %s", line, col, se.Offset, se.Error())
+	return fmt.Errorf("invalid JSON at line %d, column %d (byte %d): %s", line, col, off, se.Error())
 }
 
 func jsonKind(v any) string {
