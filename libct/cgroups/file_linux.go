@@ -221,7 +221,13 @@ func rmdirCgroup(dir string) error {
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
-		if !errors.Is(err, unix.EBUSY) || i == 7 {
+		if errors.Is(err, unix.EBUSY) {
+			// Live tasks keep it busy for good: say so at once.
+			if pids, perr := readPids(dir); perr == nil && len(pids) > 0 {
+				return fmt.Errorf("rmdir %s: cgroup still has processes %v: %w", dir, pids, err)
+			}
+		}
+		if !errors.Is(err, unix.EBUSY) || i == 6 {
 			return fmt.Errorf("rmdir %s: %w", dir, err)
 		}
 		time.Sleep(delay)
