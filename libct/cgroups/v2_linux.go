@@ -23,6 +23,9 @@ type v2Manager struct {
 	rootless bool
 	// skipped is set for a rootless manager that could not join.
 	skipped bool
+	// onMkdir, when set, is called for each directory create makes: the
+	// unit tests use it to play the kernel's part over a fake tree.
+	onMkdir func(dir string) error
 }
 
 // v2Dir returns the container's directory on a v2 host. A relative path is
@@ -83,6 +86,11 @@ func (m *v2Manager) create() error {
 		switch {
 		case err == nil:
 			m.created = cur == m.dir
+			if m.onMkdir != nil {
+				if err := m.onMkdir(cur); err != nil {
+					return err
+				}
+			}
 		case errors.Is(err, os.ErrExist):
 			m.created = false
 		default:

@@ -102,7 +102,9 @@ func (m *v2Manager) setMemory(r *specs.LinuxResources) error {
 			return fmt.Errorf("set memory limit %d: lower than the current usage %d (checkBeforeUpdate)", limit, usage)
 		}
 	}
-	if swapV2 != 0 {
+	// swapV2 is 0 both for "unset" and for "no swap at all" (swap equal
+	// to the limit): only the spec's value tells them apart.
+	if swap != 0 || swapV2 == -1 {
 		if err := writeFile(m.dir, "memory.swap.max", v2Max(swapV2)); err != nil {
 			// No swap accounting (CONFIG_MEMCG_SWAP off or swapaccount=0):
 			// only "unlimited" can be honoured then.
