@@ -140,4 +140,3 @@ func checkOrder(t *testing.T, dir string, want []string) {
 		t.Fatalf("hooks ran %v, want %v", got, want)
 	}
 }
-
