@@ -1,0 +1,240 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/configs"
+)
+
+const (
+	cgroupRoot = "/sys/fs/cgroup"
+	// defaultMountFlags are the flags runc gives the mounts it makes up.
+	defaultMountFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+)
+
+// mountCgroup mounts a "cgroup" or "cgroup2" entry. On a cgroup v2 host (or
+// for an explicit "cgroup2") it mounts cgroup2. On a v1 or hybrid host it
+// builds what runc builds: a tmpfs at the destination holding, for every v1
+// hierarchy, the container's own cgroup directory (bind-mounted from the
+// host, or a fresh cgroup mount showing the cgroup namespace root when the
+// container has one), plus symlinks for co-mounted controllers
+// (cpu -> cpu,cpuacct). The container's cgroup is read from
+// /proc/thread-self/cgroup, so init must already be in it.
+func (m *mounter) mountCgroup(i int, mnt *configs.Mount, dest string) error {
+	var st unix.Statfs_t
+	unified := m.sys.statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+	if unified || mnt.Type == "cgroup2" {
+		return m.mountCgroup2(i, mnt, dest, unified)
+	}
+	return m.mountCgroup1(i, mnt, dest)
+}
+
+func (m *mounter) mountCgroup2(i int, mnt *configs.Mount, dest string, unified bool) error {
+	dst, _, err := m.t.mkdirAll(dest)
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: create mount point %s: %w", i, dest, err)
+	}
+	defer m.sys.close(dst)
+	src := mnt.Source
+	if src == "" {
+		src = "cgroup2"
+	}
+	err = m.sys.mount(src, procFd(dst), "cgroup2", mnt.Flags, mnt.Data)
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY) {
+		// A user namespace without a cgroup namespace may not mount
+		// cgroup2: bind the hierarchy (or, with a cgroup namespace,
+		// the container's own cgroup) instead.
+		root := cgroupRoot
+		if !unified {
+			root = cgroupRoot + "/unified"
+		}
+		bind := *mnt
+		bind.Type = "bind"
+		bind.Source = root
+		bind.Flags = mnt.Flags | unix.MS_BIND | unix.MS_REC
+		if _, ok := m.c.Namespace(configs.NEWCGROUP); ok {
+			paths, perr := m.ownCgroups()
+			if perr != nil {
+				return fmt.Errorf("mounts[%d]: cgroup2 on %s: %w", i, dest, perr)
+			}
+			if p, ok := paths[""]; ok {
+				bind.Source = path.Join(root, p)
+			}
+		}
+		return m.bindOnto(i, &bind, dest, dst)
+	}
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: mount %s on %s (cgroup2): %w", i, src, dest, err)
+	}
+	return m.afterMount(i, mnt, dest)
+}
+
+// afterMount applies the recursive attributes and the propagation of a
+// mount(2)-made mount, reached by reopening its destination.
+func (m *mounter) afterMount(i int, mnt *configs.Mount, dest string) error {
+	if len(mnt.PropagationFlags) == 0 && mnt.RecAttrSet|mnt.RecAttrClr == 0 {
+		return nil
+	}
+	top, err := m.t.open(dest, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: reopen %s: %w", i, dest, err)
+	}
+	defer m.sys.close(top)
+	if err := m.setRecAttr(i, mnt, dest, top); err != nil {
+		return err
+	}
+	return m.setPropagation(i, mnt, dest, top)
+}
+
+// ownCgroups maps every controller (and "name=..." hierarchy) of
+// /proc/thread-self/cgroup to the cgroup path; "" is the v2 path.
+func (m *mounter) ownCgroups() (map[string]string, error) {
+	b, err := m.sys.readFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	paths := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			paths[""] = parts[2]
+			continue
+		}
+		for _, ctrl := range strings.Split(parts[1], ",") {
+			paths[ctrl] = parts[2]
+		}
+	}
+	return paths, nil
+}
+
+// cgroupV1 is one v1 hierarchy as the container sees it.
+type cgroupV1 struct {
+	name   string // directory under the destination: base of the host mount point
+	source string // the container's cgroup directory on the host
+	data   string // controllers, for a fresh mount in a cgroup namespace
+}
+
+// cgroupV1Hierarchies lists the v1 hierarchies with the container's cgroup
+// in each.
+func (m *mounter) cgroupV1Hierarchies() ([]cgroupV1, error) {
+	paths, err := m.ownCgroups()
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	infos, err := m.sys.mounts(mountinfo.FSTypeFilter("cgroup"))
+	if err != nil {
+		return nil, fmt.Errorf("read cgroup mounts: %w", err)
+	}
+	var out []cgroupV1
+	seen := map[string]bool{}
+	for _, mi := range infos {
+		var ctrls []string
+		for _, opt := range strings.Split(mi.VFSOptions, ",") {
+			if _, ok := paths[opt]; ok && opt != "" {
+				ctrls = append(ctrls, opt)
+			}
+		}
+		name := filepath.Base(mi.Mountpoint)
+		if len(ctrls) == 0 || seen[name] {
+			continue
+		}
+		seen[name] = true
+		own := paths[ctrls[0]]
+		rel, err := filepath.Rel(mi.Root, own)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			return nil, fmt.Errorf("cgroup %s of %s is outside the hierarchy root %s mounted on %s", own, ctrls[0], mi.Root, mi.Mountpoint)
+		}
+		out = append(out, cgroupV1{
+			name:   name,
+			source: filepath.Join(mi.Mountpoint, rel),
+			data:   strings.Join(ctrls, ","),
+		})
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].name < out[b].name })
+	return out, nil
+}
+
+func (m *mounter) mountCgroup1(i int, mnt *configs.Mount, dest string) error {
+	hs, err := m.cgroupV1Hierarchies()
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: cgroup on %s: %w", i, dest, err)
+	}
+	dst, _, err := m.t.mkdirAll(dest)
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: create mount point %s: %w", i, dest, err)
+	}
+	err = m.sys.mount("tmpfs", procFd(dst), "tmpfs", defaultMountFlags, formatLabel("mode=755", m.c.MountLabel))
+	m.sys.close(dst)
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: mount tmpfs on %s for cgroup: %w", i, dest, err)
+	}
+	top, err := m.t.open(dest, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: reopen %s: %w", i, dest, err)
+	}
+	defer m.sys.close(top)
+	if err := m.setPropagation(i, mnt, dest, top); err != nil {
+		return err
+	}
+
+	_, cgroupns := m.c.Namespace(configs.NEWCGROUP)
+	for _, h := range hs {
+		sub := dest + "/" + h.name
+		// The tmpfs is new and only ours: plain *at calls beneath it.
+		if err := m.sys.mkdirat(top, h.name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("mounts[%d]: mkdir %s: %w", i, sub, err)
+		}
+		d, err := m.sys.openBeneath(top, h.name, unix.O_PATH|unix.O_DIRECTORY)
+		if err != nil {
+			return fmt.Errorf("mounts[%d]: open %s: %w", i, sub, err)
+		}
+		if cgroupns {
+			flags := mnt.Flags&^(unix.MS_BIND|unix.MS_REC) | defaultMountFlags
+			err = m.sys.mount("cgroup", procFd(d), "cgroup", flags, h.data)
+			if err != nil {
+				err = fmt.Errorf("mounts[%d]: mount cgroup %s on %s: %w", i, h.data, sub, err)
+			}
+		} else {
+			bind := &configs.Mount{
+				Source:           h.source,
+				Destination:      sub,
+				Type:             "bind",
+				Flags:            unix.MS_BIND | unix.MS_REC | mnt.Flags,
+				PropagationFlags: mnt.PropagationFlags,
+			}
+			err = m.bindOnto(i, bind, sub, d)
+		}
+		m.sys.close(d)
+		if err != nil {
+			return err
+		}
+	}
+	for _, h := range hs {
+		if !strings.Contains(h.name, ",") {
+			continue
+		}
+		for _, ctrl := range strings.Split(h.name, ",") {
+			if err := m.sys.symlinkat(h.name, top, ctrl); err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("mounts[%d]: symlink %s/%s: %w", i, dest, ctrl, err)
+			}
+		}
+	}
+	if mnt.Flags&unix.MS_RDONLY != 0 {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := m.sys.mountSetattr(top, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("mounts[%d]: make %s read-only: mount_setattr: %w", i, dest, err)
+		}
+	}
+	return nil
+}

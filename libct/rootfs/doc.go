@@ -1,0 +1,53 @@
+// Package rootfs builds a container's filesystem view. It is called by the
+// container's init, which already runs as root in its new mount namespace
+// (and the others), in this order:
+//
+//  1. Prepare: propagation of / (linux.rootfsPropagation, rslave by
+//     default), the rootfs's parent mount made private if it could be
+//     shared, and the rootfs bound onto itself so that it is a mount point.
+//  2. MountAll (or MountAllFrom): every linux mount in order, then /dev:
+//     the default devices and linux.devices (mknod, or binds of the host's
+//     nodes in a user namespace), /dev/fd, /dev/std{in,out,err}, /dev/core,
+//     and /dev/ptmx -> pts/ptmx when a devpts is on /dev/pts.
+//     createContainer hooks run after this, before the pivot.
+//  3. PivotRoot: pivot_root(".", ".") and a lazy unmount of the old root,
+//     or MS_MOVE and chroot with --no-pivot.
+//  4. BindConsole (with a terminal), ReopenDevNull, sysctls, the cwd.
+//  5. Finalize: read-only paths, masked paths, the read-only bit of tmpfs
+//     mounts and /dev (held back so /dev could be filled and hooks could
+//     write), and a read-only /.
+//
+// Before the pivot, mount(2) reaches its target through /proc/self/fd/N of
+// an O_PATH handle (the runtime's own /proc is still there); binds are
+// made with open_tree and move_mount, with their flags set by
+// mount_setattr on the detached tree before it is attached. After the
+// pivot everything is done by fd (open_tree, move_mount, mount_setattr,
+// fsmount) and nothing relies on the container's /proc. Linux 5.12 or
+// later is needed (openat2, the new mount API, mount_setattr).
+//
+// Guards, by the class of attack they stop:
+//
+//   - CVE-2021-30465 (symlink-exchange mount escape): every path inside the
+//     rootfs is resolved by the kernel with openat2(RESOLVE_IN_ROOT), so a
+//     symlink in the image (evil -> /) resolves inside the rootfs; missing
+//     directories are created one component at a time and re-opened with
+//     RESOLVE_NO_SYMLINKS; the mount lands on the opened handle, never on a
+//     path looked up again. A destination with ".." is refused.
+//   - CVE-2019-16884, CVE-2019-19921 (hiding /proc): only procfs may be
+//     mounted on /proc, and nothing inside it but the files lxcfs emulates,
+//     checked on the real filesystem of the destination too; procfs and
+//     sysfs go on an ordinary directory only, never through a symlink.
+//   - CVE-2025-52565 and its class (device and console nodes through
+//     symlinks): device nodes are made with mknodat in a directory handle;
+//     what was at the name is unlinked, never opened or followed; ownership
+//     is set through a handle checked to be the new node. /dev/console is
+//     created as a regular file by fd and a symlink there is refused; the
+//     pty is checked to be a character device on a devpts.
+//   - CVE-2025-31133 (masking with a fake /dev/null): the /dev/null bound
+//     over masked files is checked to be the character device 1:3.
+//   - Locked mount flags in a user namespace: read-only is set with
+//     mount_setattr, which changes only that attribute, and a bind whose
+//     source has locked nosuid/nodev/noexec keeps them instead of failing.
+//   - --no-pivot: full procfs and sysfs mounts of the host are detached
+//     first, as the kernel would otherwise let the container mount new ones.
+package rootfs
