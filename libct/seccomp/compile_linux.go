@@ -83,7 +83,7 @@ func Load(s *specs.LinuxSeccomp) (notifyFd int, err error) {
 }
 
 // cacheFormat changes whenever what is cached, or how it is compiled, does.
-const cacheFormat = "hull seccomp bpf cache v1"
+const cacheFormat = "hull seccomp bpf cache v2 (enosys stub)"
 
 // cacheKey hashes everything that decides the BPF program: the rules (not
 // flags or listener settings), libseccomp's version and API level (it may
@@ -193,7 +193,17 @@ func compile(s *specs.LinuxSeccomp) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return exportBPF(filter)
+	prog, err := exportBPF(filter)
+	if err != nil {
+		return nil, err
+	}
+	if prog, err = prependENOSYS(s, prog); err != nil {
+		return nil, err
+	}
+	if err := checkProgram(prog); err != nil {
+		return nil, fmt.Errorf("seccomp program with ENOSYS stub: %w", err)
+	}
+	return prog, nil
 }
 
 // addRules adds the rules of syscalls[i] to filter.

@@ -20,7 +20,10 @@
 // conditions on different indexes AND'd: the entry is expanded into one
 // libseccomp rule per combination. (runc ORs every condition as soon as one
 // index repeats; both agree when all conditions share one index, the only
-// repeated-index shape in common profiles.)
+// repeated-index shape in common profiles.) Also as runc, a profile with a
+// denying default action gets ENOSYS, not its default errno, for syscalls
+// numbered above the highest one it names, so that libc falls back from
+// syscalls newer than the profile (clone3 -> clone).
 package seccomp
 
 import (
