@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/seccomp"
 )
 
 // Options are the command line's part of a container's configuration.
@@ -144,8 +145,10 @@ func Convert(spec *specs.Spec, o Options) (*configs.Config, error) {
 		return nil, err
 	}
 	if lx.Seccomp != nil {
-		if err := ValidateSeccomp(lx.Seccomp); err != nil {
-			return nil, wrapField("linux.seccomp", err)
+		// The seccomp package's own check, so that what passes here
+		// compiles later; its errors already name the field.
+		if err := seccomp.Validate(lx.Seccomp); err != nil {
+			return nil, err
 		}
 		c.Seccomp = lx.Seccomp
 	}

@@ -248,25 +248,29 @@ func TestConvertBad(t *testing.T) {
 		{"seccomp op", func(s *specs.Spec, o *Options) {
 			s.Linux.Seccomp = seccompAllow()
 			s.Linux.Seccomp.Syscalls[0].Args = []specs.LinuxSeccompArg{{Index: 0, Op: "=="}}
-		}, "linux.seccomp.syscalls[0].args[0]", "unknown operator"},
+		}, "linux.seccomp.syscalls[0].args[0].op", "unknown operator"},
 		{"seccomp arg index", func(s *specs.Spec, o *Options) {
 			s.Linux.Seccomp = seccompAllow()
 			s.Linux.Seccomp.Syscalls[0].Args = []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}
-		}, "linux.seccomp.syscalls[0].args[0]", "index 6"},
+		}, "linux.seccomp.syscalls[0].args[0].index", "6 is not"},
 		{"seccomp errno on allow", func(s *specs.Spec, o *Options) {
 			s.Linux.Seccomp = seccompAllow()
 			s.Linux.Seccomp.Syscalls[0].Action = specs.ActAllow
 			s.Linux.Seccomp.Syscalls[0].ErrnoRet = ptr(uint(1))
 		}, "linux.seccomp.syscalls[0].errnoRet", "takes no errno"},
+		{"seccomp errno range", func(s *specs.Spec, o *Options) {
+			s.Linux.Seccomp = seccompAllow()
+			s.Linux.Seccomp.Syscalls[0].ErrnoRet = ptr(uint(70000))
+		}, "linux.seccomp.syscalls[0].errnoRet", "out of range"},
 		{"seccomp notify no listener", func(s *specs.Spec, o *Options) {
 			s.Linux.Seccomp = seccompAllow()
 			s.Linux.Seccomp.Syscalls[0].Action = specs.ActNotify
-		}, "linux.seccomp.syscalls[0].action", "listenerPath"},
+		}, "linux.seccomp.listenerPath", "required"},
 		{"seccomp notify write", func(s *specs.Spec, o *Options) {
 			s.Linux.Seccomp = seccompAllow()
 			s.Linux.Seccomp.ListenerPath = "/run/agent.sock"
 			s.Linux.Seccomp.Syscalls[0] = specs.LinuxSyscall{Names: []string{"read", "write"}, Action: specs.ActNotify}
-		}, "linux.seccomp.syscalls[0].action", "write"},
+		}, "linux.seccomp.syscalls[0].names[1]", "write"},
 		{"seccomp metadata", func(s *specs.Spec, o *Options) {
 			s.Linux.Seccomp = seccompAllow()
 			s.Linux.Seccomp.ListenerMetadata = "x"

@@ -6,6 +6,25 @@
 //
 // Every error names the field it is about by its JSON path, with array
 // indexes: "mounts[3]: destination \"../x\" escapes the rootfs".
+//
+// Where runc is lenient, hull errors: a missing root (runc uses the
+// bundle), a null document (runc panics), JSON values of the wrong type
+// (crun takes "uid": "0"), root propagation, sysctls, resources and device
+// numbers no kernel would take. Choices where the spec leaves room:
+//
+//   - A relative mount destination is taken relative to "/" (config.md,
+//     1.3.0: deprecated but allowed); ".." may not climb above the root.
+//   - A mount whose type is "bind" is a bind mount even without a bind
+//     option, and then a non-recursive one (MS_BIND without MS_REC).
+//   - linux.devices paths may be anywhere in the container, not only under
+//     /dev (config-linux.md allows it).
+//   - tmpcopyup, linux.intelRdt, linux.memoryPolicy and linux.netDevices
+//     are refused as not supported rather than ignored.
+//   - A mount namespace is required: without one, mounts and pivot_root
+//     would happen in the caller's.
+//   - Sysctl keys are stored in dotted form ("net.ipv4.ip_forward"); a '/'
+//     in a component stands for a '.' in the /proc/sys file name, so the
+//     file is found by swapping '.' and '/'.
 package specconv
 
 import (
