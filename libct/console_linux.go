@@ -1,0 +1,84 @@
+package libct
+
+import (
+	"fmt"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/rootfs"
+)
+
+// setupConsole gives init a pty: the master goes to the caller over the
+// console socket (SCM_RIGHTS, as runc's --console-socket protocol), the
+// slave becomes stdin/stdout/stderr, the controlling terminal and
+// /dev/console. The slave is opened from the master with TIOCGPTPEER, never
+// by a path the container could swap for a symlink (CVE-2025-52565).
+func (in *initProc) setupConsole() error {
+	sockFd, err := envFd(envConsoleFd)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(sockFd)
+	master, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/pts/ptmx: %w", err)
+	}
+	defer unix.Close(master)
+	var st unix.Stat_t
+	if err := unix.Fstat(master, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
+		return fmt.Errorf("/dev/pts/ptmx is not the pty multiplexer (device %d:%d)", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	var unlock int32
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, int(unlock)); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	ptn, err := unix.IoctlGetInt(master, unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("get pty number: %w", err)
+	}
+	slave, err := ioctlGetPeer(master)
+	if err != nil {
+		return fmt.Errorf("open pty slave: %w", err)
+	}
+	defer unix.Close(slave)
+	if sz := in.proc.ConsoleSize; sz != nil {
+		ws := &unix.Winsize{Row: uint16(sz.Height), Col: uint16(sz.Width)}
+		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("set console size: %w", err)
+		}
+	}
+	if err := unix.Fchown(slave, int(in.proc.UID), int(in.proc.GID)); err != nil {
+		return fmt.Errorf("chown pty slave: %w", err)
+	}
+	if in.ic.Mode == modeInit {
+		if err := rootfs.BindConsole("/proc/self/fd/" + strconv.Itoa(slave)); err != nil {
+			return err
+		}
+	}
+	name := "/dev/pts/" + strconv.Itoa(ptn)
+	if err := unix.Sendmsg(sockFd, []byte(name), unix.UnixRights(master), nil, 0); err != nil {
+		return fmt.Errorf("send pty master over console socket: %w", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(slave, fd, 0); err != nil {
+			return fmt.Errorf("dup pty slave to fd %d: %w", fd, err)
+		}
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	return nil
+}
+
+// ioctlGetPeer is TIOCGPTPEER: open the pty's slave from its master.
+func ioctlGetPeer(master int) (int, error) {
+	fd, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(master), uintptr(unix.TIOCGPTPEER), uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if e != 0 {
+		return -1, e
+	}
+	return int(fd), nil
+}

@@ -1,0 +1,356 @@
+package libct
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/configs"
+)
+
+// ErrNotExist is returned (wrapped) when no container has the given id.
+var ErrNotExist = errors.New("container does not exist")
+
+// ErrExist is returned (wrapped) when the id is already taken.
+var ErrExist = errors.New("container with this id already exists")
+
+// Container is one container under a state root (one directory per
+// container, holding state.json and, while created, the exec FIFO).
+type Container struct {
+	root string
+	dir  string
+	p    persisted
+	cg   cgroups.Manager
+	// initProc is set when this process started init and kept it (run).
+	initProc *os.Process
+}
+
+// Wait waits for the init that this process started (CreateOpts.KeepInit)
+// to exit and returns its wait status.
+func (c *Container) Wait() (syscall.WaitStatus, error) {
+	if c.initProc == nil {
+		return 0, errors.New("init was not started by this process")
+	}
+	ps, err := c.initProc.Wait()
+	if err != nil {
+		return 0, err
+	}
+	return ps.Sys().(syscall.WaitStatus), nil
+}
+
+// State is what `hull state` and `hull list --format json` print: the
+// runtime.md state plus runc's rootfs, created and owner fields.
+type State struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      Status            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Load opens the container id under root.
+func Load(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("read state of %q: %w", id, err)
+	}
+	c := &Container{root: root, dir: dir}
+	if err := json.Unmarshal(b, &c.p); err != nil {
+		return nil, fmt.Errorf("state of %q is corrupt: %w", id, err)
+	}
+	if c.p.Config == nil {
+		return nil, fmt.Errorf("state of %q is corrupt: no config", id)
+	}
+	return c, nil
+}
+
+// List loads every container under root, in directory order. Entries that
+// are not containers (or are half-written by a concurrent create) are skipped.
+func List(root string) ([]*Container, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var cs []*Container
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := Load(root, e.Name())
+		if err != nil {
+			continue
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// ID returns the container's id.
+func (c *Container) ID() string { return c.p.ID }
+
+// Config returns the container's configuration.
+func (c *Container) Config() *configs.Config { return c.p.Config }
+
+// Pid returns the host pid of the container's init.
+func (c *Container) Pid() int { return c.p.InitPid }
+
+// Status derives the container's status now.
+func (c *Container) Status() Status { return c.status() }
+
+// State returns the container's state, with its status derived now.
+func (c *Container) State() *State {
+	s := &State{
+		OCIVersion:  c.p.Config.Version,
+		ID:          c.p.ID,
+		Pid:         c.p.InitPid,
+		Status:      c.status(),
+		Bundle:      c.p.Config.Bundle,
+		Rootfs:      c.p.Config.Rootfs,
+		Created:     c.p.Created,
+		Owner:       c.p.Owner,
+		Annotations: c.p.Config.Annotations,
+	}
+	if s.Status == Stopped {
+		s.Pid = 0
+	}
+	return s
+}
+
+// specState is the state given to hooks on stdin.
+func (c *Container) specState(st Status, pid int) *specs.State {
+	return &specs.State{
+		Version:     c.p.Config.Version,
+		ID:          c.p.ID,
+		Status:      specs.ContainerState(st),
+		Pid:         pid,
+		Bundle:      c.p.Config.Bundle,
+		Annotations: c.p.Config.Annotations,
+	}
+}
+
+// cgroup returns the container's cgroup manager, rebuilding it from the
+// state on first use, or nil when the container has none.
+func (c *Container) cgroup() cgroups.Manager {
+	if c.cg == nil && c.p.Cgroup != nil {
+		m, err := cgroups.Load(c.p.Cgroup)
+		if err == nil {
+			c.cg = m
+		}
+	}
+	return c.cg
+}
+
+func owner() string {
+	uid := os.Geteuid()
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return "#" + strconv.Itoa(uid)
+}
+
+// Start lets a created container's init exec the process (runtime.md
+// "start"), then runs the poststart hooks.
+func (c *Container) Start() error {
+	unlock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	switch st := c.status(); st {
+	case Created:
+	case Stopped:
+		return errors.New("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start a container that is %s, not created", st)
+	}
+	fifo := filepath.Join(c.dir, fifoName)
+	// O_NONBLOCK: opening for writing fails with ENXIO at once when no
+	// reader holds the FIFO, i.e. init died; runc blocks forever there
+	// (runc#1697).
+	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENXIO) {
+			return errors.New("cannot start: the container's init is no longer waiting (it exited)")
+		}
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	os.Remove(fifo)
+	_, err = unix.Write(fd, []byte{0})
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	if h := c.p.Config.Hooks; h != nil {
+		if err := runHooks("poststart", h.Poststart, c.specState(Running, c.p.InitPid)); err != nil {
+			// runtime.md: a poststart failure is a warning; the
+			// container keeps running.
+			return &HookWarning{Err: err}
+		}
+	}
+	return nil
+}
+
+// HookWarning is a hook failure that runtime.md says must not stop the
+// operation (poststart, poststop): the caller logs it as a warning.
+type HookWarning struct{ Err error }
+
+func (w *HookWarning) Error() string { return w.Err.Error() }
+func (w *HookWarning) Unwrap() error { return w.Err }
+
+// Signal sends sig to the container's init, or with all to every process
+// in its cgroup.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	st := c.status()
+	if st == Stopped {
+		return errors.New("container not running")
+	}
+	if all {
+		return c.signalAll(sig)
+	}
+	if err := unix.Kill(c.p.InitPid, sig); err != nil {
+		return fmt.Errorf("signal init (pid %d): %w", c.p.InitPid, err)
+	}
+	if st == Paused && sig == unix.SIGKILL {
+		if cg := c.cgroup(); cg != nil {
+			_ = cg.Thaw()
+		}
+	}
+	return nil
+}
+
+// signalAll signals every process in the container's cgroup. For SIGKILL
+// the cgroup is frozen first, so no process can fork a new one unseen.
+func (c *Container) signalAll(sig unix.Signal) error {
+	cg := c.cgroup()
+	if cg == nil {
+		return errors.New("kill --all: the container has no cgroup to find its processes")
+	}
+	if sig == unix.SIGKILL {
+		if err := cg.Freeze(); err == nil {
+			defer cg.Thaw()
+		}
+	}
+	pids, err := cg.Pids()
+	if err != nil {
+		return fmt.Errorf("list processes: %w", err)
+	}
+	for _, pid := range pids {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// Delete removes a stopped (or created) container: its processes, cgroup
+// and state, then runs the poststop hooks. With force a running or paused
+// container is killed first. A poststop failure is returned as a
+// *HookWarning after the container is gone.
+func (c *Container) Delete(force bool) error {
+	unlock, err := lockDir(c.dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return fmt.Errorf("container %q: %w", c.p.ID, ErrNotExist)
+		}
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(c.dir, stateFile)); err != nil {
+		// Deleted by a concurrent delete while we waited for the lock.
+		return fmt.Errorf("container %q: %w", c.p.ID, ErrNotExist)
+	}
+	switch st := c.status(); st {
+	case Stopped, Created:
+		// runc deletes a created container without --force too; engines
+		// rely on it.
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s (use --force)", c.p.ID, st)
+		}
+	}
+	if err := c.destroy(); err != nil {
+		return err
+	}
+	if h := c.p.Config.Hooks; h != nil {
+		if err := runHooks("poststop", h.Poststop, c.specState(Stopped, 0)); err != nil {
+			return &HookWarning{Err: err}
+		}
+	}
+	return nil
+}
+
+// destroy kills every process of the container, removes its cgroup and
+// its state directory. It is the one cleanup path, used by delete and by a
+// failed create.
+func (c *Container) destroy() error {
+	cg := c.cgroup()
+	_, ownPidNS := c.p.Config.Namespace(configs.NEWPID)
+	if c.status() != Stopped {
+		_ = unix.Kill(c.p.InitPid, unix.SIGKILL)
+	}
+	// Without a pid namespace of its own, init's death does not take the
+	// other processes with it: kill them through the cgroup.
+	if cg != nil && (!ownPidNS || c.hasJoinedPidNS()) {
+		_ = c.signalAll(unix.SIGKILL)
+	}
+	if c.p.InitPid > 0 {
+		waitGone(c.p.InitPid, c.p.InitStartTime, 10*time.Second)
+	}
+	if cg != nil {
+		if err := cg.Destroy(); err != nil {
+			return fmt.Errorf("remove cgroup: %w", err)
+		}
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove state: %w", err)
+	}
+	return nil
+}
+
+func (c *Container) hasJoinedPidNS() bool {
+	ns, ok := c.p.Config.Namespace(configs.NEWPID)
+	return ok && ns.Path != ""
+}
+
+// waitGone waits until pid (with that start time) has exited (is gone or a
+// zombie), for at most d.
+func waitGone(pid int, start uint64, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for delay := 100 * time.Microsecond; ; delay *= 2 {
+		st, err := readProcStat(pid)
+		if err != nil || st.StartTime != start || st.State == 'Z' || st.State == 'X' {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		if delay > 10*time.Millisecond {
+			delay = 10 * time.Millisecond
+		}
+		time.Sleep(delay)
+	}
+}

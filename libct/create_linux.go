@@ -1,0 +1,212 @@
+package libct
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/configs"
+)
+
+// CreateOpts are the caller's choices for Create that are not part of the
+// container's configuration.
+type CreateOpts struct {
+	// PidFile, when set, receives init's host pid (written atomically).
+	PidFile string
+	// ConsoleSocket is the path of a unix socket that receives the pty
+	// master when process.terminal is set (runc's --console-socket).
+	ConsoleSocket string
+	// ConsoleConn is an already connected socket used instead of
+	// ConsoleSocket (hull run uses a socketpair).
+	ConsoleConn *os.File
+	// ExtraFiles become fds 3, 4, ... of the process (LISTEN_FDS and
+	// --preserve-fds).
+	ExtraFiles []*os.File
+	// Stdin, Stdout, Stderr of the process; nil means the caller's own.
+	Stdin, Stdout, Stderr *os.File
+	// Rootless marks a container created without root privileges.
+	Rootless bool
+	// KeepInit keeps a handle on init (for hull run, which waits on it);
+	// see Container.Wait.
+	KeepInit bool
+}
+
+// Create makes a new container id under root from cfg: it starts init in
+// its namespaces and cgroup, which sets up the rootfs and then waits for
+// Start. On failure nothing is left behind: no state directory, cgroup,
+// mount or process.
+func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, err error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if cfg.Process == nil {
+		return nil, errors.New("config has no process to run")
+	}
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", root, err)
+	}
+	dir := filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if os.IsExist(err) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrExist)
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	c := &Container{root: root, dir: dir, p: persisted{
+		ID:       id,
+		Created:  time.Now().UTC(),
+		Owner:    owner(),
+		Config:   cfg,
+		Rootless: o.Rootless,
+	}}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer unlock()
+	defer func() {
+		if err != nil {
+			_ = c.destroy()
+		}
+	}()
+
+	fifoPath := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	// Init keeps the read end; start opens the write end. Opening the
+	// read end non-blocking succeeds with no writer yet.
+	fifo, err := os.OpenFile(fifoPath, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	if cfg.Cgroup != nil {
+		m, err := cgroups.New(cfg.Cgroup, id, o.Rootless)
+		if err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+		c.cg = m
+		c.p.Cgroup = m.State()
+	}
+
+	console, err := consoleConn(cfg.Process.Terminal, o)
+	if err != nil {
+		return nil, err
+	}
+	if console != nil && console != o.ConsoleConn {
+		defer console.Close()
+	}
+
+	ch := &child{
+		mode:       modeInit,
+		id:         id,
+		cfg:        cfg,
+		proc:       cfg.Process,
+		cg:         c.cg,
+		newCgroup:  true,
+		fifo:       fifo,
+		console:    console,
+		extraFiles: o.ExtraFiles,
+		stdin:      o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		hookState: func(pid int) []byte {
+			b, _ := jsonMarshal(c.specState(Creating, pid))
+			return b
+		},
+		runHooks: func(pid int) error {
+			h := cfg.Hooks
+			if h == nil {
+				return nil
+			}
+			st := c.specState(Creating, pid)
+			//lint:ignore SA1019 prestart is deprecated but still in the spec.
+			if err := runHooks("prestart", h.Prestart, st); err != nil { //nolint:staticcheck
+				return err
+			}
+			return runHooks("createRuntime", h.CreateRuntime, st)
+		},
+	}
+	proc, err := ch.start()
+	if proc != nil {
+		// Record the pid at once: if anything below fails, destroy
+		// must find and kill init.
+		c.p.InitPid = proc.Pid
+		if st, serr := readProcStat(proc.Pid); serr == nil {
+			c.p.InitStartTime = st.StartTime
+		}
+	}
+	if err != nil {
+		if proc != nil {
+			_ = proc.Kill()
+			_, _ = proc.Wait()
+		}
+		return nil, err
+	}
+	if err := c.saveState(); err != nil {
+		_ = proc.Kill()
+		_, _ = proc.Wait()
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
+			_ = proc.Kill()
+			_, _ = proc.Wait()
+			return nil, err
+		}
+	}
+	if o.KeepInit {
+		c.initProc = proc
+	} else {
+		_ = proc.Release()
+	}
+	return c, nil
+}
+
+// writePidFile writes pid to path through a temp file and rename, so a
+// reader never sees a partial pid (containerd reads it at once).
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+// consoleConn returns the socket that receives the pty master, or nil when
+// the process has no terminal.
+func consoleConn(terminal bool, o *CreateOpts) (*os.File, error) {
+	if !terminal {
+		if o.ConsoleSocket != "" {
+			return nil, errors.New("--console-socket given but process.terminal is false")
+		}
+		return nil, nil
+	}
+	if o.ConsoleConn != nil {
+		return o.ConsoleConn, nil
+	}
+	if o.ConsoleSocket == "" {
+		return nil, errors.New("process.terminal is true but no --console-socket was given")
+	}
+	conn, err := net.Dial("unix", o.ConsoleSocket)
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", o.ConsoleSocket, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", o.ConsoleSocket, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,89 @@
+package libct
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/hullrt/hull/libct/configs"
+)
+
+// ExecOpts are the caller's choices for Exec.
+type ExecOpts struct {
+	// PidFile, when set, receives the process's host pid.
+	PidFile string
+	// ConsoleSocket / ConsoleConn receive the pty master when p.Terminal
+	// is set, as for CreateOpts.
+	ConsoleSocket string
+	ConsoleConn   *os.File
+	// ExtraFiles become fds 3, 4, ... of the process.
+	ExtraFiles []*os.File
+	// Stdin, Stdout, Stderr of the process; nil means the caller's own.
+	Stdin, Stdout, Stderr *os.File
+	// IgnorePaused allows exec into a paused container.
+	IgnorePaused bool
+}
+
+// Exec starts p inside the running container: in all its namespaces
+// (joined through /proc/<init>/ns/*), its cgroup, and with p's own
+// credentials and security context. It is the same child as Create's init
+// in exec mode: one code path, one cleanup. The returned process is a
+// child of the caller, which waits for it.
+func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
+	switch st := c.status(); st {
+	case Running, Created:
+	case Paused:
+		if !o.IgnorePaused {
+			return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
+	default:
+		return nil, fmt.Errorf("cannot exec in a %s container", st)
+	}
+	join := map[configs.NamespaceType]string{}
+	initNS := "/proc/" + strconv.Itoa(c.p.InitPid) + "/ns/"
+	for _, ns := range c.p.Config.Namespaces {
+		join[ns.Type] = initNS + string(ns.Type)
+	}
+	console, err := consoleConn(p.Terminal, &CreateOpts{ConsoleSocket: o.ConsoleSocket, ConsoleConn: o.ConsoleConn})
+	if err != nil {
+		return nil, err
+	}
+	if console != nil && console != o.ConsoleConn {
+		defer console.Close()
+	}
+	ch := &child{
+		mode:       modeExec,
+		id:         c.p.ID,
+		cfg:        c.p.Config,
+		proc:       p,
+		cg:         c.cgroup(),
+		join:       join,
+		console:    console,
+		extraFiles: o.ExtraFiles,
+		stdin:      o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+	}
+	proc, err := ch.start()
+	if err != nil {
+		if proc != nil {
+			_ = proc.Kill()
+			_, _ = proc.Wait()
+		}
+		return nil, err
+	}
+	// The init may have died while we joined it: then the process sits in
+	// namespaces nobody else uses. Refuse rather than run it there.
+	if c.status() == Stopped {
+		_ = proc.Kill()
+		_, _ = proc.Wait()
+		return nil, errors.New("the container stopped during exec")
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
+			_ = proc.Kill()
+			_, _ = proc.Wait()
+			return nil, err
+		}
+	}
+	return proc, nil
+}

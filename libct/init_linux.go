@@ -1,0 +1,304 @@
+package libct
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/rootfs"
+)
+
+// IsInit reports whether this process was started by hull as a
+// container's init (or exec'd process) and must run Init instead of the
+// CLI.
+func IsInit() bool { return os.Getenv(envInit) == "1" }
+
+// Init is the whole life of `hull init`: it reads its configuration from
+// the parent, sets up the container from inside its namespaces and
+// execve's the process. It returns only on failure, after reporting it to
+// the parent; the caller exits non-zero.
+//
+// Everything runs on the main OS thread (the caller locks it in an init
+// function), because capabilities, credentials and the cgroup and time
+// namespaces are per thread, and the thread that calls execve decides
+// what the new program gets.
+func Init() error {
+	runtime.LockOSThread()
+	// Die with the parent while it sets us up; cleared once ready.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent-death signal: %w", err)
+	}
+	syncFd, err := envFd(envSyncFd)
+	if err != nil {
+		return err
+	}
+	sock := os.NewFile(uintptr(syncFd), "sync")
+	pipe := &syncPipe{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
+	m, err := pipe.recv()
+	if err != nil {
+		return fmt.Errorf("read config from parent: %w", err)
+	}
+	if m.Type != syncConfig || m.Init == nil || m.Init.Config == nil || m.Init.Process == nil {
+		return fmt.Errorf("parent sent %q instead of the config", m.Type)
+	}
+	in := &initProc{ic: m.Init, cfg: m.Init.Config, proc: m.Init.Process, pipe: pipe, sock: sock}
+	err = in.run()
+	// run returns only on failure; report it with its stage.
+	var se *stageError
+	if !errors.As(err, &se) {
+		se = &stageError{Err: err.Error()}
+	}
+	if in.ready {
+		// The parent is gone (create returned); stderr is all we have.
+		fmt.Fprintf(os.Stderr, "hull init: %s\n", se)
+	} else {
+		_ = pipe.send(syncMsg{Type: syncError, Stage: se.Stage, Err: se.Err})
+	}
+	return se
+}
+
+type initProc struct {
+	ic    *initConfig
+	cfg   *configs.Config
+	proc  *configs.Process
+	pipe  *syncPipe
+	sock  *os.File
+	ready bool
+}
+
+// stage wraps err with the name of the setup step that failed.
+func stage(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stageError{Stage: name, Err: err.Error()}
+}
+
+func (in *initProc) run() error {
+	if in.ic.Mode == modeInit {
+		if err := in.setupContainer(); err != nil {
+			return err
+		}
+	} else if in.proc.Terminal {
+		if err := in.setupConsole(); err != nil {
+			return stage("console", err)
+		}
+	}
+	if err := in.setupProcess(); err != nil {
+		return err
+	}
+	path, err := lookPath(in.proc.Args[0], in.proc.Env)
+	if err != nil {
+		return stage("exec", err)
+	}
+	if err := closeExtraFds(3 + in.ic.PreserveFds); err != nil {
+		return stage("close fds", err)
+	}
+	// Keep only what exec needs; the parent's death no longer matters.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return stage("pdeathsig", err)
+	}
+	if err := in.pipe.send(syncMsg{Type: syncReady}); err != nil {
+		return stage("ready", err)
+	}
+	in.ready = true
+	in.sock.Close()
+	if in.ic.Mode == modeInit {
+		if err := waitExecFifo(); err != nil {
+			return stage("wait for start", err)
+		}
+		if h := in.cfg.Hooks; h != nil && len(h.StartContainer) > 0 {
+			var st specs.State
+			if err := json.Unmarshal(in.ic.HookState, &st); err == nil {
+				st.Status = specs.StateCreated
+				st.Pid = os.Getpid()
+				if err := runHooks("startContainer", h.StartContainer, &st); err != nil {
+					return stage("startContainer hooks", err)
+				}
+			}
+		}
+	}
+	if err := in.finalSecurity(); err != nil {
+		return err
+	}
+	if err := setRlimits(in.proc.Rlimits); err != nil {
+		return stage("rlimits", err)
+	}
+	err = unix.Exec(path, in.proc.Args, in.proc.Env)
+	return stage("exec", fmt.Errorf("exec %s: %w", path, err))
+}
+
+// setupContainer builds the container around init: namespaces created
+// late, the rootfs and mounts, hooks, pivot_root, console, hostname and
+// sysctls.
+func (in *initProc) setupContainer() error {
+	cfg := in.cfg
+	if in.ic.NewCgroupNS {
+		// Unshared only now, once in the cgroup, so that the namespace's
+		// root is the container's cgroup.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return stage("cgroup namespace", err)
+		}
+	}
+	if in.ic.NewTimeNS {
+		if err := unshareTime(cfg.TimeOffsets); err != nil {
+			return stage("time namespace", err)
+		}
+	}
+	if err := rootfs.Prepare(cfg); err != nil {
+		return stage("rootfs", err)
+	}
+	if err := rootfs.MountAll(cfg); err != nil {
+		return stage("mounts", err)
+	}
+	if h := cfg.Hooks; h != nil {
+		//lint:ignore SA1019 prestart is deprecated but still in the spec.
+		if len(h.Prestart) > 0 || len(h.CreateRuntime) > 0 { //nolint:staticcheck
+			if err := in.pipe.send(syncMsg{Type: syncHooks}); err != nil {
+				return stage("hooks", err)
+			}
+			m, err := in.pipe.recv()
+			if err != nil {
+				return stage("hooks", err)
+			}
+			if m.Type != syncHooksDone {
+				return stage("hooks", errors.New(m.Err))
+			}
+		}
+		if len(h.CreateContainer) > 0 {
+			var st specs.State
+			if err := json.Unmarshal(in.ic.HookState, &st); err != nil {
+				return stage("createContainer hooks", err)
+			}
+			if err := runHooks("createContainer", h.CreateContainer, &st); err != nil {
+				return stage("createContainer hooks", err)
+			}
+		}
+	}
+	if err := rootfs.PivotRoot(cfg); err != nil {
+		if cfg.NoPivotRoot {
+			return stage("chroot", err)
+		}
+		return stage("pivot_root", err)
+	}
+	if in.proc.Terminal {
+		if err := in.setupConsole(); err != nil {
+			return stage("console", err)
+		}
+	}
+	if err := rootfs.Finalize(cfg); err != nil {
+		return stage("rootfs", err)
+	}
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return stage("hostname", err)
+		}
+	}
+	if cfg.Domainname != "" {
+		if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
+			return stage("domainname", err)
+		}
+	}
+	if err := writeSysctls(cfg.Sysctl); err != nil {
+		return stage("sysctl", err)
+	}
+	if !cfg.NoNewKeyring {
+		// A session keyring of its own, so the container cannot read the
+		// host's keys; ENOSYS/EACCES (keyrings off, or confined) are fine.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + in.ic.ID); err != nil &&
+			!errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
+			return stage("session keyring", err)
+		}
+	}
+	if p := cfg.Personality; p != nil {
+		if err := setPersonality(p); err != nil {
+			return stage("personality", err)
+		}
+	}
+	return nil
+}
+
+// unshareTime creates the time namespace that the process will enter at
+// execve (Linux 5.18+: exec switches to time_for_children) and writes the
+// offsets before any process is in it, as the kernel requires.
+func unshareTime(off map[string]specs.LinuxTimeOffset) error {
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return err
+	}
+	if len(off) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for clock, o := range off {
+		fmt.Fprintf(&b, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
+	}
+	return writeProcFile("thread-self/timens_offsets", b.String())
+}
+
+func setPersonality(p *specs.LinuxPersonality) error {
+	var persona uintptr
+	switch p.Domain {
+	case specs.PerLinux:
+		persona = 0x0000
+	case specs.PerLinux32:
+		persona = 0x0008
+	default:
+		return fmt.Errorf("unknown personality domain %q", p.Domain)
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, persona, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func envFd(name string) (int, error) {
+	v := os.Getenv(name)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return -1, fmt.Errorf("bad %s=%q in init's environment", name, v)
+	}
+	os.Unsetenv(name)
+	return fd, nil
+}
+
+// waitExecFifo blocks until `hull start` writes a byte to the exec FIFO.
+// A FIFO that has never had a writer polls as not ready, so poll sleeps
+// until start opens it; a writer that leaves without writing is an error.
+func waitExecFifo() error {
+	fd, err := envFd(envFifoFd)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	unix.CloseOnExec(fd)
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("poll exec fifo: %w", err)
+		}
+		var b [1]byte
+		n, err := unix.Read(fd, b[:])
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read exec fifo: %w", err)
+		}
+		if n == 0 {
+			return errors.New("exec fifo closed without a start")
+		}
+		return nil
+	}
+}

@@ -1,0 +1,139 @@
+package libct
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/configs"
+)
+
+// Status is a container's status in the words of runtime.md.
+type Status string
+
+// The statuses of runtime.md, plus "paused" as runc reports a frozen container.
+const (
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Paused   Status = "paused"
+	Stopped  Status = "stopped"
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// persisted is the content of state.json. Status is never stored: it is
+// derived from the init process and the exec FIFO each time it is read.
+type persisted struct {
+	ID            string            `json:"id"`
+	InitPid       int               `json:"init_pid"`
+	InitStartTime uint64            `json:"init_start_time"`
+	Created       time.Time         `json:"created"`
+	Owner         string            `json:"owner"`
+	Config        *configs.Config   `json:"config"`
+	Cgroup        *cgroups.State    `json:"cgroup,omitempty"`
+	Rootless      bool              `json:"rootless,omitempty"`
+	Extra         map[string]string `json:"extra,omitempty"`
+}
+
+// idPattern is what runc accepts as a container id; "." and ".." are
+// refused separately because they match it.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]*$`)
+
+// ValidateID checks a container id: it becomes a directory name under the
+// state root, so it must not be empty, hold a slash, or be "." or "..".
+func ValidateID(id string) error {
+	if id == "" {
+		return errors.New("container id cannot be empty")
+	}
+	if len(id) > 1024 {
+		return fmt.Errorf("container id %.32q...: longer than 1024 characters", id)
+	}
+	if id == "." || id == ".." || !idPattern.MatchString(id) {
+		return fmt.Errorf("invalid container id %q: must match [A-Za-z0-9][A-Za-z0-9_.+-]*", id)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temp file and rename, so a
+// crash leaves the old file or the new one, never half of either.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+base+".tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a successful rename this is a no-op
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func (c *Container) saveState() error {
+	b, err := json.Marshal(&c.p)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(c.dir, stateFile), b, 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// lock takes the per-container lock (flock on the state directory) that
+// every mutating operation holds. It returns an unlock function.
+func lockDir(dir string) (func(), error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// status derives the container's status; see the package doc.
+func (c *Container) status() Status {
+	if c.p.InitPid <= 0 {
+		return Stopped
+	}
+	st, err := readProcStat(c.p.InitPid)
+	if err != nil || st.StartTime != c.p.InitStartTime || st.State == 'Z' || st.State == 'X' {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	if c.cg != nil {
+		if frozen, err := c.cg.Frozen(); err == nil && frozen {
+			return Paused
+		}
+	}
+	return Running
+}

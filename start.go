@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/hullrt/hull/libct"
+)
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "start",
+		Usage:     "start the process of a created container",
+		ArgsUsage: "<container-id>",
+		Action: func(ctx *cli.Context) error {
+			if err := checkArgs(ctx, 1, 1); err != nil {
+				return err
+			}
+			c, err := loadContainer(ctx)
+			if err != nil {
+				return cmdErr(ctx, err)
+			}
+			return cmdErr(ctx, warnHook(c.Start()))
+		},
+	}
+}
+
+// warnHook logs a hook failure that the spec says must not fail the
+// operation, and returns any other error.
+func warnHook(err error) error {
+	var hw *libct.HookWarning
+	if errors.As(err, &hw) {
+		logrus.Warn(hw.Err)
+		return nil
+	}
+	return err
+}
