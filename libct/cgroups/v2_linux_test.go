@@ -59,7 +59,7 @@ func fakeCgroup(dir string) error {
 // its root and a manager for /<path> in it, applied (created).
 func newFakeV2(t *testing.T, path string, ctrls string) *v2Manager {
 	t.Helper()
-	root := t.TempDir()
+	root := fakeRoot(t)
 	if err := os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte(ctrls+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +76,19 @@ func newFakeV2(t *testing.T, path string, ctrls string) *v2Manager {
 	}
 	m := &v2Manager{root: root, dir: dir, onMkdir: fakeCgroup}
 	return m
+}
+
+// fakeRoot returns a temporary directory for a fake tree, on tmpfs
+// (/dev/shm) where there is one: the trees are many small files, which a
+// disk makes slow for no gain.
+func fakeRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "hull-cgroups-test-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 const allControllers = "cpuset cpu io memory hugetlb pids rdma"
