@@ -265,7 +265,7 @@ func bindConsole(s sysOps, ptsPath string, pty *os.File) error {
 		return fmt.Errorf("console: open /: %w", err)
 	}
 	defer s.close(root)
-	t := dirTree{sys: s, root: root}
+	t := dirTree{sys: s, root: root, path: "/"}
 
 	var src int
 	name := ptsPath

@@ -28,7 +28,7 @@ func finalize(s sysOps, c *configs.Config) error {
 	if err != nil {
 		return fmt.Errorf("open /: %w", err)
 	}
-	f := &finalizer{sys: s, c: c, t: dirTree{sys: s, root: root}, null: -1, mask: -1}
+	f := &finalizer{sys: s, c: c, t: dirTree{sys: s, root: root, path: "/"}, null: -1, mask: -1}
 	defer f.close()
 
 	for _, p := range c.ReadonlyPaths {

@@ -30,7 +30,7 @@ func mountAll(s sysOps, c *configs.Config, src Sources) error {
 	if err != nil {
 		return fmt.Errorf("open rootfs %s: %w", c.Rootfs, err)
 	}
-	m := &mounter{sys: s, c: c, t: dirTree{sys: s, root: root}, src: src}
+	m := &mounter{sys: s, c: c, t: dirTree{sys: s, root: root, path: c.Rootfs}, src: src}
 	defer m.close()
 	for i, mnt := range c.Mounts {
 		if err := m.mountOne(i, mnt); err != nil {

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,9 +29,31 @@ func cleanDest(p string) (string, error) {
 // it (CVE-2021-30465). This is the primitive filepath-securejoin's
 // pathrs-lite builds on; it is used directly here to spare the procfs
 // re-open that library does on every call.
+//
+// A path that does not exist yet is first resolved with
+// securejoin.SecureJoin, which follows dangling symlinks inside the root as
+// a chroot would (an image's /etc/resolv.conf -> ../run/... must still
+// receive its bind mount), and the result is then created one component at
+// a time with RESOLVE_NO_SYMLINKS: if a component is swapped for a symlink
+// in between, the creation fails instead of following it.
 type dirTree struct {
 	sys  sysOps
 	root int
+	path string // where root is, for SecureJoin
+}
+
+// resolveMissing returns p with the symlinks of its existing part resolved
+// inside the root.
+func (t dirTree) resolveMissing(p string) (string, error) {
+	full, err := securejoin.SecureJoin(t.path, p)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(t.path, full)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("%s resolves outside the root", p)
+	}
+	return path.Clean("/" + rel), nil
 }
 
 // open opens p (which may be "/") inside the tree. Callers pass O_PATH and
@@ -47,6 +71,19 @@ func (t dirTree) mkdirAll(p string) (fd int, existed bool, err error) {
 	if err == nil || !errors.Is(err, unix.ENOENT) {
 		return fd, err == nil, err
 	}
+	if p, err = t.resolveMissing(p); err != nil {
+		return -1, false, err
+	}
+	fd, err = t.mkdirAllResolved(p)
+	return fd, false, err
+}
+
+// mkdirAllResolved creates p, whose existing part has no symlinks.
+func (t dirTree) mkdirAllResolved(p string) (int, error) {
+	fd, err := t.open(p, unix.O_PATH|unix.O_DIRECTORY)
+	if err == nil || !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
 	parts := strings.Split(strings.Trim(p, "/"), "/")
 	// Find the deepest existing ancestor; "/" always exists.
 	k := len(parts) - 1
@@ -57,25 +94,25 @@ func (t dirTree) mkdirAll(p string) (fd int, existed bool, err error) {
 			break
 		}
 		if !errors.Is(err, unix.ENOENT) {
-			return -1, false, err
+			return -1, err
 		}
 	}
 	if k < 0 {
-		return -1, false, err
+		return -1, err
 	}
 	for _, part := range parts[k:] {
 		if err := t.sys.mkdirat(dir, part, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 			t.sys.close(dir)
-			return -1, false, fmt.Errorf("mkdir %s: %w", p, err)
+			return -1, fmt.Errorf("mkdir %s: %w", p, err)
 		}
 		next, err := t.sys.openBeneath(dir, part, unix.O_PATH|unix.O_DIRECTORY)
 		t.sys.close(dir)
 		if err != nil {
-			return -1, false, fmt.Errorf("open %s: %w", p, err)
+			return -1, fmt.Errorf("open %s: %w", p, err)
 		}
 		dir = next
 	}
-	return dir, false, nil
+	return dir, nil
 }
 
 // createFile returns a handle on p inside the tree, creating an empty
@@ -87,19 +124,21 @@ func (t dirTree) createFile(p string, mode uint32) (int, error) {
 	if err == nil || !errors.Is(err, unix.ENOENT) {
 		return fd, err
 	}
+	if p, err = t.resolveMissing(p); err != nil {
+		return -1, err
+	}
 	dirName, base := path.Split(p)
 	if base == "" {
 		return -1, fmt.Errorf("%s: %w", p, unix.EISDIR)
 	}
-	dir, _, err := t.mkdirAll(dirName)
+	dir, err := t.mkdirAllResolved(dirName)
 	if err != nil {
 		return -1, err
 	}
 	defer t.sys.close(dir)
 	fd, err = t.sys.openat(dir, base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY, mode)
 	if errors.Is(err, unix.EEXIST) {
-		// Lost a race with another creator, or a dangling symlink:
-		// resolve again, confined.
+		// Lost a race with another creator: resolve again, confined.
 		return t.open(p, unix.O_PATH)
 	}
 	if err != nil {

@@ -253,3 +253,209 @@ func TestRootfsLifecycle(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMountDestinationStaysInRootfs mounts through symlinks in the image
+// that point out of the rootfs (CVE-2021-30465): every mount must land
+// inside the rootfs and nothing may appear on the host.
+func TestMountDestinationStaysInRootfs(t *testing.T) {
+	needRoot(t)
+	tag := fmt.Sprintf("hull-escape-%d", os.Getpid())
+	hostDir := t.TempDir()
+	hostFile := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(hostFile, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		link    string // rootfs/evil -> link
+		mount   configs.Mount
+		landsOn string // inside the rootfs
+	}{
+		{"absolute symlink, tmpfs", "/", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil/" + tag}, "/" + tag},
+		{"relative symlink, tmpfs", "../../../../../../..", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil/" + tag}, "/" + tag},
+		{"absolute symlink, dir bind", "/tmp", configs.Mount{Source: hostDir, Type: "bind", Flags: unix.MS_BIND, Destination: "/evil/" + tag}, "/tmp/" + tag},
+		{"absolute symlink, file bind", "/etc", configs.Mount{Source: hostFile, Type: "bind", Flags: unix.MS_BIND, Destination: "/evil/" + tag}, "/etc/" + tag},
+		{"symlink as the destination", "/", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil"}, ""},
+		{"symlink in a nested path", "/tmp/../..", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil/a/b/" + tag}, "/a/b/" + tag},
+		{"dangling symlink, file bind", "/run/systemd/resolve/" + tag, configs.Mount{Source: hostFile, Type: "bind", Flags: unix.MS_BIND, Destination: "/evil"}, "/run/systemd/resolve/" + tag},
+		{"dangling relative symlink, tmpfs", "../../../" + tag + "/dir", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil"}, "/" + tag + "/dir"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newRootfs(t)
+			if err := os.Symlink(tt.link, filepath.Join(root, "evil")); err != nil {
+				t.Fatal(err)
+			}
+			mnt := tt.mount
+			c := &configs.Config{Rootfs: root, Mounts: []*configs.Mount{&mnt}}
+			inMountNS(t, func() error {
+				if err := Prepare(c); err != nil {
+					return err
+				}
+				if err := MountAll(c); err != nil {
+					return err
+				}
+				infos, err := threadMounts()
+				if err != nil {
+					return err
+				}
+				if mountAt(infos, root+tt.landsOn) == nil {
+					return fmt.Errorf("nothing mounted on %s", root+tt.landsOn)
+				}
+				for _, mi := range infos {
+					if strings.Contains(mi.Mountpoint, tag) && !strings.HasPrefix(mi.Mountpoint, root+"/") {
+						return fmt.Errorf("mount escaped the rootfs: %s", mi.Mountpoint)
+					}
+				}
+				for _, p := range []string{"/" + tag, "/tmp/" + tag, "/etc/" + tag} {
+					if _, err := os.Lstat(p); err == nil {
+						return fmt.Errorf("%s was created on the host", p)
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestMountErrors checks refused mounts and their messages.
+func TestMountErrors(t *testing.T) {
+	needRoot(t)
+	hostDir := t.TempDir()
+	tests := []struct {
+		name   string
+		setup  func(root string) error
+		mounts []*configs.Mount
+		want   string
+	}{
+		{
+			name:   "dotdot destination",
+			mounts: []*configs.Mount{{Source: "tmpfs", Type: "tmpfs", Destination: "/tmp/../../etc"}},
+			want:   "mounts[0]: destination /tmp/../../etc escapes the rootfs",
+		},
+		{
+			name:   "tmpfs over /proc",
+			mounts: []*configs.Mount{{Source: "tmpfs", Type: "tmpfs", Destination: "/proc"}},
+			want:   "mounts[0]: tmpfs cannot be mounted on /proc: only procfs may be",
+		},
+		{
+			name: "bind inside /proc",
+			mounts: []*configs.Mount{
+				{Source: "proc", Type: "proc", Destination: "/proc"},
+				{Source: hostDir, Type: "bind", Flags: unix.MS_BIND, Destination: "/proc/sys"},
+			},
+			want: "mounts[1]: " + hostDir + " cannot be mounted on /proc/sys: it is inside /proc",
+		},
+		{
+			name:  "bind inside /proc through a symlink",
+			setup: func(root string) error { return os.Symlink("/proc", filepath.Join(root, "p")) },
+			mounts: []*configs.Mount{
+				{Source: "proc", Type: "proc", Destination: "/proc"},
+				{Source: hostDir, Type: "bind", Flags: unix.MS_BIND, Destination: "/p/sys"},
+			},
+			want: "mounts[1]: " + hostDir + " cannot be mounted on /p/sys: it is inside /proc",
+		},
+		{
+			name: "proc through a symlink",
+			setup: func(root string) error {
+				if err := os.Remove(filepath.Join(root, "proc")); err != nil {
+					return err
+				}
+				return os.Symlink("/etc", filepath.Join(root, "proc"))
+			},
+			mounts: []*configs.Mount{{Source: "proc", Type: "proc", Destination: "/proc"}},
+			want:   "mounts[0]: proc must be mounted on an ordinary directory, /proc is not one",
+		},
+		{
+			name:   "missing bind source",
+			mounts: []*configs.Mount{{Source: "/nonexistent-hull-source", Type: "bind", Flags: unix.MS_BIND, Destination: "/x"}},
+			want:   "mounts[0]: bind /nonexistent-hull-source on /x: open_tree: no such file or directory",
+		},
+		{
+			name:   "idmapped tmpfs",
+			mounts: []*configs.Mount{{Source: "tmpfs", Type: "tmpfs", Destination: "/x", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}},
+			want:   "mounts[0]: idmapped mount of tmpfs on /x: only bind mounts can be idmapped",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newRootfs(t)
+			if tt.setup != nil {
+				if err := tt.setup(root); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := &configs.Config{Rootfs: root, Mounts: tt.mounts}
+			inMountNS(t, func() error {
+				if err := Prepare(c); err != nil {
+					return err
+				}
+				err := MountAll(c)
+				if err == nil || err.Error() != tt.want {
+					return fmt.Errorf("MountAll: %v, want %q", err, tt.want)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestDevicesNeverFollowSymlinks plants symlinks to host files where device
+// nodes go, in an on-disk /dev (no tmpfs): the nodes must replace the
+// symlinks and the host files must stay untouched.
+func TestDevicesNeverFollowSymlinks(t *testing.T) {
+	needRoot(t)
+	root := newRootfs(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"null", "zero", "fuse"} {
+		if err := os.Symlink(victim, filepath.Join(root, "dev", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A directory symlink for a nested device.
+	if err := os.Symlink(filepath.Dir(victim), filepath.Join(root, "dev", "net")); err != nil {
+		t.Fatal(err)
+	}
+	c := &configs.Config{
+		Rootfs: root,
+		Devices: []specs.LinuxDevice{
+			{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: fileMode(0o640), UID: u32(1000), GID: u32(1000)},
+			{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200},
+		},
+	}
+	inMountNS(t, func() error {
+		if err := Prepare(c); err != nil {
+			return err
+		}
+		if err := MountAll(c); err != nil {
+			return err
+		}
+		for _, d := range []struct {
+			path         string
+			major, minor uint32
+			perm, owner  uint32
+		}{{"/dev/null", 1, 3, 0o666, 0}, {"/dev/zero", 1, 5, 0o666, 0}, {"/dev/fuse", 10, 229, 0o640, 1000}} {
+			if err := checkDevice(root+d.path, unix.S_IFCHR, d.major, d.minor, d.perm, d.owner, d.owner); err != nil {
+				return err
+			}
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(victim, &st); err != nil {
+			return err
+		}
+		if st.Mode != unix.S_IFREG|0o600 || st.Uid != 0 || st.Gid != 0 {
+			return fmt.Errorf("host file changed: mode %#o owner %d:%d", st.Mode, st.Uid, st.Gid)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "precious" {
+			return fmt.Errorf("host file content %q", b)
+		}
+		// /dev/net resolved inside the rootfs (to <root>/<dir of victim>).
+		if _, err := os.Lstat(filepath.Join(filepath.Dir(victim), "tun")); err == nil {
+			return errors.New("/dev/net/tun was created on the host")
+		}
+		return checkDevice(filepath.Join(root, filepath.Dir(victim), "tun"), unix.S_IFCHR, 10, 200, 0o666, 0, 0)
+	})
+}
