@@ -605,3 +605,31 @@ func TestConvertProcess(t *testing.T) {
 		t.Fatal("nil process accepted")
 	}
 }
+
+// TestConvertDockerConfig: a config.json as Docker writes it converts.
+func TestConvertDockerConfig(t *testing.T) {
+	bundle := newBundle(t)
+	data, err := os.ReadFile("testdata/docker-config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSpec(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Convert(s, Options{ID: "0123456789ab", Bundle: bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolv := c.Mounts[7]
+	if resolv.Type != "bind" || resolv.Flags != unix.MS_BIND|unix.MS_REC ||
+		!reflect.DeepEqual(resolv.PropagationFlags, []uintptr{unix.MS_PRIVATE | unix.MS_REC}) {
+		t.Errorf("resolv.conf mount %+v", resolv)
+	}
+	if c.Process.ApparmorProfile != "docker-default" || len(c.Process.Capabilities.Bounding) != 14 || c.Cgroup.Path != "/docker/0123456789ab" {
+		t.Errorf("process %+v cgroup %+v", c.Process, c.Cgroup)
+	}
+}
