@@ -67,16 +67,53 @@ func (r *Report) Counts() map[Outcome]int {
 	return n
 }
 
-// Print writes the human-readable report table.
+// Print writes the human-readable report: one line per clause with its
+// counts, then every entry that did not pass, with its message.
 func (r *Report) Print(w io.Writer, runtime string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
-	fmt.Fprintf(tw, "CLAUSE\tLEVEL\tSECTION\tRESULT\tTEST\tMESSAGE\n")
+	type agg struct {
+		c Clause
+		n map[Outcome]int
+	}
+	var order []string
+	per := map[string]*agg{}
 	for _, e := range r.Entries() {
-		msg := e.Message
-		if len(msg) > 160 {
-			msg = msg[:160] + "..."
+		a, ok := per[e.Clause]
+		if !ok {
+			a = &agg{Clause{ID: e.Clause, Level: e.Level, Section: e.Section}, map[Outcome]int{}}
+			per[e.Clause] = a
+			order = append(order, e.Clause)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Clause, e.Level, e.Section, e.Result, e.Test, msg)
+		a.n[e.Result]++
+	}
+	fmt.Fprintf(tw, "CLAUSE\tLEVEL\tSECTION\tRESULT\tPASS\tFAIL\tDEVIATION\tSKIP\n")
+	for _, id := range order {
+		a := per[id]
+		res := Pass
+		switch {
+		case a.n[Fail] > 0:
+			res = Fail
+		case a.n[Deviation] > 0:
+			res = Deviation
+		case a.n[Pass] == 0:
+			res = Skip
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", id, a.c.Level, a.c.Section, res,
+			a.n[Pass], a.n[Fail], a.n[Deviation], a.n[Skip])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nnot passed:\n")
+	tw = tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	fmt.Fprintf(tw, "CLAUSE\tRESULT\tTEST\tMESSAGE\n")
+	for _, e := range r.Entries() {
+		if e.Result == Pass {
+			continue
+		}
+		msg := e.Message
+		if len(msg) > 200 {
+			msg = msg[:200] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Clause, e.Result, e.Test, msg)
 	}
 	tw.Flush()
 	n := r.Counts()

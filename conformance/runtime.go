@@ -90,6 +90,12 @@ func (rt *Runtime) run(stdio *Stdio, env []string, args ...string) Result {
 		if stdio.Stdin == nil {
 			cmd.Stdin = nil
 		}
+		if stdio.Stdout == nil {
+			cmd.Stdout = &stdout
+		}
+		if stdio.Stderr == nil {
+			cmd.Stderr = &stderr
+		}
 	} else {
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	}
@@ -99,7 +105,7 @@ func (rt *Runtime) run(stdio *Stdio, env []string, args ...string) Result {
 	}
 	res.Err = err
 	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	if stdio != nil {
+	if stdio != nil && stdio.Stderr != nil && stdio.Stderr.Name() != os.DevNull {
 		res.Stderr = readBack(stdio.Stderr)
 		res.Stdout = readBack(stdio.Stdout)
 	}
@@ -134,6 +140,16 @@ func (rt *Runtime) Create(id, bundle string, o CreateOpts) Result {
 		args = append(args, "--pid-file", o.PidFile)
 	}
 	args = append(args, id)
+	if o.Stdio == nil {
+		// The container inherits create's stdio; pipes would keep this
+		// call waiting for as long as the container lives.
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return Result{Args: args, Err: err}
+		}
+		defer null.Close()
+		o.Stdio = &Stdio{Stdin: null, Stdout: null, Stderr: null}
+	}
 	return rt.run(o.Stdio, nil, args...)
 }
 

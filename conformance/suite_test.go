@@ -130,7 +130,7 @@ func record(t *testing.T, id string, ok bool, format string, args ...any) bool {
 	}
 	if !ok {
 		e.Result = Fail
-		if d, dev := MatchDeviation(id, t.Name()); dev && !*flagStrict && known {
+		if d, dev := MatchDeviation(id, t.Name(), msg); dev && !*flagStrict && known {
 			e.Result = Deviation
 			e.Message = msg + " [known deviation: " + d.Note + "]"
 			t.Logf("known deviation %s: %s", id, e.Message)
@@ -160,7 +160,15 @@ func newRuntime(t *testing.T) *Runtime {
 func newBundle(t *testing.T) *Bundle {
 	t.Helper()
 	requireSuite(t)
-	b, err := NewBundle(t.TempDir(), suite.rootfs, suite.hostEnv)
+	dir := t.TempDir()
+	// t.TempDir makes 0700 directories; ids mapped into a user namespace
+	// must be able to reach the rootfs.
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := NewBundle(dir, suite.rootfs, suite.hostEnv)
 	if err != nil {
 		t.Fatalf("bundle: %v", err)
 	}

@@ -1,0 +1,247 @@
+package conformance
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+)
+
+func namespaceListed(t *testing.T, typ string, clause string) {
+	t.Helper()
+	ok, why := featureListed(func(f *features.Features) []string {
+		if f.Linux == nil {
+			return nil
+		}
+		return f.Linux.Namespaces
+	}, typ)
+	if !ok {
+		skipClause(t, clause, "%s", why)
+	}
+	if _, err := os.Stat("/proc/self/ns/" + NamespaceFiles[typ]); err != nil {
+		skipClause(t, clause, "this kernel has no %s namespace (host probe)", typ)
+	}
+}
+
+var userMapping = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+
+func TestNamespaces(t *testing.T) {
+	cases := []struct {
+		name string
+		typ  string
+		edit func(*Bundle)
+	}{
+		{"defaults", "mount", func(b *Bundle) {}},
+		{"cgroup", "cgroup", func(b *Bundle) { b.SetNamespace(specs.CgroupNamespace, "") }},
+		{"inherit-network", "network", func(b *Bundle) { b.RemoveNamespace(specs.NetworkNamespace) }},
+		{"inherit-ipc-uts", "uts", func(b *Bundle) {
+			b.RemoveNamespace(specs.IPCNamespace)
+			b.RemoveNamespace(specs.UTSNamespace)
+			b.Spec.Hostname = ""
+		}},
+		{"user", "user", func(b *Bundle) {
+			b.SetNamespace(specs.UserNamespace, "")
+			b.Spec.Linux.UIDMappings = userMapping
+			b.Spec.Linux.GIDMappings = userMapping
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			namespaceListed(t, tc.typ, "FEAT-LINUX-NAMESPACES")
+			b := newBundle(t)
+			tc.edit(b)
+			ok := runChecker(t, b, "namespaces", "idmap")
+			record(t, "FEAT-LINUX-NAMESPACES", ok, "a container with namespace %s (listed in features) ran", tc.typ)
+		})
+	}
+}
+
+// TestNamespacePaths joins the namespaces of a running container by path.
+func TestNamespacePaths(t *testing.T) {
+	for _, typ := range []string{"network", "ipc", "uts", "pid"} {
+		t.Run(typ, func(t *testing.T) {
+			namespaceListed(t, typ, "CL-NS-PATH-JOIN")
+			rt := newRuntime(t)
+			first := newBundle(t)
+			sleeper(first)
+			holder := newCtr(t, rt, first)
+			holder.mustCreate()
+			pid := checkStatePid(t, rt, holder.id)
+			nsPath := fmt.Sprintf("/proc/%d/ns/%s", pid, NamespaceFiles[typ])
+			ino, err := NamespaceInode(nsPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := newBundle(t)
+			b.SetNamespace(specs.LinuxNamespaceType(typ), nsPath)
+			if typ == "uts" {
+				b.Spec.Hostname = "conformance"
+			}
+			b.Spec.Process.Env = append(b.Spec.Process.Env, "EXPECTNS_"+NamespaceFiles[typ]+"="+ino)
+			runChecker(t, b, "namespaces")
+		})
+	}
+}
+
+func checkStatePid(t *testing.T, rt *Runtime, id string) int {
+	t.Helper()
+	st, _, res := rt.State(id)
+	if !res.OK() || st.Pid <= 0 {
+		t.Fatalf("state %s: %s", id, res)
+	}
+	return st.Pid
+}
+
+func TestDevices(t *testing.T) {
+	b := newBundle(t)
+	mode := os.FileMode(0o640)
+	b.Spec.Linux.Devices = []specs.LinuxDevice{
+		{Path: "/dev/conformance-null", Type: "c", Major: 1, Minor: 3, FileMode: &mode, UID: u32(0), GID: u32(0)},
+		{Path: "/dev/conformance-loop", Type: "b", Major: 7, Minor: 200},
+		{Path: "/dev/conformance-fifo", Type: "p"},
+		{Path: "/dev/conformance-u", Type: "u", Major: 1, Minor: 5},
+	}
+	runChecker(t, b, "devices", "devlinks")
+}
+
+// TestDeviceCgroupOrder checks that linux.resources.devices entries apply in
+// order: the later entry wins for the same device.
+func TestDeviceCgroupOrder(t *testing.T) {
+	if !CgroupV1("devices") && !CgroupV2Unified() {
+		skipClause(t, "CL-DEVICE-CGROUP-ORDER", "no devices cgroup controller on this host (host probe)")
+	}
+	major := int64(240) // a "local/experimental" major without a driver
+	cases := []struct {
+		name  string
+		rules []specs.LinuxDeviceCgroup
+		want  string
+	}{
+		{"allow-then-deny-read", []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: true, Type: "c", Major: &major, Minor: i64(0), Access: "rwm"},
+			{Allow: false, Type: "c", Major: &major, Minor: i64(0), Access: "r"},
+		}, "EPERM"},
+		{"deny-read-then-allow", []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: false, Type: "c", Major: &major, Minor: i64(0), Access: "r"},
+			{Allow: true, Type: "c", Major: &major, Minor: i64(0), Access: "rwm"},
+		}, "ENXIO"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBundle(t)
+			node := filepath.Join(b.Rootfs, "conformance-dev240")
+			if err := syscall.Mknod(node, syscall.S_IFCHR|0o666, int(major<<8)); err != nil {
+				t.Fatalf("mknod %s: %v", node, err)
+			}
+			b.Spec.Linux.Resources.Devices = tc.rules
+			b.Spec.Process.Env = append(b.Spec.Process.Env, "DEVOPEN_PATH=/conformance-dev240", "DEVOPEN_WANT="+tc.want)
+			runChecker(t, b, "devcgroup")
+		})
+	}
+}
+
+func TestCgroupResources(t *testing.T) {
+	if !CgroupV1("memory") && !CgroupV2Unified() {
+		skipClause(t, "CL-MEMORY", "no memory cgroup controller on this host (host probe)")
+	}
+	b := newBundle(t)
+	b.Spec.Linux.CgroupsPath = fmt.Sprintf("/conformance-%d-resources", os.Getpid())
+	b.Spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64(64 << 20), Reservation: i64(32 << 20)}
+	b.Spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: i64(100)}
+	cpu := &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Cpus: "0"}
+	if CgroupV2Unified() {
+		cpu.Shares = nil // cpu.weight is a conversion; not compared
+	}
+	b.Spec.Linux.Resources.CPU = cpu
+	runChecker(t, b, "cgroups")
+}
+
+// TestCgroupsPath checks where an absolute cgroupsPath lands, from the host.
+func TestCgroupsPath(t *testing.T) {
+	if !CgroupV1("memory") && !CgroupV2Unified() {
+		skipClause(t, "CL-CGROUPSPATH-ABS", "no memory cgroup controller on this host (host probe)")
+	}
+	path := fmt.Sprintf("/conformance-%d-path", os.Getpid())
+	var first []string
+	for round := 0; round < 2; round++ {
+		rt := newRuntime(t)
+		b := newBundle(t)
+		sleeper(b)
+		b.Spec.Linux.CgroupsPath = path
+		c := newCtr(t, rt, b)
+		c.mustCreate()
+		pid := checkStatePid(t, rt, c.id)
+		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, l := range strings.Split(strings.TrimSpace(string(cg)), "\n") {
+			parts := strings.SplitN(l, ":", 3)
+			if len(parts) == 3 && (strings.Contains(","+parts[1]+",", ",memory,") || (parts[0] == "0" && CgroupV2Unified())) {
+				paths = append(paths, parts[2])
+			}
+		}
+		if round == 0 {
+			record(t, "CL-CGROUPSPATH-ABS", len(paths) > 0 && paths[0] == path, "cgroupsPath %s: memory cgroup of the container is %v", path, paths)
+			first = paths
+		} else {
+			record(t, "CL-CGROUPSPATH-SAME", strings.Join(paths, ",") == strings.Join(first, ","), "same cgroupsPath twice: %v then %v", first, paths)
+		}
+		rt.Kill(c.id, "KILL")
+		c.mustWaitStatus("stopped")
+		rt.Delete(c.id, false)
+	}
+}
+
+func TestSysctl(t *testing.T) {
+	b := newBundle(t)
+	b.Spec.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1", "net.ipv4.ip_local_port_range": "20000 30000"}
+	runChecker(t, b, "sysctl")
+}
+
+func TestSeccompErrno(t *testing.T) {
+	if suite.features != nil && suite.features.Linux != nil && suite.features.Linux.Seccomp != nil &&
+		suite.features.Linux.Seccomp.Enabled != nil && !*suite.features.Linux.Seccomp.Enabled {
+		skipClause(t, "CL-SECCOMP", "features says seccomp is not enabled")
+	}
+	b := newBundle(t)
+	b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"getppid"}, Action: specs.ActErrno, ErrnoRet: uintp(42)},
+		{Names: []string{"getpgrp"}, Action: specs.ActErrno},
+	}}
+	runChecker(t, b, "seccomp")
+}
+
+func TestPersonality(t *testing.T) {
+	if un := uname(); un != "x86_64" {
+		skipClause(t, "CL-PERSONALITY", "LINUX32 check needs an x86_64 host, this is %s (host probe)", un)
+	}
+	b := newBundle(t)
+	b.Spec.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+	runChecker(t, b, "personality")
+}
+
+func uname() string {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, c := range u.Machine {
+		if c == 0 {
+			break
+		}
+		b.WriteByte(byte(c))
+	}
+	return b.String()
+}
+
+var _ = strconv.Itoa
