@@ -60,21 +60,28 @@ func (f *Filter) Load() (int, error) {
 		// makes a TSYNC failure an ESRCH so the fd can be returned.
 		flags |= filterFlagTsyncESRCH
 	}
-	fd, err := seccompSetModeFilter(flags, &prog)
+	r, err := seccompSetModeFilter(flags, &prog)
 	if errors.Is(err, unix.EINVAL) && f.Notify() && probeFlags(filterFlagNewListener|filterFlagTsync|filterFlagTsyncESRCH) != nil {
 		// Linux 5.0-5.6: listener, but no TSYNC_ESRCH.
-		fd, err = seccompSetModeFilter(flags&^(filterFlagTsync|filterFlagTsyncESRCH), &prog)
+		r, err = seccompSetModeFilter(flags&^(filterFlagTsync|filterFlagTsyncESRCH), &prog)
 	}
 	runtime.KeepAlive(insns)
 	if err != nil {
 		return -1, loadError(f.Flags, err)
 	}
 	if !f.Notify() {
+		// Plain TSYNC reports a thread it could not synchronise by
+		// returning its id, and then installs nothing: never take that
+		// for success.
+		if r != 0 {
+			return -1, fmt.Errorf("load seccomp filter: thread %d could not be synchronised (SECCOMP_FILTER_FLAG_TSYNC); filter not installed", r)
+		}
 		return -1, nil
 	}
-	return fd, nil
+	return r, nil
 }
 
+// seccompSetModeFilter is seccomp(SECCOMP_SET_MODE_FILTER, flags, prog).
 func seccompSetModeFilter(flags uint, prog *unix.SockFprog) (int, error) {
 	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(prog)))
 	if errno != 0 {
