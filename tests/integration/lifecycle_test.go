@@ -46,6 +46,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	pid := st.Pid
 
+	snap := snapshotParallel(t, b.dir)
 	r.must("kill", id, "KILL")
 	st = r.waitStatus(id, "stopped")
 	checkState(t, st, id, b.dir, "stopped")
@@ -62,6 +63,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.root, id)); !os.IsNotExist(err) {
 		t.Errorf("state dir after delete: %v, want not exist", err)
 	}
+	checkNoLeaks(t, r, id, b.dir, snap)
 }
 
 func checkState(t *testing.T, st state, id, bundle, status string) {

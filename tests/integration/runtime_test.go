@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,6 +25,9 @@ type rt struct {
 	t    *testing.T
 	bin  string
 	root string
+
+	mu  sync.Mutex
+	ids map[string]bool // container ids passed to the runtime (see newID)
 }
 
 // newRuntime returns the runtime under test with a fresh private --root.
@@ -33,9 +38,10 @@ func newRuntime(t *testing.T) *rt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rt{t: t, bin: testEnv.binary, root: root}
+	r := &rt{t: t, bin: testEnv.binary, root: root, ids: map[string]bool{}}
 	t.Cleanup(func() {
 		r.cleanupAll()
+		r.removeLeakedCgroups()
 		os.RemoveAll(root)
 	})
 	return r
@@ -69,6 +75,13 @@ type callOpts struct {
 // files, never pipes: a container inherits them and may outlive the call.
 func (r *rt) command(ctx context.Context, o callOpts, args ...string) (*exec.Cmd, *os.File, *os.File) {
 	r.t.Helper()
+	r.mu.Lock()
+	for _, a := range args {
+		if strings.HasPrefix(a, idPrefix) {
+			r.ids[a] = true
+		}
+	}
+	r.mu.Unlock()
 	full := append([]string{"--root", r.root}, args...)
 	var cmd *exec.Cmd
 	if o.shellPrefix != "" {
@@ -198,7 +211,28 @@ func newID(t *testing.T) string {
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	return "hit-" + hex.EncodeToString(b[:])
+	return idPrefix + hex.EncodeToString(b[:])
+}
+
+// idPrefix starts every container id the tests make.
+const idPrefix = "hit-"
+
+// removeLeakedCgroups removes (empty) cgroups a buggy runtime left behind
+// for this runtime's containers, so one failing run does not litter the
+// host. The leak itself is reported by the tests that check for it.
+func (r *rt) removeLeakedCgroups() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := range r.ids {
+		dirs := cgroupDirs(id)
+		// Deepest first: a child cgroup must go before its parent.
+		sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+		for _, d := range dirs {
+			if err := os.Remove(d); err == nil {
+				r.t.Logf("removed leaked cgroup %s", d)
+			}
+		}
+	}
 }
 
 // state is the runtime-spec state JSON.
