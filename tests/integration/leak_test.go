@@ -72,8 +72,8 @@ func checkNoLeaks(t *testing.T, r *rt, id, bundleDir string, before hostSnapshot
 		}
 	}
 	if id != "" {
-		for _, dir := range cgroupDirs(id) {
-			t.Errorf("leak: cgroup %s", dir)
+		if dirs := cgroupDirs(id); len(dirs) > 0 {
+			t.Errorf("leak: %d cgroups named after %s: %s", len(dirs), id, strings.Join(dirs, " "))
 		}
 	}
 }

@@ -227,10 +227,14 @@ func (r *rt) removeLeakedCgroups() {
 		dirs := cgroupDirs(id)
 		// Deepest first: a child cgroup must go before its parent.
 		sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+		removed := 0
 		for _, d := range dirs {
-			if err := os.Remove(d); err == nil {
-				r.t.Logf("removed leaked cgroup %s", d)
+			if os.Remove(d) == nil {
+				removed++
 			}
+		}
+		if removed > 0 {
+			r.t.Logf("cleanup: removed %d cgroups the runtime leaked for %s", removed, id)
 		}
 	}
 }
