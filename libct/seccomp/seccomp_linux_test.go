@@ -44,6 +44,8 @@ type helperRequest struct {
 	Profile  *specs.LinuxSeccomp
 	CacheDir string
 	Calls    []sysCall
+	// Unprivileged loads without no_new_privs and without CAP_SYS_ADMIN.
+	Unprivileged bool
 }
 
 func init() {
@@ -72,7 +74,11 @@ func runHelper(reqJSON string) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+	if req.Unprivileged {
+		if err := dropEffective(unix.CAP_SYS_ADMIN); err != nil {
+			return err
+		}
+	} else if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
 	fd, err := f.Load()
@@ -102,6 +108,17 @@ func runHelper(reqJSON string) error {
 		results = append(results, sysResult{Ret: r, Errno: errno})
 	}
 	return json.NewEncoder(os.Stdout).Encode(results)
+}
+
+// dropEffective removes capability c from the calling thread's effective set.
+func dropEffective(c int) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return err
+	}
+	data[c/32].Effective &^= 1 << uint(c%32)
+	return unix.Capset(&hdr, &data[0])
 }
 
 func requireRoot(t *testing.T) {
@@ -347,6 +364,43 @@ func TestLoadFailsCleanly(t *testing.T) {
 			fd, err := Load(tt.profile)
 			if err == nil || err.Error() != tt.wantErr || fd != -1 {
 				t.Fatalf("Load = %d, %v; want -1, %q", fd, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestLoadNeedsPrivilege(t *testing.T) {
+	requireRoot(t)
+	out := runHelperProcess(t, helperRequest{
+		Profile:      allowAllBut(specs.LinuxSyscall{Names: []string{"getpgid"}, Action: specs.ActErrno}),
+		Unprivileged: true,
+	})
+	const want = "load seccomp filter: seccomp(SECCOMP_SET_MODE_FILTER): permission denied (needs no_new_privs or CAP_SYS_ADMIN)"
+	if out.err == nil || !strings.Contains(out.stderr, want) {
+		t.Fatalf("helper: %v, stderr %q; want it to fail with %q", out.err, out.stderr, want)
+	}
+}
+
+func TestFlagSupported(t *testing.T) {
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	tests := []struct {
+		flag    specs.LinuxSeccompFlag
+		wantErr string
+	}{
+		{flag: specs.LinuxSeccompFlagLog},       // Linux 4.14
+		{flag: specs.LinuxSeccompFlagSpecAllow}, // Linux 4.17
+		{flag: "SECCOMP_FILTER_FLAG_TSYNC"},     // Linux 3.17
+		{flag: "SECCOMP_FILTER_FLAG_FOO", wantErr: `unknown seccomp flag "SECCOMP_FILTER_FLAG_FOO"`},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.flag), func(t *testing.T) {
+			err := FlagSupported(tt.flag)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("FlagSupported on Linux %s: %v", unix.ByteSliceToString(uts.Release[:]), err)
+			}
+			if tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
+				t.Fatalf("FlagSupported = %v, want %q", err, tt.wantErr)
 			}
 		})
 	}
