@@ -164,12 +164,19 @@ func writePid(dir string, pid int) error {
 // the hierarchy's mountpoint stop). It reports whether dir itself was
 // created, and calls made for every directory it created, top down.
 func mkdirCgroup(stop, dir string, made func(string) error) (bool, error) {
-	if _, err := os.Stat(dir); err == nil {
-		return false, nil
-	}
 	rel, err := filepath.Rel(stop, dir)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 		return false, fmt.Errorf("cgroup %s is not under %s", dir, stop)
+	}
+	// The parent usually exists: one mkdir(2) is then all it takes.
+	err = os.Mkdir(dir, 0o755)
+	switch {
+	case err == nil:
+		return true, mkdirMade(dir, made)
+	case errors.Is(err, os.ErrExist):
+		return false, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return false, fmt.Errorf("mkdir %s: %w", dir, unwrapPathError(err))
 	}
 	cur := stop
 	created := false
@@ -179,13 +186,8 @@ func mkdirCgroup(stop, dir string, made func(string) error) (bool, error) {
 		switch {
 		case err == nil:
 			created = cur == dir
-			if made != nil {
-				if err := made(cur); err != nil {
-					if created {
-						_ = os.Remove(cur)
-					}
-					return false, err
-				}
+			if err := mkdirMade(cur, made); err != nil {
+				return false, err
 			}
 		case errors.Is(err, os.ErrExist):
 			created = false
@@ -196,11 +198,33 @@ func mkdirCgroup(stop, dir string, made func(string) error) (bool, error) {
 	return created, nil
 }
 
+// mkdirMade calls made for a directory mkdirCgroup created, removing the
+// directory again if made fails.
+func mkdirMade(dir string, made func(string) error) error {
+	if made == nil {
+		return nil
+	}
+	if err := made(dir); err != nil {
+		_ = unix.Rmdir(dir)
+		return err
+	}
+	return nil
+}
+
 // rmdirCgroup removes a cgroup directory and every cgroup under it, deepest
 // first. rmdir of a cgroup whose last task has just exited can fail with
 // EBUSY for a short while (the kernel frees the css asynchronously), so it
 // is retried with a growing delay.
 func rmdirCgroup(dir string) error {
+	// Most cgroups have no children: try the rmdir(2) before reading the
+	// directory (a cgroup with children fails with EBUSY).
+	err := unix.Rmdir(dir)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOTEMPTY) {
+		return fmt.Errorf("rmdir %s: %w", dir, err)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

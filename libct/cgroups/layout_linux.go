@@ -246,3 +246,61 @@ func readProcSelf(name string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// fastV1Hierarchies finds the hierarchies without reading mountinfo, which
+// costs more than everything else New does: hosts set up by systemd or
+// cgroupfs-mount mount each v1 hierarchy whole at <root>/<controllers, comma
+// separated> (a named one at <root>/<name>) and, on a hybrid host, the
+// unified one at <root>/unified. ok is false when that does not hold (a
+// mount point that is not a cgroup filesystem, or the caller's own cgroup
+// not found under it, as when a subtree is mounted in a container): the
+// caller then parses mountinfo.
+func fastV1Hierarchies(root string, cgroupData []byte, hybrid bool) (map[string]*hierarchy, *hierarchy, bool) {
+	own, err := ownCgroups(cgroupData)
+	if err != nil {
+		return nil, nil, false
+	}
+	byCtrl := make(map[string]*hierarchy, len(own))
+	var unified *hierarchy
+	for i := range own {
+		h := &own[i]
+		var name string
+		switch {
+		case len(h.controllers) == 0:
+			if !hybrid {
+				continue
+			}
+			name = "unified"
+		case strings.HasPrefix(h.controllers[0], "name="):
+			if h.controllers[0] != "name=systemd" {
+				continue // not joined: no need to find it
+			}
+			name = "systemd"
+		default:
+			name = strings.Join(h.controllers, ",")
+		}
+		// One statfs(2) of the caller's own cgroup directory tells both
+		// that it is there and that a cgroup filesystem holds it.
+		mp := filepath.Join(root, name)
+		var st unix.Statfs_t
+		if err := unix.Statfs(filepath.Join(mp, h.own), &st); err != nil {
+			return nil, nil, false
+		}
+		want := int64(unix.CGROUP_SUPER_MAGIC)
+		if name == "unified" {
+			want = unix.CGROUP2_SUPER_MAGIC
+		}
+		if int64(st.Type) != want {
+			return nil, nil, false
+		}
+		h.mountpoint, h.mountRoot = mp, "/"
+		if name == "unified" {
+			unified = h
+			continue
+		}
+		for _, c := range h.controllers {
+			byCtrl[c] = h
+		}
+	}
+	return byCtrl, unified, true
+}

@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -97,5 +98,45 @@ func TestParseCPUList(t *testing.T) {
 		if _, err := parseCPUList(bad); err == nil {
 			t.Errorf("parseCPUList(%q): want an error", bad)
 		}
+	}
+}
+
+// TestFastHierarchiesMatchMountinfo: on this host the fast path (no
+// mountinfo) finds what the mountinfo parse finds.
+func TestFastHierarchiesMatchMountinfo(t *testing.T) {
+	mode, err := DetectMode("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode == Unified {
+		t.Skip("host is cgroup v2 only: no v1 hierarchies")
+	}
+	cg, err := readProcSelf("cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi, err := readProcSelf("mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, fastU, ok := fastV1Hierarchies(DefaultRoot, cg, mode == Hybrid)
+	if !ok {
+		t.Skip("host does not mount its hierarchies at the default places")
+	}
+	slow, slowU, err := v1Hierarchies(DefaultRoot, cg, mi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, h := range slow {
+		if strings.HasPrefix(c, "name=") && c != "name=systemd" {
+			continue
+		}
+		f, ok := fast[c]
+		if !ok || f.dir(f.own) != h.dir(h.own) {
+			t.Errorf("%s: fast %+v, mountinfo %+v", c, f, h)
+		}
+	}
+	if (fastU == nil) != (slowU == nil) || (fastU != nil && fastU.dir(fastU.own) != slowU.dir(slowU.own)) {
+		t.Errorf("unified: fast %+v, mountinfo %+v", fastU, slowU)
 	}
 }

@@ -39,7 +39,7 @@ func newFS(root string, c *configs.Cgroup, id string, rootless bool) (Manager, e
 		}
 		return &v2Manager{root: root, dir: dir, res: c.Resources, rootless: rootless}, nil
 	}
-	return newV1(root, inner, abs, c.Resources, rootless)
+	return newV1(root, mode, inner, abs, c.Resources, rootless)
 }
 
 // Load rebuilds the manager of an existing container from its State.

@@ -31,18 +31,20 @@ type v1Manager struct {
 }
 
 // newV1 finds the container's directory in each mounted hierarchy.
-func newV1(root, inner string, abs bool, res *specs.LinuxResources, rootless bool) (*v1Manager, error) {
+func newV1(root string, mode Mode, inner string, abs bool, res *specs.LinuxResources, rootless bool) (*v1Manager, error) {
 	cg, err := readProcSelf("cgroup")
 	if err != nil {
 		return nil, err
 	}
-	mi, err := readProcSelf("mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	byCtrl, unified, err := v1Hierarchies(root, cg, mi)
-	if err != nil {
-		return nil, err
+	byCtrl, unified, ok := fastV1Hierarchies(root, cg, mode == Hybrid)
+	if !ok {
+		mi, err := readProcSelf("mountinfo")
+		if err != nil {
+			return nil, err
+		}
+		if byCtrl, unified, err = v1Hierarchies(root, cg, mi); err != nil {
+			return nil, err
+		}
 	}
 	m := &v1Manager{
 		paths:       make(map[string]string, len(byCtrl)+1),
