@@ -163,6 +163,9 @@ func TestConvertBad(t *testing.T) {
 		{"mount no type", func(s *specs.Spec, o *Options) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Source: "x"})
 		}, "mounts[7].type", "required"},
+		{"mount none", func(s *specs.Spec, o *Options) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Source: "/srv", Type: "none", Options: []string{"ro"}})
+		}, "mounts[7].type", "without a bind"},
 		{"idmap not bind", func(s *specs.Spec, o *Options) {
 			userns(s)
 			s.Mounts[0].Options = []string{"idmap"}

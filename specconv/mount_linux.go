@@ -223,8 +223,15 @@ func convertMount(sm specs.Mount, c *configs.Config, rootless bool) (*configs.Mo
 			// The spec: relative to the bundle.
 			m.Source = filepath.Join(c.Bundle, m.Source)
 		}
-	} else if m.Type == "" && m.Flags&unix.MS_REMOUNT == 0 {
-		return nil, fieldErr("type", "required for a mount that is not a bind mount")
+	} else if m.Flags&unix.MS_REMOUNT == 0 {
+		switch m.Type {
+		case "":
+			return nil, fieldErr("type", "required for a mount that is not a bind mount")
+		case "none":
+			// "none" is the dummy type of bind mounts; mount(2)
+			// would fail with ENODEV.
+			return nil, fieldErr("type", "\"none\" without a bind or rbind option")
+		}
 	}
 	if err := idmapMount(m, sm, opts, c, rootless); err != nil {
 		return nil, err
