@@ -17,6 +17,10 @@ type insideCase struct {
 	notWant []string
 	// files are written into the rootfs (path inside it -> content) first.
 	files map[string]string
+	// runArgs are extra flags for `run` (e.g. --no-pivot).
+	runArgs []string
+	// check, when set, inspects the output further.
+	check func(t *testing.T, stdout string)
 	// runcDeviation, when set, names a documented runc bug that hull fixes;
 	// the case is skipped on runc only.
 	runcDeviation string
@@ -36,9 +40,13 @@ func runInside(t *testing.T, cases []insideCase) {
 			for p, content := range tc.files {
 				b.writeFile(t, p, content)
 			}
-			res := r.call("run", "--bundle", b.dir, id)
+			args := append(append([]string{"run"}, tc.runArgs...), "--bundle", b.dir, id)
+			res := r.call(args...)
 			if res.code != 0 {
 				t.Fatalf("container failed: %v", res)
+			}
+			if tc.check != nil {
+				tc.check(t, res.stdout)
 			}
 			lines := strings.Split(res.stdout, "\n")
 			for _, w := range tc.want {
