@@ -108,14 +108,26 @@ func (m *v1Manager) keysOf(dir string) []string {
 
 // Apply creates the cgroup in every hierarchy and moves pid into it.
 func (m *v1Manager) Apply(pid int) (retErr error) {
+	// On failure, remove what this call created, and only that: a
+	// manager rebuilt by Load for exec must never lose the container's
+	// cgroups because joining one more process failed.
+	var made []string
 	defer func() {
 		if retErr != nil {
-			_ = m.Destroy()
+			for i := len(made) - 1; i >= 0; i-- {
+				if rmdirCgroup(made[i]) == nil {
+					delete(m.created, made[i])
+				}
+			}
 		}
 	}()
 	for _, dir := range m.dirs() {
 		keys := m.keysOf(dir)
+		had := m.created[dir]
 		err := m.applyDir(dir, keys, pid)
+		if !had && m.created[dir] {
+			made = append(made, dir)
+		}
 		if err == nil {
 			continue
 		}

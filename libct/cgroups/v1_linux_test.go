@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -515,6 +516,42 @@ func TestV1Stats(t *testing.T) {
 	if len(st.CPUSet.CPUs) == 0 {
 		t.Errorf("cpuset cpus not read")
 	}
+	// The JSON is runc's `events --stats` data.
+	js, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"cpu":{"usage":{"total":`, `"percpu":[`, `"memory":{`, `"usage":{"limit":268435456`, `"pids":{"current":1,"limit":50}`, `"blkio":{`} {
+		if !strings.Contains(string(js), key) {
+			t.Errorf("stats JSON lacks %s: %s", key, js)
+		}
+	}
+}
+
+// TestV1HybridHugetlbStats: on a hybrid host whose hugetlb controller is on
+// the cgroup2 mount, limits and stats go through the unified directory.
+func TestV1HybridHugetlbStats(t *testing.T) {
+	if needV1Root(t) != Hybrid {
+		t.Skip("host is not hybrid")
+	}
+	if b, _ := os.ReadFile(filepath.Join(DefaultRoot, "unified/cgroup.controllers")); !hasWord(string(b), "hugetlb") {
+		t.Skip("no hugetlb controller on the hybrid cgroup2 mount")
+	}
+	m := newTestV1(t, "", nil)
+	if err := m.Apply(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 8 << 20}}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := st.Hugetlb["2MB"]
+	if !ok || h.Max != 8<<20 {
+		t.Fatalf("hugetlb stats = %+v, want 2MB with max %d", st.Hugetlb, 8<<20)
+	}
 }
 
 func TestV1OOMKill(t *testing.T) {
@@ -591,5 +628,29 @@ func TestV1DestroyBusyCgroupFails(t *testing.T) {
 	killWait(cmd)
 	if err := m.Destroy(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestV1ExecJoinFailureKeepsCgroup: a manager rebuilt by Load (as for exec)
+// whose Apply fails must not remove the container's cgroup.
+func TestV1ExecJoinFailureKeepsCgroup(t *testing.T) {
+	needV1Root(t)
+	m := newTestV1(t, "", nil)
+	// Empty (no process keeps it busy), as between create's Apply and
+	// exec in a container whose init has not joined yet.
+	if err := m.Apply(0); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(m.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Apply(1 << 30); err == nil {
+		t.Fatal("Apply of a pid that does not exist: want an error")
+	}
+	for c, d := range m.paths {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s: container cgroup gone after a failed join: %v", c, err)
+		}
 	}
 }

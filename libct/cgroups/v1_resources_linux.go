@@ -484,7 +484,11 @@ func (m *v1Manager) setHugetlb(r *specs.LinuxResources) error {
 	if !ok {
 		return fmt.Errorf("set hugepageLimits: hugetlb controller not mounted: %w", ErrNotSupported)
 	}
-	if err := v2EnableController(m.mountpoints[""], udir, "hugetlb"); err != nil {
+	mp := m.mountpoints[""]
+	if mp == "" { // rebuilt by Load: the hybrid mount is at its usual place
+		mp = filepath.Join(DefaultRoot, "unified")
+	}
+	if err := v2EnableController(mp, udir, "hugetlb"); err != nil {
 		return fmt.Errorf("set hugepageLimits: %w", err)
 	}
 	return v2SetHugetlb(udir, r.HugepageLimits)

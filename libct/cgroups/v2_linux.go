@@ -50,8 +50,10 @@ func v2Dir(root, inner string, abs bool) (string, error) {
 // Apply creates the cgroup, enabling on every ancestor the controllers the
 // container may use, and moves pid into it.
 func (m *v2Manager) Apply(pid int) (retErr error) {
+	// On failure, remove the cgroup only if this call created it.
+	had := m.created
 	defer func() {
-		if retErr != nil {
+		if retErr != nil && !had && m.created {
 			_ = m.Destroy()
 		}
 	}()
@@ -85,14 +87,15 @@ func (m *v2Manager) create() error {
 		err := os.Mkdir(cur, 0o755)
 		switch {
 		case err == nil:
-			m.created = cur == m.dir
+			if cur == m.dir {
+				m.created = true
+			}
 			if m.onMkdir != nil {
 				if err := m.onMkdir(cur); err != nil {
 					return err
 				}
 			}
 		case errors.Is(err, os.ErrExist):
-			m.created = false
 		default:
 			return fmt.Errorf("mkdir %s: %w", cur, unwrapPathError(err))
 		}
