@@ -159,9 +159,8 @@ func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 		// may write to tmpfs mounts before that.
 		flags &^= unix.MS_RDONLY
 	}
-	if mnt.Type == "tmpfs" && existed {
-		// Keep the permissions of the directory the tmpfs covers (a
-		// later mode= in the options wins).
+	if mnt.Type == "tmpfs" && existed && !hasDataOption(data, "mode") {
+		// Keep the permissions of the directory the tmpfs covers.
 		st, err := fstat(m.sys, dst)
 		if err != nil {
 			return fmt.Errorf("mounts[%d]: stat %s: %w", i, dest, err)
@@ -200,6 +199,16 @@ func deferReadonly(mnt *configs.Mount) bool {
 	}
 	dest, err := cleanDest(mnt.Destination)
 	return mnt.Type == "tmpfs" || (err == nil && dest == "/dev")
+}
+
+// hasDataOption reports whether the option string data sets key.
+func hasDataOption(data, key string) bool {
+	for _, o := range strings.Split(data, ",") {
+		if k, _, _ := strings.Cut(o, "="); k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // formatLabel adds the SELinux context option for label to data.

@@ -75,9 +75,11 @@ func prepare(s sysOps, c *configs.Config) error {
 // shared. pivot_root(2) fails with EINVAL when the new root's parent mount
 // is shared, and the rootfs bind would otherwise propagate to the host.
 func parentMountPrivate(s sysOps, rootfs string) error {
+	// The mount table shows resolved paths. (A rootfs that cannot be
+	// resolved fails in the bind that follows.)
 	real, err := filepath.EvalSymlinks(rootfs)
 	if err != nil {
-		return fmt.Errorf("resolve rootfs %s: %w", rootfs, err)
+		real = rootfs
 	}
 	infos, err := s.mounts(mountinfo.ParentsFilter(real))
 	if err != nil {
