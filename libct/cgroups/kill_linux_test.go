@@ -14,8 +14,12 @@ import (
 func TestKillAllForkingTree(t *testing.T) {
 	needV1Root(t)
 	m := newTestV1(t, "", nil)
-	// A shell that keeps forking sleeping children.
-	cmd := exec.Command("/bin/sh", "-c", "while :; do sleep 10 & sleep 0.01; done")
+	// A shell that keeps forking sleeping children, once it has joined
+	// every hierarchy (as a container's init waits for Apply): a child
+	// forked while Apply moves its parent hierarchy by hierarchy would be
+	// in some of them only.
+	cmd := exec.Command("/bin/sh", "-c", "read x; while :; do sleep 10 & sleep 0.01; done")
+	stdin, _ := cmd.StdinPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -24,6 +28,7 @@ func TestKillAllForkingTree(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatal(err)
 	}
+	stdin.Write([]byte("go\n"))
 	if !waitFor(func() bool { p, _ := m.Pids(); return len(p) >= 4 }) {
 		t.Fatal("the shell did not fork")
 	}
