@@ -300,7 +300,10 @@ func TestV1Set(t *testing.T) {
 			{Allow: true, Type: "c", Major: i64(136), Access: "rw"},
 		}}, checks: []check{{"devices", "devices.list", "c 1:3 rwm\nc 136:* rw"}}},
 		{name: "devices bad type", res: specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Type: "x", Access: "r"}}}, wantErr: true},
-		{name: "unified on v1", res: specs.LinuxResources{Unified: map[string]string{"memory.high": "1000000"}}, wantErr: true},
+		{name: "unified for a v1 controller", res: specs.LinuxResources{Unified: map[string]string{"memory.high": "1000000"}}, wantErr: true},
+		{name: "unified hugetlb on the hybrid cgroup2 mount", needs: "unified/cgroup.controllers:hugetlb",
+			res:    specs.LinuxResources{Unified: map[string]string{"hugetlb.2MB.max": "6291456"}},
+			checks: []check{{"", "hugetlb.2MB.max", "6291456"}}},
 		{name: "rdma without controller", needs: "!rdma", res: specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"mlx4_0": {HcaHandles: u32(1)}}}, wantErr: true},
 	}
 	for _, tt := range tests {

@@ -26,15 +26,9 @@ func (m *v1Manager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	if len(r.Unified) > 0 {
-		if _, ok := m.paths[""]; ok {
-			return fmt.Errorf("set unified resources: only the hugetlb hierarchy is on cgroup v2 on this hybrid host: %w", ErrNotSupported)
-		}
-		return fmt.Errorf("set unified resources: the host uses cgroup v1: %w", ErrNotSupported)
-	}
 	steps := []func(*specs.LinuxResources) error{
 		m.setCpuset, m.setDevices, m.setMemory, m.setCPU, m.setPids,
-		m.setBlkio, m.setHugetlb, m.setNetwork, m.setRdma,
+		m.setBlkio, m.setHugetlb, m.setNetwork, m.setRdma, m.setUnified,
 	}
 	for _, step := range steps {
 		if err := step(r); err != nil {
@@ -43,6 +37,38 @@ func (m *v1Manager) Set(r *specs.LinuxResources) error {
 	}
 	m.res = r
 	return nil
+}
+
+// setUnified writes the unified map on a hybrid host, into the cgroup2
+// directory, for the controllers that hierarchy has (hugetlb, typically);
+// on a pure v1 host, or for a controller that lives on v1, it is an error,
+// as the spec requires.
+func (m *v1Manager) setUnified(r *specs.LinuxResources) error {
+	if len(r.Unified) == 0 {
+		return nil
+	}
+	udir, ok := m.paths[""]
+	if !ok {
+		return fmt.Errorf("set unified resources: the host has no cgroup v2 hierarchy: %w", ErrNotSupported)
+	}
+	mp := m.mountpoints[""]
+	if mp == "" {
+		mp = filepath.Join(DefaultRoot, "unified")
+	}
+	avail, err := readFile(mp, "cgroup.controllers")
+	if err != nil {
+		return err
+	}
+	for k := range r.Unified {
+		ctrl, _, _ := strings.Cut(k, ".")
+		if ctrl == "cgroup" || !hasWord(avail, ctrl) {
+			continue // refused with its reason by setUnified below
+		}
+		if err := v2EnableController(mp, udir, ctrl); err != nil {
+			return fmt.Errorf("set unified %q: %w", k, err)
+		}
+	}
+	return (&v2Manager{root: mp, dir: udir}).setUnified(r)
 }
 
 func (m *v1Manager) setCpuset(r *specs.LinuxResources) error {

@@ -1,0 +1,17 @@
+package cgroups
+
+import "github.com/opencontainers/runtime-spec/specs-go/features"
+
+// Features reports the cgroup support built into hull, for `hull
+// features` (the spec's features.json): what the code can drive, not what
+// this host has.
+func Features() *features.Cgroup {
+	yes, no := true, false
+	return &features.Cgroup{
+		V1:          &yes,
+		V2:          &yes,
+		Systemd:     &no,
+		SystemdUser: &no,
+		Rdma:        &yes,
+	}
+}
