@@ -2,6 +2,7 @@ package libct
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -44,7 +45,8 @@ func (in *initProc) setupConsole() error {
 	if err != nil {
 		return fmt.Errorf("open pty slave: %w", err)
 	}
-	defer unix.Close(slave)
+	slaveFile := os.NewFile(uintptr(slave), "/dev/pts/"+strconv.Itoa(ptn))
+	defer slaveFile.Close()
 	if sz := in.proc.ConsoleSize; sz != nil {
 		ws := &unix.Winsize{Row: uint16(sz.Height), Col: uint16(sz.Width)}
 		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws); err != nil {
@@ -55,7 +57,7 @@ func (in *initProc) setupConsole() error {
 		return fmt.Errorf("chown pty slave: %w", err)
 	}
 	if in.ic.Mode == modeInit {
-		if err := rootfs.BindConsole("/proc/self/fd/" + strconv.Itoa(slave)); err != nil {
+		if err := rootfs.BindConsoleFile(slaveFile); err != nil {
 			return err
 		}
 	}

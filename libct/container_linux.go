@@ -198,20 +198,68 @@ func (c *Container) Start() error {
 		}
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
-	os.Remove(fifo)
-	_, err = unix.Write(fd, []byte{0})
-	unix.Close(fd)
+	defer unix.Close(fd)
+	// Hold err.fifo's read end before releasing init, so that what init
+	// writes there survives init's exit.
+	errFd, err := unix.Open(filepath.Join(c.dir, errFifoName), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return fmt.Errorf("open error fifo: %w", err)
+	}
+	defer unix.Close(errFd)
+	os.Remove(fifo)
+	if _, err = unix.Write(fd, []byte{0}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	if err := waitExec(fd, errFd); err != nil {
+		return err
 	}
 	if h := c.p.Config.Hooks; h != nil {
 		if err := runHooks("poststart", h.Poststart, c.specState(Running, c.p.InitPid)); err != nil {
-			// runtime.md: a poststart failure is a warning; the
-			// container keeps running.
-			return &HookWarning{Err: err}
+			// runtime.md: generate an error and stop the container; it
+			// stays until delete.
+			_ = c.signalAllOrInit(unix.SIGKILL)
+			waitGone(c.p.InitPid, c.p.InitStartTime, 10*time.Second)
+			return err
 		}
 	}
 	return nil
+}
+
+// waitExec waits until init has either exec'd the process or failed after
+// the FIFO released it (startContainer hooks, seccomp, rlimits, execve):
+// init's read end of the FIFO is close-on-exec, so the write end polls
+// POLLERR once init has exec'd or died. A failure is reported by init
+// through err.fifo, so that start can fail with it as runtime.md asks.
+func waitExec(fd, errFd int) error {
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: 0}}
+		_, err := unix.Poll(pfd, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for exec: %w", err)
+		}
+		if pfd[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+			break
+		}
+	}
+	buf := make([]byte, 4096)
+	if n, _ := unix.Read(errFd, buf); n > 0 {
+		return fmt.Errorf("container process failed to start: %s", buf[:n])
+	}
+	return nil
+}
+
+// signalAllOrInit kills the whole container when it has a cgroup, else
+// its init.
+func (c *Container) signalAllOrInit(sig unix.Signal) error {
+	if c.cgroup() != nil {
+		if err := c.signalAll(sig); err == nil {
+			return nil
+		}
+	}
+	return unix.Kill(c.p.InitPid, sig)
 }
 
 // HookWarning is a hook failure that runtime.md says must not stop the
@@ -296,7 +344,7 @@ func (c *Container) Delete(force bool) error {
 		return err
 	}
 	if h := c.p.Config.Hooks; h != nil {
-		if err := runHooks("poststop", h.Poststop, c.specState(Stopped, 0)); err != nil {
+		if err := runAllHooks("poststop", h.Poststop, c.specState(Stopped, 0)); err != nil {
 			return &HookWarning{Err: err}
 		}
 	}

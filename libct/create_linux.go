@@ -49,8 +49,15 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	if cfg.Process == nil {
 		return nil, errors.New("config has no process to run")
 	}
+	if err := checkLSM(cfg, cfg.Process); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", root, err)
+	}
+	filter, err := compileSeccomp(root, cfg.Seccomp)
+	if err != nil {
+		return nil, err
 	}
 	dir := filepath.Join(root, id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
@@ -89,6 +96,17 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
+	// A second FIFO carries init's failure after start, if any. Opened
+	// read-write, which never blocks; init gets this end.
+	errFifoPath := filepath.Join(dir, errFifoName)
+	if err := unix.Mkfifo(errFifoPath, 0o600); err != nil {
+		return nil, fmt.Errorf("create error fifo: %w", err)
+	}
+	errFifo, err := os.OpenFile(errFifoPath, os.O_RDWR|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open error fifo: %w", err)
+	}
+	defer errFifo.Close()
 
 	if cfg.Cgroup != nil {
 		m, err := cgroups.New(cfg.Cgroup, id, o.Rootless)
@@ -96,7 +114,6 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			return nil, fmt.Errorf("cgroup: %w", err)
 		}
 		c.cg = m
-		c.p.Cgroup = m.State()
 	}
 
 	console, err := consoleConn(cfg.Process.Terminal, o)
@@ -115,6 +132,8 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		cg:         c.cg,
 		newCgroup:  true,
 		fifo:       fifo,
+		errFifo:    errFifo,
+		seccomp:    filter,
 		console:    console,
 		extraFiles: o.ExtraFiles,
 		stdin:      o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
@@ -150,6 +169,10 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			_, _ = proc.Wait()
 		}
 		return nil, err
+	}
+	if c.cg != nil {
+		// Taken after Apply: it records which directories hull created.
+		c.p.Cgroup = c.cg.State()
 	}
 	if err := c.saveState(); err != nil {
 		_ = proc.Kill()

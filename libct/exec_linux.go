@@ -40,6 +40,13 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	default:
 		return nil, fmt.Errorf("cannot exec in a %s container", st)
 	}
+	if err := checkLSM(c.p.Config, p); err != nil {
+		return nil, err
+	}
+	filter, err := compileSeccomp(c.root, c.p.Config.Seccomp)
+	if err != nil {
+		return nil, err
+	}
 	join := map[configs.NamespaceType]string{}
 	initNS := "/proc/" + strconv.Itoa(c.p.InitPid) + "/ns/"
 	for _, ns := range c.p.Config.Namespaces {
@@ -61,7 +68,12 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 		join:       join,
 		console:    console,
 		extraFiles: o.ExtraFiles,
-		stdin:      o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		seccomp:    filter,
+		hookState: func(pid int) []byte {
+			b, _ := jsonMarshal(c.specState(Running, pid))
+			return b
+		},
+		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 	}
 	proc, err := ch.start()
 	if err != nil {

@@ -35,6 +35,19 @@ func runHooks(kind string, hooks []specs.Hook, state *specs.State) error {
 	return nil
 }
 
+// runAllHooks runs every hook even when some fail (poststop: runtime.md
+// says the remaining hooks run as if the failed one had succeeded) and
+// returns the failures joined.
+func runAllHooks(kind string, hooks []specs.Hook, state *specs.State) error {
+	var errs []error
+	for i := range hooks {
+		if err := runHooks(kind, hooks[i:i+1], state); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, hooks[i].Path, errors.Unwrap(err)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func runHook(h specs.Hook, stdin []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {

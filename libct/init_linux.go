@@ -32,6 +32,12 @@ func IsInit() bool { return os.Getenv(envInit) == "1" }
 // what the new program gets.
 func Init() error {
 	runtime.LockOSThread()
+	// Not dumpable: a process exec'd into a created container must not
+	// reach init's fds through /proc/1/fd (execve makes the container's
+	// process dumpable again).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("set not dumpable: %w", err)
+	}
 	// Die with the parent while it sets us up; cleared once ready.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("set parent-death signal: %w", err)
@@ -49,7 +55,17 @@ func Init() error {
 	if m.Type != syncConfig || m.Init == nil || m.Init.Config == nil || m.Init.Process == nil {
 		return fmt.Errorf("parent sent %q instead of the config", m.Type)
 	}
-	in := &initProc{ic: m.Init, cfg: m.Init.Config, proc: m.Init.Process, pipe: pipe, sock: sock}
+	in := &initProc{errFd: -1, fifoFd: -1, ic: m.Init, cfg: m.Init.Config, proc: m.Init.Process, pipe: pipe, sock: sock}
+	if in.ic.Mode == modeInit {
+		if in.fifoFd, err = envFd(envFifoFd); err != nil {
+			return err
+		}
+		if in.errFd, err = envFd(envErrFd); err != nil {
+			return err
+		}
+		unix.CloseOnExec(in.fifoFd)
+		unix.CloseOnExec(in.errFd)
+	}
 	err = in.run()
 	// run returns only on failure; report it with its stage.
 	var se *stageError
@@ -57,7 +73,9 @@ func Init() error {
 		se = &stageError{Err: err.Error()}
 	}
 	if in.ready {
-		// The parent is gone (create returned); stderr is all we have.
+		// The parent is gone (create returned): tell start through the
+		// state directory, and stderr.
+		in.reportStartError(se)
 		fmt.Fprintf(os.Stderr, "hull init: %s\n", se)
 	} else {
 		_ = pipe.send(syncMsg{Type: syncError, Stage: se.Stage, Err: se.Err})
@@ -66,12 +84,16 @@ func Init() error {
 }
 
 type initProc struct {
-	ic    *initConfig
-	cfg   *configs.Config
-	proc  *configs.Process
-	pipe  *syncPipe
-	sock  *os.File
-	ready bool
+	errFd  int // write end of err.fifo; -1 for exec
+	fifoFd int // read end of the exec FIFO; -1 for exec
+	ic     *initConfig
+	cfg    *configs.Config
+	proc   *configs.Process
+	pipe   *syncPipe
+	sock   *os.File
+	ready  bool
+	// seccompLoaded is set once the filter is in place.
+	seccompLoaded bool
 }
 
 // stage wraps err with the name of the setup step that failed.
@@ -99,6 +121,13 @@ func (in *initProc) run() error {
 	if err != nil {
 		return stage("exec", err)
 	}
+	if in.ic.Seccomp != nil && in.ic.Seccomp.Notify() {
+		// The listener fd must reach the agent through the parent, which
+		// is gone after ready: load a NOTIFY filter now (runc does too).
+		if err := loadSeccomp(in); err != nil {
+			return err
+		}
+	}
 	if err := closeExtraFds(3 + in.ic.PreserveFds); err != nil {
 		return stage("close fds", err)
 	}
@@ -112,7 +141,7 @@ func (in *initProc) run() error {
 	in.ready = true
 	in.sock.Close()
 	if in.ic.Mode == modeInit {
-		if err := waitExecFifo(); err != nil {
+		if err := waitExecFifo(in.fifoFd); err != nil {
 			return stage("wait for start", err)
 		}
 		if h := in.cfg.Hooks; h != nil && len(h.StartContainer) > 0 {
@@ -194,9 +223,6 @@ func (in *initProc) setupContainer() error {
 			return stage("console", err)
 		}
 	}
-	if err := rootfs.Finalize(cfg); err != nil {
-		return stage("rootfs", err)
-	}
 	if cfg.Hostname != "" {
 		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 			return stage("hostname", err)
@@ -209,6 +235,10 @@ func (in *initProc) setupContainer() error {
 	}
 	if err := writeSysctls(cfg.Sysctl); err != nil {
 		return stage("sysctl", err)
+	}
+	// After the sysctls: readonlyPaths usually holds /proc/sys.
+	if err := rootfs.Finalize(cfg); err != nil {
+		return stage("rootfs", err)
 	}
 	if !cfg.NoNewKeyring {
 		// A session keyring of its own, so the container cannot read the
@@ -226,6 +256,15 @@ func (in *initProc) setupContainer() error {
 	return nil
 }
 
+// reportStartError writes a failure after start released init into
+// err.fifo, where start reads it (Container.waitExec). It must happen
+// before init exits: its exit closes the FIFO that start waits on.
+func (in *initProc) reportStartError(err error) {
+	if in.errFd >= 0 {
+		_, _ = unix.Write(in.errFd, []byte(err.Error()))
+	}
+}
+
 // unshareTime creates the time namespace that the process will enter at
 // execve (Linux 5.18+: exec switches to time_for_children) and writes the
 // offsets before any process is in it, as the kernel requires.
@@ -240,7 +279,9 @@ func unshareTime(off map[string]specs.LinuxTimeOffset) error {
 	for clock, o := range off {
 		fmt.Fprintf(&b, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
 	}
-	return writeProcFile("thread-self/timens_offsets", b.String())
+	// /proc/self, not thread-self: the file is per process, and the main
+	// thread (locked, running this) is the thread group leader.
+	return writeProcFile("self/timens_offsets", b.String())
 }
 
 func setPersonality(p *specs.LinuxPersonality) error {
@@ -273,13 +314,10 @@ func envFd(name string) (int, error) {
 // waitExecFifo blocks until `hull start` writes a byte to the exec FIFO.
 // A FIFO that has never had a writer polls as not ready, so poll sleeps
 // until start opens it; a writer that leaves without writing is an error.
-func waitExecFifo() error {
-	fd, err := envFd(envFifoFd)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	unix.CloseOnExec(fd)
+//
+// The fd stays open (close-on-exec) until execve: start waits for its
+// close to learn that init has exec'd or died.
+func waitExecFifo(fd int) error {
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(pfd, -1); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/nsenter"
+	"github.com/hullrt/hull/libct/seccomp"
 )
 
 // The environment of `hull init`: nothing of the caller's leaks in.
@@ -26,6 +27,7 @@ const (
 	envSyncFd    = "_HULL_SYNCFD"    // the child's end of the sync socketpair
 	envFifoFd    = "_HULL_FIFOFD"    // read end of the exec FIFO (init only)
 	envConsoleFd = "_HULL_CONSOLEFD" // socket that receives the pty master
+	envErrFd     = "_HULL_ERRFD"     // write end of err.fifo (init only)
 )
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
@@ -45,8 +47,10 @@ type child struct {
 	// these come from config, for exec from /proc/<init>/ns/*.
 	join       map[configs.NamespaceType]string
 	fifo       *os.File
+	errFifo    *os.File
 	console    *os.File
 	extraFiles []*os.File
+	seccomp    *seccomp.Filter
 
 	stdin, stdout, stderr *os.File
 	hookState             func(pid int) []byte
@@ -119,6 +123,9 @@ func (ch *child) start() (*os.Process, error) {
 	if ch.fifo != nil {
 		addFd(envFifoFd, ch.fifo)
 	}
+	if ch.errFifo != nil {
+		addFd(envErrFd, ch.errFifo)
+	}
 	if ch.console != nil {
 		addFd(envConsoleFd, ch.console)
 	}
@@ -135,6 +142,10 @@ func (ch *child) start() (*os.Process, error) {
 			attr.UidMappings = idMaps(ch.cfg.UIDMappings)
 			attr.GidMappings = idMaps(ch.cfg.GIDMappings)
 			attr.GidMappingsEnableSetgroups = true
+			// Become root of the new namespace once the maps are written:
+			// still the host's uid 0, which is unmapped there, execve
+			// would drop every capability.
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 		}
 	}
 	pidPath := join[configs.NEWPID]
@@ -206,6 +217,9 @@ func (ch *child) start() (*os.Process, error) {
 			ic.NewTimeNS = true
 		}
 	}
+	if ch.seccomp != nil {
+		ic.Seccomp = ch.seccomp
+	}
 	if err := pipe.send(syncMsg{Type: syncConfig, Init: ic}); err != nil {
 		return fail(reported(fmt.Errorf("send config to init: %w", err)))
 	}
@@ -220,6 +234,18 @@ func (ch *child) start() (*os.Process, error) {
 		case syncError:
 			_, _ = proc.Wait()
 			return fail(&stageError{Stage: m.Stage, Err: m.Err})
+		case syncSeccompFd:
+			var st specs.State
+			if ic.HookState != nil {
+				_ = json.Unmarshal(ic.HookState, &st)
+			}
+			if err := takeSeccompFd(proc.Pid, m.Fd, ch.cfg.Seccomp, &st); err != nil {
+				_ = pipe.send(syncMsg{Type: syncError, Err: err.Error()})
+				return fail(err)
+			}
+			if err := pipe.send(syncMsg{Type: syncSeccompFdDone}); err != nil {
+				return fail(reported(err))
+			}
 		case syncHooks:
 			if ch.runHooks != nil {
 				if err := ch.runHooks(proc.Pid); err != nil {

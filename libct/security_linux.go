@@ -1,27 +1,110 @@
 package libct
 
 import (
-	"errors"
+	"fmt"
+	"path/filepath"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/apparmor"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/seccomp"
+	"github.com/hullrt/hull/selinux"
 )
 
-// applyLSMLabels sets the AppArmor profile and SELinux label that the
-// kernel applies at execve.
-func applyLSMLabels(p *configs.Process) error {
+// checkLSM fails early, before anything is created, when the process asks
+// for an LSM label that this host cannot apply.
+func checkLSM(cfg *configs.Config, p *configs.Process) error {
 	if p.ApparmorProfile != "" {
-		return stage("apparmor", errors.New("not wired yet"))
+		if err := apparmor.Check(p.ApparmorProfile); err != nil {
+			return fmt.Errorf("process.apparmorProfile %q: %w", p.ApparmorProfile, err)
+		}
 	}
-	if p.SelinuxLabel != "" {
-		return stage("selinux", errors.New("not wired yet"))
+	if p.SelinuxLabel != "" || cfg.MountLabel != "" {
+		if err := selinux.Check(p.SelinuxLabel, cfg.MountLabel); err != nil {
+			return fmt.Errorf("selinux label: %w", err)
+		}
 	}
 	return nil
 }
 
-// loadSeccomp loads linux.seccomp for the process, if any.
+// compileSeccomp compiles the container's seccomp profile in the parent,
+// where the cache under the state root is reachable (init is already in
+// the container's mount namespace). The BPF travels to init with its
+// config.
+func compileSeccomp(root string, s *specs.LinuxSeccomp) (*seccomp.Filter, error) {
+	if s == nil {
+		return nil, nil
+	}
+	f, err := seccomp.Compile(s, filepath.Join(root, ".seccomp-cache"))
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	return f, nil
+}
+
+// applyLSMLabels sets the AppArmor profile and SELinux label that the
+// kernel applies at execve, through verified procfs handles.
+func applyLSMLabels(p *configs.Process) error {
+	if p.ApparmorProfile != "" {
+		if err := apparmor.ApplyProfile(p.ApparmorProfile); err != nil {
+			return stage("apparmor", err)
+		}
+	}
+	if p.SelinuxLabel != "" {
+		if err := selinux.SetExecLabel(p.SelinuxLabel); err != nil {
+			return stage("selinux", err)
+		}
+	}
+	return nil
+}
+
+// loadSeccomp loads the compiled filter. A filter with SCMP_ACT_NOTIFY
+// returns a listener fd that the parent must hand to the seccomp agent
+// before the process runs: the parent takes it with pidfd_getfd.
 func loadSeccomp(in *initProc) error {
-	if in.cfg.Seccomp == nil {
+	f := in.ic.Seccomp
+	if f == nil || in.seccompLoaded {
 		return nil
 	}
-	return stage("seccomp", errors.New("not wired yet"))
+	fd, err := f.Load()
+	if err != nil {
+		return stage("seccomp", err)
+	}
+	in.seccompLoaded = true
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	if err := in.pipe.send(syncMsg{Type: syncSeccompFd, Fd: fd}); err != nil {
+		return stage("seccomp", err)
+	}
+	m, err := in.pipe.recv()
+	if err != nil {
+		return stage("seccomp", err)
+	}
+	if m.Type != syncSeccompFdDone {
+		return stage("seccomp", fmt.Errorf("send listener fd: %s", m.Err))
+	}
+	return nil
+}
+
+// takeSeccompFd copies the listener fd out of the child (pidfd_getfd) and
+// sends it with the container state to linux.seccomp.listenerPath.
+func takeSeccompFd(pid, fd int, s *specs.LinuxSeccomp, state *specs.State) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+	own, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_getfd: %w", err)
+	}
+	defer unix.Close(own)
+	if err := seccomp.SendNotifyFd(s.ListenerPath, own, state, s.ListenerMetadata); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", s.ListenerPath, err)
+	}
+	return nil
 }

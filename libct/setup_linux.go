@@ -52,6 +52,7 @@ func (in *initProc) setupProcess() error {
 	if p.Umask != nil {
 		unix.Umask(int(*p.Umask))
 	}
+	p.Env = withHome(p.Env, p.UID)
 	if err := chdirVerified(p.Cwd); err != nil {
 		return stage("cwd", err)
 	}
@@ -198,10 +199,62 @@ func checkExecutable(p string) error {
 	return unix.Access(p, unix.X_OK)
 }
 
+// withHome adds HOME, as runc does, when the process's environment has
+// none: the user's home from the container's /etc/passwd, or "/".
+func withHome(env []string, uid uint32) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "HOME=") {
+			return env
+		}
+	}
+	return append(env, "HOME="+passwdHome("/etc/passwd", uid))
+}
+
+// passwdHome looks uid up in a passwd file of the container's. The file is
+// the image's: it is opened without following a final symlink and read
+// only if it is a small regular file (a FIFO there must not hang init).
+func passwdHome(path string, uid uint32) string {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "/"
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() > 1<<20 {
+		return "/"
+	}
+	b := make([]byte, st.Size())
+	n, _ := f.Read(b)
+	want := strconv.FormatUint(uint64(uid), 10)
+	for _, line := range strings.Split(string(b[:n]), "\n") {
+		fields := strings.Split(line, ":")
+		if len(fields) >= 6 && fields[2] == want && fields[5] != "" {
+			return fields[5]
+		}
+	}
+	return "/"
+}
+
+// sysctlPath turns a sysctl key into its path under /proc/sys: dots
+// separate directories and a slash stands for a dot inside a name
+// (net.ipv4.conf.eth0/100.rp_filter), as sysctl(8) writes them.
+func sysctlPath(key string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.':
+			return '/'
+		case '/':
+			return '.'
+		}
+		return r
+	}, key)
+}
+
 // writeSysctls writes linux.sysctl through the verified procfs handle.
 func writeSysctls(s map[string]string) error {
 	for k, v := range s {
-		rel := "sys/" + strings.ReplaceAll(k, ".", "/")
+		rel := "sys/" + sysctlPath(k)
 		if err := writeProcFile(rel, v); err != nil {
 			return fmt.Errorf("%s=%s: %w", k, v, err)
 		}

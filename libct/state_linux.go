@@ -30,6 +30,9 @@ const (
 const (
 	stateFile = "state.json"
 	fifoName  = "exec.fifo"
+	// errFifoName is a FIFO through which init reports a failure after
+	// start released it (see Container.waitExec).
+	errFifoName = "err.fifo"
 )
 
 // persisted is the content of state.json. Status is never stored: it is

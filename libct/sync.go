@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/seccomp"
 )
 
 // The parent (hull create, run or exec) and the process it starts (hull
@@ -17,7 +18,11 @@ import (
 //	| 2 | child  | hooks      | -           | namespaces and mounts are ready: run prestart and    |
 //	|   |        |            |             | createRuntime hooks now (init only, if any exist)    |
 //	| 3 | parent | hooksDone  | -           | hooks ran; go on                                     |
-//	| 4 | child  | ready      | -           | set up; init waits on the exec FIFO, exec's process  |
+//	| 4 | child  | seccompFd  | fd number   | a NOTIFY filter is loaded: take the listener fd      |
+//	|   |        |            |             | with pidfd_getfd and send it to the seccomp agent    |
+//	| 5 | parent | seccompFd- | -           | the agent has it; go on                              |
+//	|   |        | Done       |             |                                                      |
+//	| 6 | child  | ready      | -           | set up; init waits on the exec FIFO, exec's process  |
 //	|   |        |            |             | runs at once                                         |
 //	| - | child  | error      | stage+cause | setup failed at stage; the child exits               |
 //	| - | parent | error      | cause       | a hook failed; the child exits without exec          |
@@ -27,11 +32,13 @@ import (
 type syncType string
 
 const (
-	syncConfig    syncType = "config"
-	syncHooks     syncType = "hooks"
-	syncHooksDone syncType = "hooksDone"
-	syncReady     syncType = "ready"
-	syncError     syncType = "error"
+	syncConfig        syncType = "config"
+	syncHooks         syncType = "hooks"
+	syncHooksDone     syncType = "hooksDone"
+	syncReady         syncType = "ready"
+	syncSeccompFd     syncType = "seccompFd"
+	syncSeccompFdDone syncType = "seccompFdDone"
+	syncError         syncType = "error"
 )
 
 // syncMsg is one message of the protocol above.
@@ -40,6 +47,8 @@ type syncMsg struct {
 	Stage string      `json:"stage,omitempty"`
 	Err   string      `json:"error,omitempty"`
 	Init  *initConfig `json:"init,omitempty"`
+	// Fd is the listener fd's number in the child, for seccompFd.
+	Fd int `json:"fd,omitempty"`
 }
 
 // initMode says whether the child sets up a new container or joins one.
@@ -68,6 +77,8 @@ type initConfig struct {
 	// PreserveFds is how many fds from 3 on stay open in the process
 	// (LISTEN_FDS ones and --preserve-fds).
 	PreserveFds int `json:"preserveFds,omitempty"`
+	// Seccomp is the compiled linux.seccomp filter, if any.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 }
 
 // stageError is an error the child reported, with the stage it failed in.

@@ -448,8 +448,34 @@ func TestConvertRootless(t *testing.T) {
 		sys.Flags != unix.MS_BIND|unix.MS_REC|unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV|unix.MS_RDONLY {
 		t.Errorf("/sys mount %+v", sys)
 	}
-	if len(c.UIDMappings) != 1 || c.UIDMappings[0].HostID != 1000 || c.Cgroup.Resources != nil {
+	if len(c.UIDMappings) != 1 || c.UIDMappings[0].HostID != 1000 || len(c.Cgroup.Resources.Devices) != len(defaultDeviceRules) {
 		t.Errorf("mappings %+v resources %+v", c.UIDMappings, c.Cgroup.Resources)
+	}
+}
+
+// TestDefaultDeviceRules: the config's rules come first, then runc's
+// defaults, and the spec itself is not modified.
+func TestDefaultDeviceRules(t *testing.T) {
+	s := Example() // its one rule: deny all
+	c, err := Convert(s, Options{Bundle: newBundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Cgroup.Resources.Devices
+	if len(got) != 1+len(defaultDeviceRules) || got[0].Allow || got[0].Access != "rwm" {
+		t.Fatalf("devices %+v", got)
+	}
+	var ptmx bool
+	for _, d := range got[1:] {
+		if d.Allow && d.Type == "c" && d.Major != nil && *d.Major == 5 && d.Minor != nil && *d.Minor == 2 {
+			ptmx = true
+		}
+	}
+	if !ptmx {
+		t.Error("no rule allows /dev/ptmx (5:2)")
+	}
+	if len(s.Linux.Resources.Devices) != 1 {
+		t.Errorf("Convert changed the spec's device rules: %+v", s.Linux.Resources.Devices)
 	}
 }
 

@@ -51,7 +51,39 @@ func convertCgroup(lx *specs.Linux, systemd bool) (*configs.Cgroup, error) {
 			return nil, wrapField("linux.resources", err)
 		}
 	}
+	cg.Resources = withDefaultDevices(lx.Resources)
 	return cg, nil
+}
+
+// defaultDeviceRules are appended after the config's own device rules, as
+// runc does: mknod of anything, and the devices every container has
+// (config-linux.md "Default Devices", /dev/pts/* and /dev/ptmx for
+// terminals, and /dev/net/tun as runc 1.1 allows it).
+var defaultDeviceRules = []specs.LinuxDeviceCgroup{
+	{Allow: true, Type: "c", Access: "m"},
+	{Allow: true, Type: "b", Access: "m"},
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"},    // /dev/null
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(8), Access: "rwm"},    // /dev/random
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(7), Access: "rwm"},    // /dev/full
+	{Allow: true, Type: "c", Major: i64(5), Minor: i64(0), Access: "rwm"},    // /dev/tty
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(5), Access: "rwm"},    // /dev/zero
+	{Allow: true, Type: "c", Major: i64(1), Minor: i64(9), Access: "rwm"},    // /dev/urandom
+	{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},                 // /dev/pts/*
+	{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},    // /dev/ptmx
+	{Allow: true, Type: "c", Major: i64(10), Minor: i64(200), Access: "rwm"}, // /dev/net/tun
+}
+
+func i64(v int64) *int64 { return &v }
+
+// withDefaultDevices returns a copy of r (never nil) whose device rules end
+// with defaultDeviceRules. The spec's own struct is left untouched.
+func withDefaultDevices(r *specs.LinuxResources) *specs.LinuxResources {
+	var out specs.LinuxResources
+	if r != nil {
+		out = *r
+	}
+	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil), out.Devices...), defaultDeviceRules...)
+	return &out
 }
 
 func checkResources(r *specs.LinuxResources) error {

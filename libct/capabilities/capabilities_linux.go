@@ -119,9 +119,10 @@ func ClearKeepCaps() error {
 // raises each listed ambient capability (PR_CAP_AMBIENT_RAISE). Call it
 // after setresuid. A nil c clears every set.
 //
-// Inheritable is never widened beyond c.Inheritable (CVE-2022-29162); an
-// ambient capability that is not also permitted and inheritable is therefore
-// an error, not a silent widening.
+// Inheritable is never widened beyond c.Inheritable (CVE-2022-29162). An
+// ambient capability that is not also permitted and inheritable cannot be
+// raised (the kernel refuses); it is left out, as runc does, because runc's
+// own example config lists ambient capabilities without inheritable ones.
 func Apply(c *configs.Capabilities) error {
 	if c == nil {
 		c = &configs.Capabilities{}
@@ -154,13 +155,10 @@ func Apply(c *configs.Capabilities) error {
 		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
 	}
 	for n := 0; n <= last; n++ {
-		if !amb.has(n) {
+		if !amb.has(n) || !perm.has(n) || !inh.has(n) {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0); err != nil {
-			if errors.Is(err, unix.EPERM) && !(perm.has(n) && inh.has(n)) {
-				return fmt.Errorf("raise ambient capability %s: %w (an ambient capability must also be permitted and inheritable)", Name(n), err)
-			}
 			return fmt.Errorf("raise ambient capability %s: %w", Name(n), err)
 		}
 	}
