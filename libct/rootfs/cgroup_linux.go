@@ -94,25 +94,47 @@ func (m *mounter) afterMount(i int, mnt *configs.Mount, dest string) error {
 	return m.setPropagation(i, mnt, dest, top)
 }
 
-// ownCgroups maps every controller (and "name=..." hierarchy) of
-// /proc/thread-self/cgroup to the cgroup path; "" is the v2 path.
-func (m *mounter) ownCgroups() (map[string]string, error) {
+// cgroupLine is one line of /proc/PID/cgroup.
+type cgroupLine struct {
+	ctrls []string // controllers, "name=..." for a named hierarchy; none for v2
+	path  string
+}
+
+// ownCgroupLines parses /proc/thread-self/cgroup.
+func (m *mounter) ownCgroupLines() ([]cgroupLine, error) {
 	b, err := m.sys.readFile("/proc/thread-self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	paths := map[string]string{}
+	var out []cgroupLine
 	for _, line := range strings.Split(string(b), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
-		if parts[1] == "" {
-			paths[""] = parts[2]
-			continue
+		l := cgroupLine{path: parts[2]}
+		if parts[1] != "" {
+			l.ctrls = strings.Split(parts[1], ",")
 		}
-		for _, ctrl := range strings.Split(parts[1], ",") {
-			paths[ctrl] = parts[2]
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// ownCgroups maps every controller (and "name=..." hierarchy) of
+// /proc/thread-self/cgroup to the cgroup path; "" is the v2 path.
+func (m *mounter) ownCgroups() (map[string]string, error) {
+	lines, err := m.ownCgroupLines()
+	if err != nil {
+		return nil, err
+	}
+	paths := map[string]string{}
+	for _, l := range lines {
+		if len(l.ctrls) == 0 {
+			paths[""] = l.path
+		}
+		for _, c := range l.ctrls {
+			paths[c] = l.path
 		}
 	}
 	return paths, nil
@@ -126,11 +148,23 @@ type cgroupV1 struct {
 }
 
 // cgroupV1Hierarchies lists the v1 hierarchies with the container's cgroup
-// in each.
+// in each. The usual layout, every hierarchy mounted whole on
+// /sys/fs/cgroup/<controllers> (as crun assumes), is checked with one
+// statfs per hierarchy; anything else is worked out from the mount table,
+// which costs far more to read.
 func (m *mounter) cgroupV1Hierarchies() ([]cgroupV1, error) {
-	paths, err := m.ownCgroups()
+	lines, err := m.ownCgroupLines()
 	if err != nil {
 		return nil, fmt.Errorf("read own cgroups: %w", err)
+	}
+	if hs, ok := m.cgroupV1Usual(lines); ok {
+		return hs, nil
+	}
+	paths := map[string]string{}
+	for _, l := range lines {
+		for _, c := range l.ctrls {
+			paths[c] = l.path
+		}
 	}
 	infos, err := m.sys.mounts(mountinfo.FSTypeFilter("cgroup"))
 	if err != nil {
@@ -141,7 +175,7 @@ func (m *mounter) cgroupV1Hierarchies() ([]cgroupV1, error) {
 	for _, mi := range infos {
 		var ctrls []string
 		for _, opt := range strings.Split(mi.VFSOptions, ",") {
-			if _, ok := paths[opt]; ok && opt != "" {
+			if _, ok := paths[opt]; ok {
 				ctrls = append(ctrls, opt)
 			}
 		}
@@ -163,6 +197,27 @@ func (m *mounter) cgroupV1Hierarchies() ([]cgroupV1, error) {
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].name < out[b].name })
 	return out, nil
+}
+
+// cgroupV1Usual returns the hierarchies if each one's cgroup directory is
+// a v1 cgroup at /sys/fs/cgroup/<controllers>/<path>.
+func (m *mounter) cgroupV1Usual(lines []cgroupLine) ([]cgroupV1, bool) {
+	var out []cgroupV1
+	for _, l := range lines {
+		if len(l.ctrls) == 0 {
+			continue
+		}
+		name := strings.Join(l.ctrls, ",")
+		dir := strings.TrimPrefix(name, "name=")
+		src := path.Join(cgroupRoot, dir, l.path)
+		var st unix.Statfs_t
+		if err := m.sys.statfs(src, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+			return nil, false
+		}
+		out = append(out, cgroupV1{name: dir, source: src, data: name})
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].name < out[b].name })
+	return out, len(out) > 0
 }
 
 func (m *mounter) mountCgroup1(i int, mnt *configs.Mount, dest string) error {

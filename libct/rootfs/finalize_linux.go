@@ -19,7 +19,7 @@ type finalizer struct {
 	c    *configs.Config
 	t    dirTree // "/"
 	null int     // the verified /dev/null, or -1
-	mask int     // the first read-only tmpfs used for masking, or -1
+	mask int     // the read-only tmpfs masking the first directory, or -1
 }
 
 // finalize is Finalize through the seam.
@@ -137,15 +137,30 @@ func (f *finalizer) maskPath(p string) error {
 		return fmt.Errorf("stat: %w", err)
 	}
 	var tree int
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		tree, err = f.maskTmpfs()
-	} else {
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		tree, err = f.devNullTree()
+	case f.mask < 0:
+		// The first directory gets the new tmpfs itself: a detached
+		// mount closed without being attached costs an RCU grace
+		// period to dissolve.
+		tree, err = f.sys.newTmpfs(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, f.c.MountLabel)
+		if err != nil {
+			return fmt.Errorf("make read-only tmpfs: %w", err)
+		}
+		f.mask = tree // closed by close(), attached or not
+	default:
+		tree, err = f.sys.openTree(f.mask, "", unix.OPEN_TREE_CLONE|unix.AT_EMPTY_PATH)
+		if err != nil {
+			return fmt.Errorf("clone read-only tmpfs: open_tree: %w", err)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	defer f.sys.close(tree)
+	if tree != f.mask {
+		defer f.sys.close(tree)
+	}
 	if err := f.sys.moveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move_mount: %w", err)
 	}
@@ -178,23 +193,6 @@ func (f *finalizer) devNullTree() (int, error) {
 	tree, err := f.sys.openTree(f.null, "", unix.OPEN_TREE_CLONE|unix.AT_EMPTY_PATH)
 	if err != nil {
 		return -1, fmt.Errorf("bind /dev/null: open_tree: %w", err)
-	}
-	return tree, nil
-}
-
-// maskTmpfs returns a detached empty read-only tmpfs: the first is made with
-// fsmount, the next ones are clones of it (one superblock for all).
-func (f *finalizer) maskTmpfs() (int, error) {
-	if f.mask < 0 {
-		fd, err := f.sys.newTmpfs(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, f.c.MountLabel)
-		if err != nil {
-			return -1, fmt.Errorf("make read-only tmpfs: %w", err)
-		}
-		f.mask = fd
-	}
-	tree, err := f.sys.openTree(f.mask, "", unix.OPEN_TREE_CLONE|unix.AT_EMPTY_PATH)
-	if err != nil {
-		return -1, fmt.Errorf("clone read-only tmpfs: open_tree: %w", err)
 	}
 	return tree, nil
 }

@@ -197,6 +197,29 @@ func TestMountAllOperations(t *testing.T) {
 			},
 		},
 		{
+			name: "cgroup v1 in the usual layout is found without the mount table",
+			setup: func(f *fakeSys, _ *configs.Config) {
+				f.cgroup = "4:memory:/a/b\n1:name=systemd:/s\n0::/u\n" // f.mountinfo stays empty
+				f.fstype["/sys/fs/cgroup/memory"] = unix.CGROUP_SUPER_MAGIC
+				f.fstype["/sys/fs/cgroup/systemd"] = unix.CGROUP_SUPER_MAGIC
+				f.addDir("/sys/fs/cgroup/memory/a/b")
+				f.addDir("/sys/fs/cgroup/systemd/s")
+				f.addDir(fr + "/sys/fs/cgroup")
+			},
+			mounts: []*configs.Mount{{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Flags: unix.MS_NOSUID}},
+			want: []string{
+				"mount tmpfs on " + fr + "/sys/fs/cgroup type=tmpfs flags=nosuid,nodev,noexec data=mode=755",
+				"mkdir " + fr + "/sys/fs/cgroup/memory",
+				"open_tree /sys/fs/cgroup/memory/a/b rec",
+				"setattr tree:/sys/fs/cgroup/memory/a/b set=nosuid clr=ro,nodev,noexec,nodiratime,nosymfollow",
+				"move_mount tree:/sys/fs/cgroup/memory/a/b -> " + fr + "/sys/fs/cgroup/memory",
+				"mkdir " + fr + "/sys/fs/cgroup/systemd",
+				"open_tree /sys/fs/cgroup/systemd/s rec",
+				"setattr tree:/sys/fs/cgroup/systemd/s set=nosuid clr=ro,nodev,noexec,nodiratime,nosymfollow",
+				"move_mount tree:/sys/fs/cgroup/systemd/s -> " + fr + "/sys/fs/cgroup/systemd",
+			},
+		},
+		{
 			name: "cgroup v1 with a cgroup namespace mounts each hierarchy",
 			setup: func(f *fakeSys, c *configs.Config) {
 				f.mountinfo, f.cgroup = v1info[:1], ownCgroup

@@ -243,7 +243,7 @@ func TestFinalizeOperations(t *testing.T) {
 			c:    configs.Config{MaskedPaths: []string{"/proc/kcore", "/proc/acpi", "/proc/missing", "/proc/timer_list", "/proc/scsi"}},
 			want: []string{
 				"open_tree /dev/null", "move_mount tree:/dev/null -> /proc/kcore",
-				"fsmount tmpfs ro,nosuid,nodev,noexec", "open_tree tmpfs:mask", "move_mount tree:tmpfs:mask -> /proc/acpi",
+				"fsmount tmpfs ro,nosuid,nodev,noexec", "move_mount tmpfs:mask -> /proc/acpi",
 				"open_tree /dev/null", "move_mount tree:/dev/null -> /proc/timer_list",
 				"open_tree tmpfs:mask", "move_mount tree:tmpfs:mask -> /proc/scsi",
 			},
