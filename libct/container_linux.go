@@ -290,28 +290,14 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	return nil
 }
 
-// signalAll signals every process in the container's cgroup. For SIGKILL
-// the cgroup is frozen first, so no process can fork a new one unseen.
+// signalAll signals every process in the container's cgroup (frozen
+// meanwhile, so that no process can fork a new one unseen).
 func (c *Container) signalAll(sig unix.Signal) error {
 	cg := c.cgroup()
 	if cg == nil {
 		return errors.New("kill --all: the container has no cgroup to find its processes")
 	}
-	if sig == unix.SIGKILL {
-		if err := cg.Freeze(); err == nil {
-			defer cg.Thaw()
-		}
-	}
-	pids, err := cg.Pids()
-	if err != nil {
-		return fmt.Errorf("list processes: %w", err)
-	}
-	for _, pid := range pids {
-		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("signal pid %d: %w", pid, err)
-		}
-	}
-	return nil
+	return cgroups.Signal(cg, sig)
 }
 
 // Delete removes a stopped (or created) container: its processes, cgroup
@@ -363,7 +349,7 @@ func (c *Container) destroy() error {
 	// Without a pid namespace of its own, init's death does not take the
 	// other processes with it: kill them through the cgroup.
 	if cg != nil && (!ownPidNS || c.hasJoinedPidNS()) {
-		_ = c.signalAll(unix.SIGKILL)
+		_ = cgroups.KillAll(cg, 10*time.Second)
 	}
 	if c.p.InitPid > 0 {
 		waitGone(c.p.InitPid, c.p.InitStartTime, 10*time.Second)

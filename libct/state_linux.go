@@ -133,8 +133,8 @@ func (c *Container) status() Status {
 	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
 		return Created
 	}
-	if c.cg != nil {
-		if frozen, err := c.cg.Frozen(); err == nil && frozen {
+	if cg := c.cgroup(); cg != nil {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
 			return Paused
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -305,4 +306,23 @@ func rootlessMountIDs(data []string, c *configs.Config) error {
 		}
 	}
 	return nil
+}
+
+// MountOptions lists every mount option name Convert understands, for
+// `hull features` (mountOptions). Options it does not know are passed to
+// the filesystem as data.
+func MountOptions() []string {
+	var out []string
+	for name := range mountFlags {
+		out = append(out, name)
+	}
+	for name := range recAttrs {
+		out = append(out, name)
+	}
+	for name := range recAtime {
+		out = append(out, name)
+	}
+	out = append(out, "idmap", "ridmap")
+	sort.Strings(out)
+	return out
 }

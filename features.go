@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/urfave/cli/v2"
+
+	"github.com/hullrt/hull/apparmor"
+	"github.com/hullrt/hull/libct/capabilities"
+	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/seccomp"
+	"github.com/hullrt/hull/selinux"
+	"github.com/hullrt/hull/specconv"
+)
+
+func featuresCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "features",
+		Usage: "print what hull supports, as the spec's features.json",
+		Action: func(ctx *cli.Context) error {
+			if err := checkArgs(ctx, 0, 0); err != nil {
+				return err
+			}
+			yes, no := true, false
+			apparmorOn, selinuxOn := apparmor.IsEnabled(), selinux.Enabled()
+			f := features.Features{
+				OCIVersionMin: "1.0.0",
+				OCIVersionMax: "1.3.0",
+				Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+				MountOptions:  specconv.MountOptions(),
+				Linux: &features.Linux{
+					Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+					Capabilities:    capabilities.Names(),
+					Cgroup:          cgroups.Features(),
+					Seccomp:         seccomp.Features(),
+					Apparmor:        &features.Apparmor{Enabled: &apparmorOn},
+					Selinux:         &features.Selinux{Enabled: &selinuxOn},
+					IntelRdt:        &features.IntelRdt{Enabled: &no},
+					MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+					NetDevices:      &features.NetDevices{Enabled: &no},
+				},
+				Annotations: map[string]string{
+					"org.opencontainers.runtime-spec.features": "hull",
+					"io.github.hullrt.hull.version":           version,
+				},
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "    ")
+			return enc.Encode(&f)
+		},
+	}
+}
