@@ -43,7 +43,7 @@ func featuresCommand() *cli.Command {
 				},
 				Annotations: map[string]string{
 					"org.opencontainers.runtime-spec.features": "hull",
-					"io.github.hullrt.hull.version":           version,
+					"io.github.hullrt.hull.version":            version,
 				},
 			}
 			enc := json.NewEncoder(os.Stdout)
