@@ -117,3 +117,35 @@ func CgroupDirs(pid int) ([]string, error) {
 	}
 	return dirs, nil
 }
+
+// MountShared reports whether the host mount holding path has shared
+// propagation (a "shared:N" optional field in mountinfo).
+func MountShared(path string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	best, shared := -1, false
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 7 {
+			continue
+		}
+		mp := f[4]
+		if mp == path || mp == "/" || strings.HasPrefix(path, mp+"/") {
+			if len(mp) >= best {
+				best = len(mp)
+				shared = false
+				for _, o := range f[6:] {
+					if o == "-" {
+						break
+					}
+					if strings.HasPrefix(o, "shared:") {
+						shared = true
+					}
+				}
+			}
+		}
+	}
+	return shared
+}

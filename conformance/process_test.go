@@ -12,7 +12,8 @@ var allGroups = []string{"process", "user", "caps", "rlimits", "identity", "root
 
 func TestDefaultConfig(t *testing.T) {
 	b := newBundle(t)
-	runChecker(t, b, allGroups...)
+	ok := runChecker(t, b, allGroups...)
+	record(t, "RT-LIFE-CREATE-ENV", ok, "the in-container checks of the default configuration passed")
 }
 
 func TestProcess(t *testing.T) {
@@ -99,3 +100,11 @@ func TestUngrantableCapability(t *testing.T) {
 }
 
 func capInMask(hex, name string) bool { return capMaskHas(hex, capIndex[name]) }
+
+func TestConsoleSizeIgnoredWithoutTerminal(t *testing.T) {
+	b := newBundle(t)
+	b.Spec.Process.Terminal = false
+	b.Spec.Process.ConsoleSize = &specs.Box{Height: 40, Width: 100}
+	ok := runChecker(t, b, "process")
+	record(t, "CFG-PROC-CONSOLESIZE-IGNORED", ok, "terminal false with consoleSize set: the container ran and its checks passed")
+}

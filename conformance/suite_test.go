@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 )
 
@@ -23,6 +24,7 @@ var (
 	flagGo      = flag.String("go", "go", "go tool used to build the checker")
 	flagStrict  = flag.Bool("strict", false, "report known deviations (DEVIATIONS.md) as failures")
 	flagTimeout = flag.Duration("call-timeout", DefaultTimeout, "timeout of each runtime invocation")
+	flagVersion = flag.String("oci-version", "", "ociVersion written into bundles (default: the runtime's features ociVersionMax, else "+specs.Version+")")
 )
 
 // suite is the state shared by all tests of one run; it is set once in
@@ -172,6 +174,14 @@ func newBundle(t *testing.T) *Bundle {
 	if err != nil {
 		t.Fatalf("bundle: %v", err)
 	}
+	// features.md: the runtime MUST accept ociVersionMax, so bundles
+	// claim it (a runtime may refuse versions newer than it knows).
+	switch {
+	case *flagVersion != "":
+		b.Spec.Version = *flagVersion
+	case suite.features != nil && suite.features.OCIVersionMax != "":
+		b.Spec.Version = suite.features.OCIVersionMax
+	}
 	return b
 }
 
@@ -256,7 +266,7 @@ func sleeper(b *Bundle) {
 
 // runChecker runs the in-container checker with the given check groups in
 // a container made from b, records every line it prints, and returns
-// whether it ran to completion.
+// whether it ran to completion with no failed check.
 func runChecker(t *testing.T, b *Bundle, groups ...string) bool {
 	t.Helper()
 	rt := newRuntime(t)
@@ -272,7 +282,7 @@ func (c *ctr) recordChecker() bool {
 	t := c.t
 	t.Helper()
 	stdout, stderr := c.output()
-	done := false
+	done, failed := false, false
 	for _, l := range strings.Split(stdout+"\n"+stderr, "\n") {
 		l = strings.TrimRight(l, "\r")
 		if l == "DONE" {
@@ -292,6 +302,7 @@ func (c *ctr) recordChecker() bool {
 			record(t, f[1], true, "%s", msg)
 		case "FAIL":
 			record(t, f[1], false, "%s", msg)
+			failed = true
 		case "SKIP":
 			c2, _ := LookupClause(f[1])
 			suite.report.Add(Entry{Clause: f[1], Level: c2.Level, Section: c2.Section, Test: t.Name(), Result: Skip, Message: msg})
@@ -300,7 +311,7 @@ func (c *ctr) recordChecker() bool {
 	if !done {
 		t.Errorf("checker did not finish: stdout %q stderr %q", trim(stdout), trim(stderr))
 	}
-	return done
+	return done && !failed
 }
 
 // hasFeature reports whether the runtime's features output lists v in the

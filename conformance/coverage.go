@@ -1,0 +1,277 @@
+package conformance
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// SpecFiles are the Linux-relevant spec documents whose MUST sentences the
+// coverage table lists.
+var SpecFiles = []string{"runtime.md", "runtime-linux.md", "config.md", "config-linux.md", "features.md", "features-linux.md"}
+
+// Sentence is one normative sentence (or table row) of a spec file.
+type Sentence struct {
+	File   string
+	Line   int
+	Anchor string
+	Text   string
+}
+
+var (
+	anchorRe  = regexp.MustCompile(`<a name="([^"]+)"`)
+	headingRe = regexp.MustCompile(`^#+\s+(.*)$`)
+	spaceRe   = regexp.MustCompile(`\s+`)
+	bulletRe  = regexp.MustCompile(`^\s*([*-]|\d+\.)\s+`)
+)
+
+func slug(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	var b strings.Builder
+	for _, r := range h {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-':
+			b.WriteRune('-')
+		}
+	}
+	return b.String()
+}
+
+// MustSentences extracts the sentences containing MUST from a spec file:
+// paragraphs and list items are joined across lines, then split at sentence
+// ends; every table row is one sentence.
+func MustSentences(file, text string) []Sentence {
+	var out []Sentence
+	anchor := ""
+	var block []string
+	blockLine := 0
+	inCode := false
+	flush := func() {
+		if len(block) == 0 {
+			return
+		}
+		joined := spaceRe.ReplaceAllString(strings.Join(block, " "), " ")
+		for _, s := range splitSentences(joined) {
+			if strings.Contains(s, "MUST") {
+				out = append(out, Sentence{File: file, Line: blockLine, Anchor: anchor, Text: strings.TrimSpace(s)})
+			}
+		}
+		block = nil
+	}
+	for i, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			flush()
+			inCode = !inCode
+			continue
+		}
+		if inCode {
+			continue
+		}
+		if m := headingRe.FindStringSubmatch(l); m != nil {
+			flush()
+			if a := anchorRe.FindStringSubmatch(l); a != nil {
+				anchor = a[1]
+			} else {
+				anchor = slug(m[1])
+			}
+			continue
+		}
+		trimmed := strings.TrimSpace(l)
+		switch {
+		case trimmed == "":
+			flush()
+		case strings.Contains(trimmed, "|"):
+			flush()
+			if strings.Contains(trimmed, "MUST") {
+				out = append(out, Sentence{File: file, Line: i + 1, Anchor: anchor, Text: spaceRe.ReplaceAllString(trimmed, " ")})
+			}
+		case bulletRe.MatchString(l):
+			flush()
+			block, blockLine = []string{bulletRe.ReplaceAllString(l, "")}, i+1
+		default:
+			if len(block) == 0 {
+				blockLine = i + 1
+			}
+			block = append(block, trimmed)
+		}
+	}
+	flush()
+	return out
+}
+
+// splitSentences splits at ". " followed by an upper-case letter, a
+// backtick or a bracket.
+func splitSentences(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i+2 < len(s); i++ {
+		if s[i] == '.' && s[i+1] == ' ' {
+			c := s[i+2]
+			if (c >= 'A' && c <= 'Z') || c == '`' || c == '[' || c == '*' {
+				out = append(out, s[start:i+1])
+				start = i + 2
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// NotApplicable marks MUST sentences that a conformance run on Linux cannot
+// observe, with the reason.
+var NotApplicable = []struct{ Text, Reason string }{
+	{"On Windows", "Windows only"},
+	{"Windows:", "Windows only"},
+	{"Solaris:", "Solaris only"},
+	{"Hyper-V", "Windows only"},
+	{"`windows`", "Windows only"},
+	{"runtimes MUST support `ro`", "Windows only"},
+	{"Runtimes MUST/SHOULD/MAY implement the following option strings", "heading of the option table; each row is its own clause"},
+	{"MUST be in [SemVer v2.0.0]", "a requirement on the bundle author, not the runtime"},
+	{"This value MUST be an absolute path in the [runtime mount namespace]", "a requirement on the bundle author"},
+	{"For all other platforms: This value MUST be an absolute path", "a requirement on the bundle author"},
+	{"If specified, it MUST be specified along with", "a requirement on the bundle author"},
+	{"**`path`** MUST be absolute", "a requirement on the bundle author"},
+	{"`timeout` MUST be greater than zero", "a requirement on the bundle author"},
+	{"Annotations MUST be a key-value map.", "a requirement on the bundle author"},
+	{"Keys MUST be strings.", "a requirement on the bundle author"},
+	{"Keys MUST NOT be an empty string.", "a requirement on the bundle author"},
+	{"Values MUST be strings.", "a requirement on the bundle author"},
+	{"annotations using keys in this namespace MUST be as described", "a requirement on the bundle author"},
+	{"The annotation value MUST have a valid value", "a requirement on the bundle author (image annotations)"},
+	{"MUST NOT be used by subsequent specifications", "a requirement on future specifications"},
+	{"The values MUST be absolute paths in the [container namespace]", "a requirement on the bundle author"},
+	{"The value of `cgroupsPath` MUST be either an absolute path or a relative path.", "a requirement on the bundle author"},
+	{"You MUST specify at least one of", "a requirement on the bundle author"},
+	{"it MUST be no smaller than `burst`", "a requirement on the bundle author"},
+	{"this value MUST be no larger than any positive `quota`", "a requirement on the bundle author"},
+	{"`names` MUST contain at least one entry", "a requirement on the bundle author"},
+	{"This field MUST NOT be set if `listenerPath` is not set.", "a requirement on the bundle author"},
+	{"The value MUST start with `MB:`", "a requirement on the bundle author"},
+	{"The value MUST NOT contain newlines", "a requirement on the bundle author"},
+	{"The `null` value MUST NOT be confused", "a requirement on consumers of the features document"},
+	{"This specification extends the IEEE standard", "a requirement on the bundle author"},
+}
+
+// Row is one line of the coverage table.
+type Row struct {
+	Sentence
+	Clauses []string
+	Status  string // covered, not yet, n/a: reason
+}
+
+// BuildCoverage maps the MUST sentences of the spec files in specDir to
+// clauses and marks each covered when one of its clauses (or a clause whose
+// Via names it) is used by a test (found in usedIDs).
+func BuildCoverage(specDir string, usedIDs map[string]bool) ([]Row, []string, error) {
+	clauses := Clauses()
+	viaUsed := map[string]bool{}
+	for _, c := range clauses {
+		if c.Via != "" && usedIDs[c.ID] {
+			viaUsed[c.Via] = true
+		}
+	}
+	matched := map[string]bool{}
+	var rows []Row
+	for _, f := range SpecFiles {
+		b, err := os.ReadFile(filepath.Join(specDir, f))
+		if err != nil {
+			return nil, nil, fmt.Errorf("read spec %s: %w", f, err)
+		}
+		for _, s := range MustSentences(f, string(b)) {
+			r := Row{Sentence: s, Status: "not yet"}
+			for _, c := range clauses {
+				if c.Text == "" || c.File() != f || c.Anchor() != s.Anchor || !strings.Contains(s.Text, c.Text) {
+					continue
+				}
+				matched[c.ID] = true
+				r.Clauses = append(r.Clauses, c.ID)
+				if usedIDs[c.ID] || viaUsed[c.ID] {
+					r.Status = "covered"
+				}
+			}
+			if len(r.Clauses) == 0 {
+				for _, na := range NotApplicable {
+					if strings.Contains(s.Text, na.Text) {
+						r.Status = "n/a: " + na.Reason
+						break
+					}
+				}
+			}
+			rows = append(rows, r)
+		}
+	}
+	var unmatched []string
+	for _, c := range clauses {
+		if c.Text != "" && !matched[c.ID] {
+			unmatched = append(unmatched, c.ID)
+		}
+	}
+	sort.Strings(unmatched)
+	return rows, unmatched, nil
+}
+
+// RenderCoverage renders the coverage table as Markdown.
+func RenderCoverage(rows []Row) string {
+	var b strings.Builder
+	b.WriteString("# Coverage of runtime-spec v1.3.0 MUST clauses\n\n")
+	b.WriteString("Generated by `go generate` (`go test -run TestCoverage -update`); do not edit.\n")
+	b.WriteString("Every sentence containing MUST in the Linux-relevant spec files is listed with the\n")
+	b.WriteString("clause IDs (clauses.go) that map to it. A sentence is *covered* when a test asserts one of\n")
+	b.WriteString("its clauses; *n/a* when no runtime on Linux can be observed doing it (platform-specific, or\n")
+	b.WriteString("a requirement on the bundle author); *not yet* otherwise.\n\n")
+	b.WriteString("| file | MUST sentences | covered | n/a | not yet | covered of observable |\n|---|---|---|---|---|---|\n")
+	type tot struct{ all, cov, na, todo int }
+	totals := map[string]*tot{}
+	var sum tot
+	for _, r := range rows {
+		t := totals[r.File]
+		if t == nil {
+			t = &tot{}
+			totals[r.File] = t
+		}
+		t.all++
+		sum.all++
+		switch {
+		case r.Status == "covered":
+			t.cov++
+			sum.cov++
+		case strings.HasPrefix(r.Status, "n/a"):
+			t.na++
+			sum.na++
+		default:
+			t.todo++
+			sum.todo++
+		}
+	}
+	pct := func(t tot) string {
+		if t.all-t.na == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%d%%", 100*t.cov/(t.all-t.na))
+	}
+	for _, f := range SpecFiles {
+		if t := totals[f]; t != nil {
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s |\n", f, t.all, t.cov, t.na, t.todo, pct(*t))
+		}
+	}
+	fmt.Fprintf(&b, "| **total** | %d | %d | %d | %d | %s |\n", sum.all, sum.cov, sum.na, sum.todo, pct(sum))
+	file := ""
+	for _, r := range rows {
+		if r.File != file {
+			file = r.File
+			fmt.Fprintf(&b, "\n## %s\n\n| line | section | sentence | clauses | status |\n|---|---|---|---|---|\n", file)
+		}
+		text := r.Text
+		if len(text) > 160 {
+			text = text[:160] + "…"
+		}
+		text = strings.ReplaceAll(text, "|", "\\|")
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", r.Line, r.Anchor, text, strings.Join(r.Clauses, " "), r.Status)
+	}
+	return b.String()
+}
