@@ -36,22 +36,22 @@ func TestPreserveFds(t *testing.T) {
 		{
 			name:   "no preserve-fds closes extra fds",
 			extra:  []string{"secret\n"},
-			script: `ls /proc/1/fd | tr '\n' ' '`,
-			want:   "0 1 2 ",
+			script: `ls /proc/1/fd; echo end`,
+			want:   "0\n1\n2\nend\n",
 		},
 		{
 			name:   "preserve one",
 			extra:  []string{"fd3-data\n"},
 			args:   []string{"--preserve-fds", "1"},
-			script: `cat <&3; ls /proc/1/fd | tr '\n' ' '`,
-			want:   "fd3-data\n0 1 2 3 ",
+			script: `ls /proc/1/fd; cat <&3`,
+			want:   "0\n1\n2\n3\nfd3-data\n",
 		},
 		{
 			name:   "preserve two",
 			extra:  []string{"three\n", "four\n"},
 			args:   []string{"--preserve-fds", "2"},
-			script: `cat <&3; cat <&4; ls /proc/1/fd | tr '\n' ' '`,
-			want:   "three\nfour\n0 1 2 3 4 ",
+			script: `ls /proc/1/fd; cat <&3; cat <&4`,
+			want:   "0\n1\n2\n3\n4\nthree\nfour\n",
 		},
 		{
 			// sd_listen_fds(3): the runtime passes LISTEN_FDS fds when
@@ -76,6 +76,10 @@ func TestPreserveFds(t *testing.T) {
 			t.Parallel()
 			r := newRuntime(t)
 			id := newID(t)
+			// ls runs first, as a child of the shell (pid 1), before the
+			// shell has made any redirection (busybox ash parks fds at 10
+			// while redirecting, and execs a script's last command): so
+			// /proc/1/fd is exactly what the runtime handed over.
 			b := newBundle(t, sh(tc.script), nil)
 			var files []*os.File
 			for _, c := range tc.extra {
