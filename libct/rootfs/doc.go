@@ -5,17 +5,22 @@
 //  1. Prepare: propagation of / (linux.rootfsPropagation, rslave by
 //     default), the rootfs's parent mount made private if it could be
 //     shared, and the rootfs bound onto itself so that it is a mount point.
-//  2. MountAll (or MountAllFrom): every linux mount in order, then /dev:
-//     the default devices and linux.devices (mknod, or binds of the host's
-//     nodes in a user namespace), /dev/fd, /dev/std{in,out,err}, /dev/core,
-//     and /dev/ptmx -> pts/ptmx when a devpts is on /dev/pts.
-//     createContainer hooks run after this, before the pivot.
+//  2. MountAll (or MountAllFrom): every linux mount in order, then, unless
+//     /dev is a bind mount (as runc), /dev: the default devices and
+//     linux.devices (mknod, or binds of the host's nodes in a user
+//     namespace), /dev/fd, /dev/std{in,out,err}, /dev/core, and /dev/ptmx ->
+//     pts/ptmx when a devpts is on /dev/pts. createContainer hooks run after
+//     this, before the pivot.
 //  3. PivotRoot: pivot_root(".", ".") and a lazy unmount of the old root,
 //     or MS_MOVE and chroot with --no-pivot.
 //  4. BindConsole (with a terminal), ReopenDevNull, sysctls, the cwd.
 //  5. Finalize: read-only paths, masked paths, the read-only bit of tmpfs
 //     mounts and /dev (held back so /dev could be filled and hooks could
 //     write), and a read-only /.
+//
+// In a user namespace without its own network namespace, where the kernel
+// refuses to mount sysfs, /sys is a recursive bind of the runtime's /sys
+// with the mount's flags (as crun; runc fails).
 //
 // Before the pivot, mount(2) reaches its target through /proc/self/fd/N of
 // an O_PATH handle (the runtime's own /proc is still there); binds are
@@ -29,10 +34,12 @@
 //
 //   - CVE-2021-30465 (symlink-exchange mount escape): every path inside the
 //     rootfs is resolved by the kernel with openat2(RESOLVE_IN_ROOT), so a
-//     symlink in the image (evil -> /) resolves inside the rootfs; missing
-//     directories are created one component at a time and re-opened with
-//     RESOLVE_NO_SYMLINKS; the mount lands on the opened handle, never on a
-//     path looked up again. A destination with ".." is refused.
+//     symlink in the image (evil -> /) resolves inside the rootfs; a path
+//     that does not exist yet is resolved with securejoin.SecureJoin (which
+//     follows a dangling symlink inside the rootfs, as runc) and created one
+//     component at a time, each re-opened with RESOLVE_NO_SYMLINKS; the mount
+//     lands on the opened handle, never on a path looked up again. A
+//     destination with ".." is refused.
 //   - CVE-2019-16884, CVE-2019-19921 (hiding /proc): only procfs may be
 //     mounted on /proc, and nothing inside it but the files lxcfs emulates,
 //     checked on the real filesystem of the destination too; procfs and
@@ -48,6 +55,8 @@
 //   - Locked mount flags in a user namespace: read-only is set with
 //     mount_setattr, which changes only that attribute, and a bind whose
 //     source has locked nosuid/nodev/noexec keeps them instead of failing.
+//     Read-only paths are read-only recursively (runc leaves their
+//     submounts writable).
 //   - --no-pivot: full procfs and sysfs mounts of the host are detached
 //     first, as the kernel would otherwise let the container mount new ones.
 package rootfs
