@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)"
 
-.PHONY: all hull test unit integration deps man install clean
+.PHONY: all hull test unit integration deps man install clean conformance e2e test-vm bench
 
 all: hull
 
@@ -24,6 +24,18 @@ test: deps hull
 
 unit:
 	$(GO) test ./libct/... ./specconv/... ./apparmor/... ./selinux/...
+
+conformance: hull
+	./conformance/run.sh $(CURDIR)/hull
+
+e2e: hull
+	./tests/e2e/run.sh $(CURDIR)/hull
+
+test-vm: hull
+	./tests/vm/run.sh
+
+bench: hull
+	./bench/run.sh
 
 man:
 	./scripts/man.sh
