@@ -10,7 +10,7 @@ func Features() *features.Cgroup {
 	return &features.Cgroup{
 		V1:          &yes,
 		V2:          &yes,
-		Systemd:     &no,
+		Systemd:     &yes,
 		SystemdUser: &no,
 		Rdma:        &yes,
 	}
