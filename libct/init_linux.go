@@ -105,6 +105,11 @@ func stage(name string, err error) error {
 }
 
 func (in *initProc) run() error {
+	if a := in.proc.ExecCPUAffinity; a != nil && a.Initial != "" {
+		if err := setCPUAffinity(a.Initial); err != nil {
+			return stage("execCPUAffinity", err)
+		}
+	}
 	if in.ic.Mode == modeInit {
 		if err := in.setupContainer(); err != nil {
 			return err

@@ -25,6 +25,21 @@ func (in *initProc) setupProcess() error {
 			return stage("oom_score_adj", err)
 		}
 	}
+	if p.Scheduler != nil {
+		if err := setScheduler(p.Scheduler); err != nil {
+			return stage("scheduler", err)
+		}
+	}
+	if p.IOPriority != nil {
+		if err := setIOPriority(p.IOPriority); err != nil {
+			return stage("ioPriority", err)
+		}
+	}
+	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
+		if err := setCPUAffinity(a.Final); err != nil {
+			return stage("execCPUAffinity", err)
+		}
+	}
 	if err := applyLSMLabels(p); err != nil {
 		return err
 	}
