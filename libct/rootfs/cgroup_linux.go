@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -96,6 +98,7 @@ func (m *mounter) afterMount(i int, mnt *configs.Mount, dest string) error {
 
 // cgroupLine is one line of /proc/PID/cgroup.
 type cgroupLine struct {
+	id    int      // hierarchy ID
 	ctrls []string // controllers, "name=..." for a named hierarchy; none for v2
 	path  string
 }
@@ -112,7 +115,8 @@ func (m *mounter) ownCgroupLines() ([]cgroupLine, error) {
 		if len(parts) != 3 {
 			continue
 		}
-		l := cgroupLine{path: parts[2]}
+		id, _ := strconv.Atoi(parts[0])
+		l := cgroupLine{id: id, path: parts[2]}
 		if parts[1] != "" {
 			l.ctrls = strings.Split(parts[1], ",")
 		}
@@ -195,13 +199,15 @@ func (m *mounter) cgroupV1Hierarchies() ([]cgroupV1, error) {
 			data:   strings.Join(ctrls, ","),
 		})
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].name < out[b].name })
 	return out, nil
 }
 
 // cgroupV1Usual returns the hierarchies if each one's cgroup directory is
-// a v1 cgroup at /sys/fs/cgroup/<controllers>/<path>.
+// a v1 cgroup at /sys/fs/cgroup/<controllers>/<path>, in the order of
+// their IDs (the order they were mounted in, which runc follows).
 func (m *mounter) cgroupV1Usual(lines []cgroupLine) ([]cgroupV1, bool) {
+	lines = slices.Clone(lines)
+	sort.SliceStable(lines, func(a, b int) bool { return lines[a].id < lines[b].id })
 	var out []cgroupV1
 	for _, l := range lines {
 		if len(l.ctrls) == 0 {
@@ -216,7 +222,6 @@ func (m *mounter) cgroupV1Usual(lines []cgroupLine) ([]cgroupV1, bool) {
 		}
 		out = append(out, cgroupV1{name: dir, source: src, data: name})
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].name < out[b].name })
 	return out, len(out) > 0
 }
 

@@ -168,7 +168,7 @@ func TestMountAllOperations(t *testing.T) {
 			},
 		},
 		{
-			name: "cgroup v1: tmpfs, the container's cgroup of each hierarchy, symlinks, read-only",
+			name: "cgroup v1 from the mount table, in its order: tmpfs, the container's cgroups, symlinks, read-only",
 			setup: func(f *fakeSys, _ *configs.Config) {
 				f.mountinfo, f.cgroup = v1info, ownCgroup
 				f.addDir("/sys/fs/cgroup/memory/a/b")
@@ -179,14 +179,14 @@ func TestMountAllOperations(t *testing.T) {
 			want: []string{
 				"mkdir " + fr + "/sys", "mkdir " + fr + "/sys/fs", "mkdir " + fr + "/sys/fs/cgroup",
 				"mount tmpfs on " + fr + "/sys/fs/cgroup type=tmpfs flags=nosuid,nodev,noexec data=mode=755",
-				"mkdir " + fr + "/sys/fs/cgroup/cpu,cpuacct",
-				"open_tree /sys/fs/cgroup/cpu,cpuacct/a rec",
-				"setattr tree:/sys/fs/cgroup/cpu,cpuacct/a set=ro,nosuid,nodev,noexec clr=atime,nodiratime,nosymfollow",
-				"move_mount tree:/sys/fs/cgroup/cpu,cpuacct/a -> " + fr + "/sys/fs/cgroup/cpu,cpuacct",
 				"mkdir " + fr + "/sys/fs/cgroup/memory",
 				"open_tree /sys/fs/cgroup/memory/a/b rec",
 				"setattr tree:/sys/fs/cgroup/memory/a/b set=ro,nosuid,nodev,noexec clr=atime,nodiratime,nosymfollow",
 				"move_mount tree:/sys/fs/cgroup/memory/a/b -> " + fr + "/sys/fs/cgroup/memory",
+				"mkdir " + fr + "/sys/fs/cgroup/cpu,cpuacct",
+				"open_tree /sys/fs/cgroup/cpu,cpuacct/a rec",
+				"setattr tree:/sys/fs/cgroup/cpu,cpuacct/a set=ro,nosuid,nodev,noexec clr=atime,nodiratime,nosymfollow",
+				"move_mount tree:/sys/fs/cgroup/cpu,cpuacct/a -> " + fr + "/sys/fs/cgroup/cpu,cpuacct",
 				"mkdir " + fr + "/sys/fs/cgroup/systemd",
 				"open_tree /sys/fs/cgroup/systemd/s rec",
 				"setattr tree:/sys/fs/cgroup/systemd/s set=ro,nosuid,nodev,noexec clr=atime,nodiratime,nosymfollow",
@@ -209,14 +209,14 @@ func TestMountAllOperations(t *testing.T) {
 			mounts: []*configs.Mount{{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Flags: unix.MS_NOSUID}},
 			want: []string{
 				"mount tmpfs on " + fr + "/sys/fs/cgroup type=tmpfs flags=nosuid,nodev,noexec data=mode=755",
-				"mkdir " + fr + "/sys/fs/cgroup/memory",
-				"open_tree /sys/fs/cgroup/memory/a/b rec",
-				"setattr tree:/sys/fs/cgroup/memory/a/b set=nosuid clr=ro,nodev,noexec,nodiratime,nosymfollow",
-				"move_mount tree:/sys/fs/cgroup/memory/a/b -> " + fr + "/sys/fs/cgroup/memory",
 				"mkdir " + fr + "/sys/fs/cgroup/systemd",
 				"open_tree /sys/fs/cgroup/systemd/s rec",
 				"setattr tree:/sys/fs/cgroup/systemd/s set=nosuid clr=ro,nodev,noexec,nodiratime,nosymfollow",
 				"move_mount tree:/sys/fs/cgroup/systemd/s -> " + fr + "/sys/fs/cgroup/systemd",
+				"mkdir " + fr + "/sys/fs/cgroup/memory",
+				"open_tree /sys/fs/cgroup/memory/a/b rec",
+				"setattr tree:/sys/fs/cgroup/memory/a/b set=nosuid clr=ro,nodev,noexec,nodiratime,nosymfollow",
+				"move_mount tree:/sys/fs/cgroup/memory/a/b -> " + fr + "/sys/fs/cgroup/memory",
 			},
 		},
 		{

@@ -106,6 +106,15 @@ func (realSys) newTmpfs(attrs int, label string) (int, error) {
 		return -1, os.NewSyscallError("fsopen", err)
 	}
 	defer unix.Close(fsfd)
+	// Named and read-only like the tmpfs mount(2) would make.
+	if err := unix.FsconfigSetString(fsfd, "source", "tmpfs"); err != nil {
+		return -1, os.NewSyscallError("fsconfig source", err)
+	}
+	if attrs&unix.MOUNT_ATTR_RDONLY != 0 {
+		if err := unix.FsconfigSetFlag(fsfd, "ro"); err != nil {
+			return -1, os.NewSyscallError("fsconfig ro", err)
+		}
+	}
 	if label != "" {
 		if err := unix.FsconfigSetString(fsfd, "context", label); err != nil {
 			return -1, os.NewSyscallError("fsconfig context", err)
