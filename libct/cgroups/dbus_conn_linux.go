@@ -23,13 +23,14 @@ type dbusConn struct {
 	pending []*message // messages read while waiting for something else
 }
 
-// DBusError is an error reply of a D-Bus call.
-type DBusError struct {
+// dbusError is an error reply of a D-Bus call.
+type dbusError struct {
 	Name    string // "org.freedesktop.systemd1.UnitExists"
 	Message string
 }
 
-func (e *DBusError) Error() string {
+// Error formats the error's name and message.
+func (e *dbusError) Error() string {
 	if e.Message == "" {
 		return e.Name
 	}
@@ -174,8 +175,8 @@ func (d *dbusConn) next(timeout time.Duration, match func(*message) bool) (*mess
 }
 
 // call invokes a method and waits for its reply; an error reply is
-// returned as a *DBusError.
-func (d *dbusConn) call(timeout time.Duration, dest string, path ObjectPath, iface, member, sig string, args ...any) (*message, error) {
+// returned as a *dbusError.
+func (d *dbusConn) call(timeout time.Duration, dest string, path objectPath, iface, member, sig string, args ...any) (*message, error) {
 	serial, err := d.send(&message{typ: msgMethodCall, dest: dest, path: path, iface: iface, member: member, sig: sig, body: args})
 	if err != nil {
 		return nil, err
@@ -187,7 +188,7 @@ func (d *dbusConn) call(timeout time.Duration, dest string, path ObjectPath, ifa
 		return nil, fmt.Errorf("dbus: %s.%s: %w", iface, member, err)
 	}
 	if reply.typ == msgError {
-		e := &DBusError{Name: reply.errName}
+		e := &dbusError{Name: reply.errName}
 		if len(reply.body) > 0 {
 			e.Message, _ = reply.body[0].(string)
 		}

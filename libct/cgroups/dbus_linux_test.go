@@ -15,15 +15,15 @@ import (
 
 func TestDBusMessageRoundTrip(t *testing.T) {
 	props := []any{
-		[]any{"Description", Variant{"s", "hull container x"}},
-		[]any{"PIDs", Variant{"au", []any{uint32(42)}}},
-		[]any{"Delegate", Variant{"b", true}},
-		[]any{"MemoryMax", Variant{"t", uint64(1 << 30)}},
-		[]any{"AllowedCPUs", Variant{"ay", []any{byte(5)}}},
-		[]any{"DeviceAllow", Variant{"a(ss)", []any{[]any{"/dev/null", "rwm"}}}},
-		[]any{"IOReadBandwidthMax", Variant{"a(st)", []any{[]any{"/dev/vda", uint64(1000)}}}},
-		[]any{"CPUWeight", Variant{"t", uint64(100)}},
-		[]any{"Nice", Variant{"i", int32(-5)}},
+		[]any{"Description", variant{"s", "hull container x"}},
+		[]any{"PIDs", variant{"au", []any{uint32(42)}}},
+		[]any{"Delegate", variant{"b", true}},
+		[]any{"MemoryMax", variant{"t", uint64(1 << 30)}},
+		[]any{"AllowedCPUs", variant{"ay", []any{byte(5)}}},
+		[]any{"DeviceAllow", variant{"a(ss)", []any{[]any{"/dev/null", "rwm"}}}},
+		[]any{"IOReadBandwidthMax", variant{"a(st)", []any{[]any{"/dev/vda", uint64(1000)}}}},
+		[]any{"CPUWeight", variant{"t", uint64(100)}},
+		[]any{"Nice", variant{"i", int32(-5)}},
 	}
 	m := &message{typ: msgMethodCall, dest: "org.freedesktop.systemd1", path: "/org/freedesktop/systemd1",
 		iface: "org.freedesktop.systemd1.Manager", member: "StartTransientUnit", sig: "ssa(sv)a(sa(sv))",
@@ -125,9 +125,9 @@ func TestDBusOnRealDaemon(t *testing.T) {
 		t.Errorf("ListNames = %v", names)
 	}
 	_, err = c.call(5*time.Second, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NoSuchMethod", "")
-	var de *DBusError
+	var de *dbusError
 	if !errors.As(err, &de) || !strings.Contains(de.Name, "UnknownMethod") {
-		t.Errorf("unknown method: %v, want an UnknownMethod DBusError", err)
+		t.Errorf("unknown method: %v, want an UnknownMethod dbusError", err)
 	}
 }
 

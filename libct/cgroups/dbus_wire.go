@@ -4,7 +4,7 @@ package cgroups
 // Protocol): little-endian marshalling of the types the systemd driver
 // sends and receives. Values map to Go as: y byte, b bool, n int16,
 // q uint16, i int32, u uint32, x int64, t uint64, d float64, s string,
-// o ObjectPath, g Signature, v Variant, a... []any (or []string, []byte,
+// o objectPath, g signature, v variant, a... []any (or []string, []byte,
 // []uint32 when encoding), (...) and {..} []any.
 
 import (
@@ -14,23 +14,23 @@ import (
 	"math"
 )
 
-// ObjectPath is a D-Bus object path ("o").
-type ObjectPath string
+// objectPath is a D-Bus object path ("o").
+type objectPath string
 
-// Signature is a D-Bus type signature ("g").
-type Signature string
+// signature is a D-Bus type signature ("g").
+type signature string
 
-// Variant is a D-Bus variant ("v"): a value with its own signature.
-type Variant struct {
+// variant is a D-Bus variant ("v"): a value with its own signature.
+type variant struct {
 	Sig   string
 	Value any
 }
 
-// Property is one systemd unit property, as StartTransientUnit and
+// property is one systemd unit property, as StartTransientUnit and
 // SetUnitProperties take them (a(sv)).
-type Property struct {
+type property struct {
 	Name  string
-	Value Variant
+	Value variant
 }
 
 // alignOf is the alignment of the type that starts sig.
@@ -176,7 +176,7 @@ func (e *encoder) encode(sig string, v any) error {
 		switch t := v.(type) {
 		case string:
 			s = t
-		case ObjectPath:
+		case objectPath:
 			s = string(t)
 		default:
 			return bad()
@@ -188,7 +188,7 @@ func (e *encoder) encode(sig string, v any) error {
 		switch t := v.(type) {
 		case string:
 			s = t
-		case Signature:
+		case signature:
 			s = string(t)
 		default:
 			return bad()
@@ -198,7 +198,7 @@ func (e *encoder) encode(sig string, v any) error {
 		}
 		e.buf = append(append(append(e.buf, byte(len(s))), s...), 0)
 	case 'v':
-		vr, ok := v.(Variant)
+		vr, ok := v.(variant)
 		if !ok {
 			return bad()
 		}
@@ -356,7 +356,7 @@ func (d *decoder) decode(sig string) (any, error) {
 			return nil, err
 		}
 		if sig[0] == 'o' {
-			return ObjectPath(b[:n]), nil
+			return objectPath(b[:n]), nil
 		}
 		return string(b[:n]), nil
 	case 'g':
@@ -368,18 +368,18 @@ func (d *decoder) decode(sig string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return Signature(b[:nb[0]]), nil
+		return signature(b[:nb[0]]), nil
 	case 'v':
 		s, err := d.decode("g")
 		if err != nil {
 			return nil, err
 		}
-		vs := string(s.(Signature))
+		vs := string(s.(signature))
 		if t, rest, err := nextType(vs); err != nil || rest != "" || t == "" {
 			return nil, fmt.Errorf("dbus: bad variant signature %q", vs)
 		}
 		v, err := d.decode(vs)
-		return Variant{Sig: vs, Value: v}, err
+		return variant{Sig: vs, Value: v}, err
 	case 'a':
 		n, err := d.u32()
 		if err != nil {
@@ -446,7 +446,7 @@ type message struct {
 	typ                               byte
 	flags                             byte
 	serial, replySerial               uint32
-	path                              ObjectPath
+	path                              objectPath
 	iface, member, errName, dest, src string
 	sig                               string
 	body                              []any
@@ -469,7 +469,7 @@ func (m *message) marshal(serial uint32) ([]byte, error) {
 	}
 	var fields []any
 	add := func(code byte, sig string, v any) {
-		fields = append(fields, []any{code, Variant{Sig: sig, Value: v}})
+		fields = append(fields, []any{code, variant{Sig: sig, Value: v}})
 	}
 	if m.path != "" {
 		add(fieldPath, "o", m.path)
@@ -490,7 +490,7 @@ func (m *message) marshal(serial uint32) ([]byte, error) {
 		add(fieldDestination, "s", m.dest)
 	}
 	if m.sig != "" {
-		add(fieldSignature, "g", Signature(m.sig))
+		add(fieldSignature, "g", signature(m.sig))
 	}
 	e := encoder{buf: []byte{'l', m.typ, m.flags, 1}}
 	e.u32(uint32(len(body.buf)))
@@ -516,10 +516,10 @@ func unmarshalMessage(b []byte) (*message, error) {
 	}
 	for _, f := range fv.([]any) {
 		pair := f.([]any)
-		v := pair[1].(Variant).Value
+		v := pair[1].(variant).Value
 		switch pair[0].(byte) {
 		case fieldPath:
-			m.path, _ = v.(ObjectPath)
+			m.path, _ = v.(objectPath)
 		case fieldInterface:
 			m.iface, _ = v.(string)
 		case fieldMember:
@@ -533,7 +533,7 @@ func unmarshalMessage(b []byte) (*message, error) {
 		case fieldSender:
 			m.src, _ = v.(string)
 		case fieldSignature:
-			s, _ := v.(Signature)
+			s, _ := v.(signature)
 			m.sig = string(s)
 		}
 	}

@@ -27,6 +27,7 @@ const (
 	Unified
 )
 
+// String names the layout as in the kernel and systemd docs.
 func (m Mode) String() string {
 	switch m {
 	case Legacy:

@@ -15,7 +15,7 @@ import (
 // The D-Bus names of systemd's manager.
 const (
 	systemdBusName   = "org.freedesktop.systemd1"
-	systemdPath      = ObjectPath("/org/freedesktop/systemd1")
+	systemdPath      = objectPath("/org/freedesktop/systemd1")
 	systemdInterface = "org.freedesktop.systemd1.Manager"
 	systemdPrivate   = "/run/systemd/private"
 	systemBusSocket  = "/run/dbus/system_bus_socket"
@@ -111,7 +111,7 @@ func subscribe(c *dbusConn, timeout time.Duration) error {
 }
 
 // waitJob waits for the JobRemoved signal of job and checks its result.
-func waitJob(c *dbusConn, timeout time.Duration, job ObjectPath, unit string) error {
+func waitJob(c *dbusConn, timeout time.Duration, job objectPath, unit string) error {
 	m, err := c.next(timeout, func(m *message) bool {
 		return m.typ == msgSignal && m.member == "JobRemoved" && len(m.body) == 4 && m.body[1] == job
 	})
@@ -134,7 +134,7 @@ func (m *systemdManager) unitCall(c *dbusConn, member, sig string, args ...any) 
 	if len(reply.body) != 1 {
 		return fmt.Errorf("systemd %s: unexpected reply %v", member, reply.body)
 	}
-	job, ok := reply.body[0].(ObjectPath)
+	job, ok := reply.body[0].(objectPath)
 	if !ok {
 		return fmt.Errorf("systemd %s: unexpected reply %v", member, reply.body)
 	}
@@ -142,8 +142,8 @@ func (m *systemdManager) unitCall(c *dbusConn, member, sig string, args ...any) 
 }
 
 // unitProperties are the properties of the new unit.
-func (m *systemdManager) unitProperties(pid int) ([]Property, error) {
-	ps := []Property{
+func (m *systemdManager) unitProperties(pid int) ([]property, error) {
+	ps := []property{
 		prop("Description", "s", "hull container "+m.id),
 		prop("DefaultDependencies", "b", false),
 		prop("MemoryAccounting", "b", true),
@@ -212,7 +212,7 @@ func (m *systemdManager) Apply(pid int) error {
 		return m.unitCall(c, "StartTransientUnit", "ssa(sv)a(sa(sv))", m.unit, "replace", props, []any{})
 	}
 	err = start()
-	var de *DBusError
+	var de *dbusError
 	if errors.As(err, &de) && strings.HasSuffix(de.Name, ".UnitExists") {
 		// A failed unit of the same name (a crashed earlier run) lingers
 		// until reset; an active one is another container's.
@@ -270,7 +270,7 @@ func (m *systemdManager) Set(r *specs.LinuxResources) error {
 // stop stops the unit and waits for it; a unit that is gone is fine.
 func (m *systemdManager) stop(c *dbusConn) error {
 	err := m.unitCall(c, "StopUnit", "ss", m.unit, "replace")
-	var de *DBusError
+	var de *dbusError
 	if errors.As(err, &de) && strings.HasSuffix(de.Name, ".NoSuchUnit") {
 		err = nil
 	}

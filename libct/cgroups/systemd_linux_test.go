@@ -57,7 +57,7 @@ Block devices:
 `
 
 // propMap turns properties into name -> value for comparison.
-func propMap(ps []Property) map[string]any {
+func propMap(ps []property) map[string]any {
 	m := make(map[string]any, len(ps))
 	for _, p := range ps {
 		m[p.Name] = p.Value.Value
@@ -216,7 +216,7 @@ func (f *fakeSystemd) serve() {
 			f.mu.Unlock()
 			if reply.typ == msgMethodReturn {
 				job++
-				path := ObjectPath("/org/freedesktop/systemd1/job/" + strings.Repeat("1", int(job)))
+				path := objectPath("/org/freedesktop/systemd1/job/" + strings.Repeat("1", int(job)))
 				reply.sig, reply.body = "o", []any{path}
 				done = &message{typ: msgSignal, path: systemdPath, iface: systemdInterface, member: "JobRemoved",
 					sig: "uoss", body: []any{job, path, unit, "done"}}
@@ -279,7 +279,7 @@ func TestSystemdDriverOverDBus(t *testing.T) {
 	got := map[string]any{}
 	for _, p := range start.body[2].([]any) {
 		kv := p.([]any)
-		got[kv[0].(string)] = kv[1].(Variant).Value
+		got[kv[0].(string)] = kv[1].(variant).Value
 	}
 	for name, want := range map[string]any{
 		"Slice": "system.slice", "Delegate": true, "PIDs": []any{uint32(4321)}, "MemoryMax": uint64(1 << 20),

@@ -75,18 +75,18 @@ func expandSlice(slice string) (string, error) {
 	return b.String(), nil
 }
 
-func prop(name, sig string, v any) Property {
-	return Property{Name: name, Value: Variant{Sig: sig, Value: v}}
+func prop(name, sig string, v any) property {
+	return property{Name: name, Value: variant{Sig: sig, Value: v}}
 }
 
 // resourceProperties maps resources to the unit properties systemd
 // manages, so that a `systemctl daemon-reload` does not undo them. The fs
 // driver then writes the full set to the files as well.
-func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([]Property, error) {
+func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([]property, error) {
 	if r == nil {
 		return nil, nil
 	}
-	var ps []Property
+	var ps []property
 	if m := r.Memory; m != nil {
 		var limit, swap int64
 		if m.Limit != nil {
@@ -204,8 +204,8 @@ func listToBitmask(list string) ([]byte, error) {
 	return mask, nil
 }
 
-func ioProperties(b *specs.LinuxBlockIO, v2 bool) []Property {
-	var ps []Property
+func ioProperties(b *specs.LinuxBlockIO, v2 bool) []property {
+	var ps []property
 	dev := func(major, minor int64) string { return fmt.Sprintf("/dev/block/%d:%d", major, minor) }
 	if b.Weight != nil && *b.Weight != 0 {
 		if v2 {
@@ -263,7 +263,7 @@ func ioProperties(b *specs.LinuxBlockIO, v2 bool) []Property {
 // everything may only take back an earlier allow of the same devices. A
 // device class without a minor is named as /proc/devices names its major
 // ("char-pts").
-func deviceProperties(rules []specs.LinuxDeviceCgroup, procDevices string) ([]Property, error) {
+func deviceProperties(rules []specs.LinuxDeviceCgroup, procDevices string) ([]property, error) {
 	type entry struct{ typ, major, minor, access string }
 	allowAll := true
 	var allow []entry
@@ -300,7 +300,7 @@ func deviceProperties(rules []specs.LinuxDeviceCgroup, procDevices string) ([]Pr
 		}
 	}
 	if allowAll {
-		return []Property{prop("DevicePolicy", "s", "auto"), prop("DeviceAllow", "a(ss)", []any{})}, nil
+		return []property{prop("DevicePolicy", "s", "auto"), prop("DeviceAllow", "a(ss)", []any{})}, nil
 	}
 	var list []any
 	for _, e := range allow {
@@ -329,7 +329,7 @@ func deviceProperties(rules []specs.LinuxDeviceCgroup, procDevices string) ([]Pr
 			list = append(list, []any{spec, e.access})
 		}
 	}
-	return []Property{prop("DevicePolicy", "s", "strict"), prop("DeviceAllow", "a(ss)", list)}, nil
+	return []property{prop("DevicePolicy", "s", "strict"), prop("DeviceAllow", "a(ss)", list)}, nil
 }
 
 func slicesDeleteFunc[T any](s []T, del func(T) bool) []T {
