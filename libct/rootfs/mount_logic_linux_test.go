@@ -274,6 +274,9 @@ func TestMountAllOperations(t *testing.T) {
 				t.Fatalf("mountAll: %v\nops: %q", err, f.ops)
 			}
 			diffOps(t, untilDev(f.ops), tt.want)
+			if opened := f.next - 100; f.closed != opened {
+				t.Errorf("%d fds opened, %d closed", opened, f.closed)
+			}
 		})
 	}
 }

@@ -129,6 +129,9 @@ func TestSetupDevOperations(t *testing.T) {
 			if err := mountAll(f, c, nil); err != nil {
 				t.Fatalf("mountAll: %v\nops: %q", err, f.ops)
 			}
+			if opened := f.next - 100; f.closed != opened {
+				t.Errorf("%d fds opened, %d closed", opened, f.closed)
+			}
 			got := fromDev(f.ops)
 			if tt.mounts != nil && len(tt.mounts) > 0 && tt.mounts[0].Type == "devpts" {
 				got = f.ops // the devpts mount is part of the expectation
@@ -211,6 +214,9 @@ func TestPivotRootOperations(t *testing.T) {
 				t.Fatalf("pivotRoot: %v\nops: %q", err, f.ops)
 			}
 			diffOps(t, f.ops, tt.want)
+			if opened := f.next - 100; f.closed != opened {
+				t.Errorf("%d fds opened, %d closed", opened, f.closed)
+			}
 		})
 	}
 }
@@ -349,6 +355,9 @@ func TestBindConsoleOperations(t *testing.T) {
 				tt.setup(f)
 			}
 			err := bindConsole(f, tt.pts, nil)
+			if opened := f.next - 100; f.closed != opened {
+				t.Errorf("%d fds opened, %d closed", opened, f.closed)
+			}
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("bindConsole: %v, want %q", err, tt.wantErr)
