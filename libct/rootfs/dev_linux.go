@@ -139,8 +139,9 @@ func deviceMode(d specs.LinuxDevice) (uint32, error) {
 //
 // Nothing here follows a symlink in the image (CVE-2025-52565 class): an
 // entry already at the path is unlinked (never opened) and the node made
-// anew; ownership is set through a handle on the node just made, after
-// checking it is that node.
+// anew, unless it is a mount point, which is left as the mounts made it;
+// ownership is set through a handle on the node just made, after checking
+// it is that node.
 func (m *mounter) createDevice(dev int, d specs.LinuxDevice, userns bool) error {
 	mode, err := deviceMode(d)
 	if err != nil {
@@ -175,22 +176,30 @@ func (m *mounter) createDevice(dev int, d specs.LinuxDevice, userns bool) error 
 }
 
 // replace runs create, and if the name is taken, unlinks what is there
-// (refusing a directory) and runs create again.
-func (m *mounter) replace(dir int, name string, create func() error) error {
-	err := create()
+// (refusing a directory) and runs create again. A mount point there (a
+// bind of the device among the mounts, say) is kept: created is false.
+func (m *mounter) replace(dir int, name string, create func() error) (created bool, err error) {
+	err = create()
 	if !errors.Is(err, unix.EEXIST) {
-		return err
+		return err == nil, err
 	}
 	if err := m.sys.unlinkat(dir, name, 0); err != nil {
-		return fmt.Errorf("remove what is in the way: %w", err)
+		if errors.Is(err, unix.EBUSY) {
+			return false, nil
+		}
+		return false, fmt.Errorf("remove what is in the way: %w", err)
 	}
-	return create()
+	return true, create()
 }
 
 func (m *mounter) mknod(dir int, name string, mode uint32, d specs.LinuxDevice) error {
 	rdev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
-	if err := m.replace(dir, name, func() error { return m.sys.mknodat(dir, name, mode, rdev) }); err != nil {
+	created, err := m.replace(dir, name, func() error { return m.sys.mknodat(dir, name, mode, rdev) })
+	if err != nil {
 		return fmt.Errorf("mknod: %w", err)
+	}
+	if !created {
+		return nil
 	}
 	var uid, gid int
 	if d.UID != nil {
@@ -223,13 +232,16 @@ func (m *mounter) mknod(dir int, name string, mode uint32, d specs.LinuxDevice) 
 // bindDevice bind-mounts the runtime's node at hostPath onto a new empty
 // file name in dir.
 func (m *mounter) bindDevice(dir int, name, hostPath string) error {
-	var fd int
-	err := m.replace(dir, name, func() (err error) {
+	fd := -1
+	created, err := m.replace(dir, name, func() (err error) {
 		fd, err = m.sys.openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY, 0o666)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create bind target: %w", err)
+	}
+	if !created {
+		return nil
 	}
 	defer m.sys.close(fd)
 	tree, err := m.sys.openTree(unix.AT_FDCWD, hostPath, unix.OPEN_TREE_CLONE)

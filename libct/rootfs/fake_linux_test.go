@@ -23,6 +23,7 @@ type fakeSys struct {
 	files  map[string]uint32 // existing paths -> st_mode
 	rdev   map[string]uint64 // device numbers of existing nodes
 	fstype map[string]int64  // statfs f_type by path (default ext4)
+	busy   map[string]bool   // mount points: unlink fails with EBUSY
 	// fail makes the first operation whose record starts with the key
 	// fail with the error.
 	fail      map[string]error
@@ -39,6 +40,7 @@ func newFakeSys(paths ...string) *fakeSys {
 		files:  map[string]uint32{"/": unix.S_IFDIR | 0o755},
 		rdev:   map[string]uint64{},
 		fstype: map[string]int64{},
+		busy:   map[string]bool{},
 		fail:   map[string]error{},
 		mask:   0o022,
 	}
@@ -301,6 +303,9 @@ func (f *fakeSys) unlinkat(dir int, p string, _ int) error {
 	}
 	if mode&unix.S_IFMT == unix.S_IFDIR {
 		return unix.EISDIR
+	}
+	if f.busy[full] {
+		return unix.EBUSY
 	}
 	delete(f.files, full)
 	return f.record("unlink " + full)

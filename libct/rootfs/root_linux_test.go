@@ -459,3 +459,44 @@ func TestDevicesNeverFollowSymlinks(t *testing.T) {
 		return checkDevice(filepath.Join(root, filepath.Dir(victim), "tun"), unix.S_IFCHR, 10, 200, 0o666, 0, 0)
 	})
 }
+
+// TestDeviceAlsoBindMounted lists a device that the mounts already bind
+// there (as --device and a volume of the same node would): the bind stays.
+func TestDeviceAlsoBindMounted(t *testing.T) {
+	needRoot(t)
+	root := newRootfs(t)
+	c := &configs.Config{
+		Rootfs: root,
+		Mounts: []*configs.Mount{
+			{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Data: "mode=755"},
+			{Source: "/dev/zero", Destination: "/dev/custom", Type: "bind", Flags: unix.MS_BIND},
+		},
+		Devices: []specs.LinuxDevice{{Path: "/dev/custom", Type: "c", Major: 1, Minor: 7, UID: u32(1000)}},
+	}
+	inMountNS(t, func() error {
+		if err := Prepare(c); err != nil {
+			return err
+		}
+		if err := MountAll(c); err != nil {
+			return err
+		}
+		infos, err := threadMounts()
+		if err != nil {
+			return err
+		}
+		if mountAt(infos, root+"/dev/custom") == nil {
+			return errors.New("the bind of /dev/custom is gone")
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(root+"/dev/custom", &st); err != nil {
+			return err
+		}
+		if unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 5 {
+			return fmt.Errorf("/dev/custom is %d:%d, want the bound /dev/zero", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+		}
+		if st.Uid == 1000 {
+			return errors.New("the host's /dev/zero was chowned")
+		}
+		return nil
+	})
+}

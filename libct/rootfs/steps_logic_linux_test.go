@@ -89,6 +89,15 @@ func TestSetupDevOperations(t *testing.T) {
 			want: cat([]string{"umask 0", "unlink " + d + "/null"}, defaults, links[1:], []string{"umask 022"}),
 		},
 		{
+			name: "a device already mounted there is kept",
+			setup: func(f *fakeSys, _ *configs.Config) {
+				f.files[d+"/fuse"] = unix.S_IFCHR | 0o600
+				f.busy[d+"/fuse"] = true
+			},
+			devices: []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, UID: u32(1000)}},
+			want:    cat([]string{"umask 0"}, defaults, links, []string{"umask 022"}),
+		},
+		{
 			name:  "user namespace: bind the runtime's nodes",
 			setup: func(f *fakeSys, c *configs.Config) { c.Namespaces = []configs.Namespace{{Type: configs.NEWUSER}} },
 			devices: []specs.LinuxDevice{
