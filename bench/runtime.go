@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// runtime is one OCI runtime under test, with its own private --root.
+type runtime struct {
+	name string
+	bin  string
+	root string
+}
+
+// sample is one timed runtime call: wall time from fork to wait4, and the
+// ru_maxrss wait4 reports (the process's peak, or a reaped child's if larger,
+// exactly what /usr/bin/time -v prints as "Maximum resident set size").
+type sample struct {
+	dur      time.Duration
+	maxRSSKB int64
+}
+
+// call runs the runtime with args and fails with its stderr when it exits
+// non-zero. Stdio are files, never pipes: a detached container inherits them
+// and a pipe would keep Wait from returning until the container exits.
+func (r *runtime) call(tmp string, args ...string) (sample, error) {
+	errf, err := os.CreateTemp(tmp, "stderr-")
+	if err != nil {
+		return sample{}, fmt.Errorf("stderr file: %w", err)
+	}
+	defer os.Remove(errf.Name())
+	defer errf.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return sample{}, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+
+	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, errf
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return sample{}, fmt.Errorf("%s %s: %w", r.name, strings.Join(args, " "), err)
+	}
+	werr := cmd.Wait()
+	d := time.Since(start)
+	if werr != nil {
+		msg, _ := os.ReadFile(errf.Name())
+		return sample{}, fmt.Errorf("%s %s: %w: %s", r.name, strings.Join(args, " "), werr, bytes.TrimSpace(msg))
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	s := sample{dur: d}
+	if ru != nil {
+		s.maxRSSKB = ru.Maxrss
+	}
+	return s, nil
+}
+
+func readPid(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read pid file: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return pid, nil
+}
+
+// waitPid reaps a container init that became our child when the runtime
+// that created it exited (we are a child subreaper).
+func waitPid(pid int) error {
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait4 %d: %w", pid, err)
+		}
+		return nil
+	}
+}
+
+// initMemory reads a created container's init memory: VmRSS from status and
+// Pss from smaps_rollup (shared file pages split between sharers), in kB.
+func initMemory(pid int) (rssKB, pssKB int64, err error) {
+	rssKB, err = procField(filepath.Join("/proc", strconv.Itoa(pid), "status"), "VmRSS:")
+	if err != nil {
+		return 0, 0, err
+	}
+	pssKB, err = procField(filepath.Join("/proc", strconv.Itoa(pid), "smaps_rollup"), "Pss:")
+	return rssKB, pssKB, err
+}
+
+func procField(path, key string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == key {
+			return strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s", path, key)
+}
+
+// reapOrphans collects any exited children we adopted without waiting for
+// them by pid. Only called when no runtime call is in flight, so it cannot
+// steal a status exec.Cmd.Wait is waiting for.
+func reapOrphans() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
