@@ -155,6 +155,12 @@ var NotApplicable = []struct{ Text, Reason string }{
 	{"The value MUST NOT contain newlines", "a requirement on the bundle author"},
 	{"The `null` value MUST NOT be confused", "a requirement on consumers of the features document"},
 	{"This specification extends the IEEE standard", "a requirement on the bundle author"},
+	{"The \"MUST\" options correspond to [`mount(8)`]", "explains the option table; each row is its own clause"},
+	{"c:\\\\foo", "Windows only"},
+	{"A runtime MAY, during a particular [container operation]", "conditional on an optional (MAY) check whose trigger the spec leaves to the runtime"},
+	{"Runtimes MAY consider certain `cgroupsPath` values to be invalid", "which values are invalid is up to the runtime (MAY)"},
+	{"runtime MAY check if a new memory limit is lower than the current usage", "about the update operation, which runtime.md does not define"},
+	{"The following rules on parameters MUST be applied:", "heading of the intelRdt rule list; each rule is its own clause"},
 }
 
 // Row is one line of the coverage table.

@@ -21,23 +21,24 @@ type KnownDeviation struct {
 // KnownDeviations lists the deviations of Debian's runc 1.1.5 found by this
 // suite. DEVIATIONS.md is generated from this list (go generate).
 var KnownDeviations = []KnownDeviation{
-	{"D1", "RT-DELETE-NOT-STOPPED", "TestOperationErrors/delete-created", "", "runc deletes a created container without --force (it kills the init process first)"},
-	{"D1", "RT-ERRORS-NO-CHANGE", "TestOperationErrors/delete-created", "", "runc deletes a created container without --force (it kills the init process first)"},
-	{"D2", "CFG-RLIMIT-DUP", "TestCreateErrors/duplicate-rlimit", "", "runc accepts duplicate rlimits of one type (the last one wins)"},
-	{"D2", "RT-LIFE-CREATE-ERROR", "TestCreateErrors/duplicate-rlimit", "", "runc accepts duplicate rlimits of one type (the last one wins)"},
-	{"D3", "CL-DEVICES-MISMATCH", "TestCreateErrors/device-mismatch", "", "runc ignores EEXIST from mknod and keeps the non-device file at the device path"},
-	{"D3", "RT-LIFE-CREATE-ERROR", "TestCreateErrors/device-mismatch", "", "runc ignores EEXIST from mknod and keeps the non-device file at the device path"},
-	{"D4", "CL-SECCOMP-ERRNO-UNSUPPORTED", "TestCreateErrors/seccomp-errno-on-kill", "", "runc ignores errnoRet on an action that takes no errno (SCMP_ACT_KILL)"},
-	{"D4", "RT-LIFE-CREATE-ERROR", "TestCreateErrors/seccomp-errno-on-kill", "", "runc ignores errnoRet on an action that takes no errno (SCMP_ACT_KILL)"},
-	{"D5", "CL-INTELRDT-NO-RESCTRL", "TestCreateErrors/intelrdt-without-resctrl", "", "runc 1.1 accepts linux.intelRdt with only closID when no resctrl filesystem is mounted"},
-	{"D5", "RT-LIFE-CREATE-ERROR", "TestCreateErrors/intelrdt-without-resctrl", "", "runc 1.1 accepts linux.intelRdt with only closID when no resctrl filesystem is mounted"},
+	{"D1", "RT-DELETE-NOT-STOPPED", "TestOperationErrors/delete-created", "err=<nil>", "runc deletes a created container without --force (it kills the init process first)"},
+	{"D1", "RT-DELETE-NOT-STOPPED", "TestOperationErrors/delete-created", "after {status:<state failed>", "runc deletes a created container without --force (it kills the init process first)"},
+	{"D1", "RT-ERRORS-NO-CHANGE", "TestOperationErrors/delete-created", "after {status:<state failed>", "runc deletes a created container without --force (it kills the init process first)"},
+	{"D2", "CFG-RLIMIT-DUP", "TestCreateErrors/duplicate-rlimit", "err=<nil>", "runc accepts duplicate rlimits of one type (the last one wins)"},
+	{"D2", "RT-LIFE-CREATE-ERROR", "TestCreateErrors/duplicate-rlimit", "err=<nil>", "runc accepts duplicate rlimits of one type (the last one wins)"},
+	{"D3", "CL-DEVICES-MISMATCH", "TestCreateErrors/device-mismatch", "err=<nil>", "runc ignores EEXIST from mknod and keeps the non-device file at the device path"},
+	{"D3", "RT-LIFE-CREATE-ERROR", "TestCreateErrors/device-mismatch", "err=<nil>", "runc ignores EEXIST from mknod and keeps the non-device file at the device path"},
+	{"D4", "CL-SECCOMP-ERRNO-UNSUPPORTED", "TestCreateErrors/seccomp-errno-on-kill", "err=<nil>", "runc ignores errnoRet on an action that takes no errno (SCMP_ACT_KILL)"},
+	{"D4", "RT-LIFE-CREATE-ERROR", "TestCreateErrors/seccomp-errno-on-kill", "err=<nil>", "runc ignores errnoRet on an action that takes no errno (SCMP_ACT_KILL)"},
+	{"D5", "CL-INTELRDT-NO-RESCTRL", "TestCreateErrors/intelrdt-without-resctrl", "err=<nil>", "runc 1.1 accepts linux.intelRdt with only closID when no resctrl filesystem is mounted"},
+	{"D5", "RT-LIFE-CREATE-ERROR", "TestCreateErrors/intelrdt-without-resctrl", "err=<nil>", "runc 1.1 accepts linux.intelRdt with only closID when no resctrl filesystem is mounted"},
 	{"D6", "CFG-DOMAINNAME", "TestProcess/hostname-domainname", "", "runc 1.1 ignores domainname (support came in runc 1.2)"},
 	{"D7", "CL-PERSONALITY", "TestPersonality", "", "runc 1.1 ignores linux.personality (support came in runc 1.2)"},
 	{"D8", "CFG-HOOK-POSTSTART-WHEN", "TestHooks", "", "runc 1.1 runs poststart hooks at the end of create, before start executes the program"},
 	{"D9", "RT-LIFE-STARTCONTAINER-FAIL", "TestHookFailures/startContainer", "start with a failing", "runc's start succeeds although a startContainer hook failed (the container stops without running the program)"},
 	{"D10", "RT-LIFE-POSTSTOP-FAIL", "TestHookFailures/poststop", "remaining poststop hooks", "runc stops running poststop hooks at the first one that fails"},
-	{"D11", "CFG-CAPS-WARN", "TestUngrantableCapability", "", "runc fails create (\"unable to apply caps\") when a capability outside its own bounding set is requested, instead of warning"},
-	{"D11", "RT-WARNINGS-CONTINUE", "TestUngrantableCapability", "", "runc fails create when a capability outside its own bounding set is requested, instead of warning"},
+	{"D11", "CFG-CAPS-WARN", "TestUngrantableCapability", "unable to apply caps", "runc fails create (\"unable to apply caps\") when a capability outside its own bounding set is requested, instead of warning"},
+	{"D11", "RT-WARNINGS-CONTINUE", "TestUngrantableCapability", "unable to apply caps", "runc fails create when a capability outside its own bounding set is requested, instead of warning"},
 	{"D12", "CFG-MOUNTOPT-RO", "", "mount /sys/fs/cgroup option", "runc's cgroup v1 mount is a read-write tmpfs at /sys/fs/cgroup (only the hierarchies below are read-only) although the mount says ro"},
 	{"D12", "RT-LIFE-CREATE-ENV", "TestDefaultConfig", "", "consequence of D12: the default config's /sys/fs/cgroup is not read-only"},
 	{"D13", "CFG-MOUNTOPT-DEFAULTS", "TestMountOptions/defaults", "", "runc passes \"defaults\" to mount(2) as filesystem data, which tmpfs rejects (EINVAL)"},
@@ -45,7 +46,7 @@ var KnownDeviations = []KnownDeviation{
 	{"D14", "FEAT-MOUNT-OPTIONS", "TestMountOptions/ratime", "", "runc lists ratime in features but the mount fails with EINVAL"},
 	{"D14", "FEAT-MOUNT-OPTIONS", "TestMountOptions/rnostrictatime", "", "runc lists rnostrictatime in features but the mount fails with EINVAL"},
 	{"D15", "CL-ROOTFS-PROPAGATION", "TestRootfsPropagation/shared", "", "with rootfsPropagation shared, the container's / is not in a peer group (no shared:N)"},
-	{"D15", "CL-ROOTFS-PROPAGATION", "TestRootfsPropagation/unbindable", "", "with rootfsPropagation unbindable, runc fails to bind-mount the rootfs (EINVAL)"},
+	{"D15", "CL-ROOTFS-PROPAGATION", "TestRootfsPropagation/unbindable", "flags: 0x5000: invalid argument", "with rootfsPropagation unbindable, runc fails to bind-mount the rootfs (EINVAL)"},
 }
 
 // MatchDeviation returns the known deviation covering a failure of clause
@@ -74,7 +75,10 @@ func RenderDeviations() string {
 		c, _ := LookupClause(d.Clause)
 		test := d.Test
 		if test == "" {
-			test = "(any) message contains: " + d.Message
+			test = "(any test)"
+		}
+		if d.Message != "" {
+			test += " — message contains `" + d.Message + "`"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s %s | %s | %s |\n", d.ID, d.Clause, c.Level, c.Section, test, strings.ReplaceAll(d.Note, "|", "\\|"))
 	}

@@ -1,8 +1,10 @@
 package conformance
 
 import (
+	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -45,3 +47,7 @@ func jsonWithExtras(spec *specs.Spec, top, linux, process map[string]any) ([]byt
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func itoa(i int) string { return strconv.Itoa(i) }

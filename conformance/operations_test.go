@@ -216,7 +216,7 @@ func TestCreateErrors(t *testing.T) {
 			c := newCtr(t, rt, b)
 			res := c.create()
 			record(t, tc.clause, !res.OK(), "create with %s: err=%v stderr=%q", tc.name, res.Err, trim(res.Stderr))
-			record(t, "RT-LIFE-CREATE-ERROR", !res.OK(), "create with %s", tc.name)
+			record(t, "RT-LIFE-CREATE-ERROR", !res.OK(), "create with %s: err=%v", tc.name, res.Err)
 			if res.OK() {
 				return
 			}

@@ -90,7 +90,7 @@ func TestUngrantableCapability(t *testing.T) {
 	c := newCtr(t, rt, b)
 	res := c.create()
 	record(t, "CFG-CAPS-WARN", res.OK(), "create asking for %s, which the runtime lacks: %v %s", missing, res.Err, trim(res.Stderr))
-	record(t, "RT-WARNINGS-CONTINUE", res.OK(), "create continues after the capability warning: %v", res.Err)
+	record(t, "RT-WARNINGS-CONTINUE", res.OK(), "create continues after the capability warning: %v %s", res.Err, trim(res.Stderr))
 	if !res.OK() {
 		return
 	}
