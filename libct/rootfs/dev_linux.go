@@ -177,24 +177,35 @@ func (m *mounter) createDevice(dev int, d specs.LinuxDevice, userns bool) error 
 
 // replace runs create, and if the name is taken, unlinks what is there
 // (refusing a directory) and runs create again. A mount point there (a
-// bind of the device among the mounts, say) is kept: created is false.
-func (m *mounter) replace(dir int, name string, create func() error) (created bool, err error) {
+// bind of the device among the mounts, say) is kept: created is false. So
+// is an entry on a read-only filesystem that keep, given its lstat,
+// accepts as it is.
+func (m *mounter) replace(dir int, name string, create func() error, keep func(*unix.Stat_t) bool) (created bool, err error) {
 	err = create()
 	if !errors.Is(err, unix.EEXIST) {
 		return err == nil, err
 	}
-	if err := m.sys.unlinkat(dir, name, 0); err != nil {
-		if errors.Is(err, unix.EBUSY) {
+	err = m.sys.unlinkat(dir, name, 0)
+	switch {
+	case err == nil:
+		return true, create()
+	case errors.Is(err, unix.EBUSY):
+		return false, nil
+	case errors.Is(err, unix.EROFS) && keep != nil:
+		var st unix.Stat_t
+		if m.sys.fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && keep(&st) {
 			return false, nil
 		}
-		return false, fmt.Errorf("remove what is in the way: %w", err)
 	}
-	return true, create()
+	return false, fmt.Errorf("remove what is in the way: %w", err)
 }
 
 func (m *mounter) mknod(dir int, name string, mode uint32, d specs.LinuxDevice) error {
 	rdev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
-	created, err := m.replace(dir, name, func() error { return m.sys.mknodat(dir, name, mode, rdev) })
+	same := func(st *unix.Stat_t) bool {
+		return st.Mode&unix.S_IFMT == mode&unix.S_IFMT && (mode&unix.S_IFMT == unix.S_IFIFO || int(st.Rdev) == rdev)
+	}
+	created, err := m.replace(dir, name, func() error { return m.sys.mknodat(dir, name, mode, rdev) }, same)
 	if err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
@@ -220,7 +231,7 @@ func (m *mounter) mknod(dir int, name string, mode uint32, d specs.LinuxDevice) 
 	if err != nil {
 		return fmt.Errorf("stat new node: %w", err)
 	}
-	if st.Mode&unix.S_IFMT != mode&unix.S_IFMT || (mode&unix.S_IFMT != unix.S_IFIFO && int(st.Rdev) != rdev) {
+	if !same(&st) {
 		return errors.New("the node was replaced behind our back")
 	}
 	if err := m.sys.fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
@@ -236,7 +247,7 @@ func (m *mounter) bindDevice(dir int, name, hostPath string) error {
 	created, err := m.replace(dir, name, func() (err error) {
 		fd, err = m.sys.openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY, 0o666)
 		return err
-	})
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("create bind target: %w", err)
 	}

@@ -24,6 +24,8 @@ type fakeSys struct {
 	rdev   map[string]uint64 // device numbers of existing nodes
 	fstype map[string]int64  // statfs f_type by path (default ext4)
 	busy   map[string]bool   // mount points: unlink fails with EBUSY
+	// readonly makes unlink fail with EROFS.
+	readonly bool
 	// fail makes the first operation whose record starts with the key
 	// fail with the error.
 	fail      map[string]error
@@ -306,6 +308,9 @@ func (f *fakeSys) unlinkat(dir int, p string, _ int) error {
 	}
 	if f.busy[full] {
 		return unix.EBUSY
+	}
+	if f.readonly {
+		return unix.EROFS
 	}
 	delete(f.files, full)
 	return f.record("unlink " + full)

@@ -98,6 +98,25 @@ func TestSetupDevOperations(t *testing.T) {
 			want:    cat([]string{"umask 0"}, defaults, links, []string{"umask 022"}),
 		},
 		{
+			name: "read-only /dev: the right nodes are kept, a wrong one is an error",
+			setup: func(f *fakeSys, _ *configs.Config) {
+				f.readonly = true
+				for _, n := range []struct {
+					name string
+					dev  uint64
+				}{{"null", unix.Mkdev(1, 3)}, {"zero", unix.Mkdev(1, 5)}, {"full", unix.Mkdev(1, 7)},
+					{"random", unix.Mkdev(1, 8)}, {"urandom", unix.Mkdev(1, 9)}, {"tty", unix.Mkdev(5, 0)}} {
+					f.files[d+"/"+n.name] = unix.S_IFCHR | 0o666
+					f.rdev[d+"/"+n.name] = n.dev
+				}
+				f.files[d+"/fd"] = unix.S_IFLNK | 0o777
+				f.files[d+"/stdin"] = unix.S_IFLNK | 0o777
+				f.files[d+"/stdout"] = unix.S_IFLNK | 0o777
+				f.files[d+"/stderr"] = unix.S_IFLNK | 0o777
+			},
+			want: []string{"umask 0", "umask 022"},
+		},
+		{
 			name:  "user namespace: bind the runtime's nodes",
 			setup: func(f *fakeSys, c *configs.Config) { c.Namespaces = []configs.Namespace{{Type: configs.NEWUSER}} },
 			devices: []specs.LinuxDevice{
@@ -433,4 +452,17 @@ func TestOpenSources(t *testing.T) {
 		"open_tree /host/dir", "mkdir " + fr + "/b", "move_mount tree:/host/dir -> " + fr + "/b",
 		"mkdir " + fr + "/dev",
 	})
+}
+
+// TestReadonlyDevWrongNode: on a read-only /dev a node that is not the
+// asked one cannot be replaced, and that is an error.
+func TestReadonlyDevWrongNode(t *testing.T) {
+	f := newFakeSys(fr + "/dev")
+	f.readonly = true
+	f.files[fr+"/dev/null"] = unix.S_IFREG | 0o644
+	err := mountAll(f, &configs.Config{Rootfs: fr}, nil)
+	const want = "devices: /dev/null: mknod: remove what is in the way: read-only file system"
+	if err == nil || err.Error() != want {
+		t.Fatalf("mountAll: %v, want %q", err, want)
+	}
 }
