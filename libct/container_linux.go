@@ -342,19 +342,20 @@ func (c *Container) Delete(force bool) error {
 // failed create.
 func (c *Container) destroy() error {
 	cg := c.cgroup()
-	_, ownPidNS := c.p.Config.Namespace(configs.NEWPID)
 	if c.status() != Stopped {
 		_ = unix.Kill(c.p.InitPid, unix.SIGKILL)
-	}
-	// Without a pid namespace of its own, init's death does not take the
-	// other processes with it: kill them through the cgroup.
-	if cg != nil && (!ownPidNS || c.hasJoinedPidNS()) {
-		_ = cgroups.KillAll(cg, 10*time.Second)
 	}
 	if c.p.InitPid > 0 {
 		waitGone(c.p.InitPid, c.p.InitStartTime, 10*time.Second)
 	}
 	if cg != nil {
+		// Without a pid namespace of its own, init's death does not take
+		// the other processes with it; and a dead init's threads may
+		// still be leaving the cgroup. Kill what is left and wait until
+		// the cgroup is empty, or rmdir fails with EBUSY.
+		if err := cgroups.KillAll(cg, 10*time.Second); err != nil {
+			return fmt.Errorf("kill the container's processes: %w", err)
+		}
 		if err := cg.Destroy(); err != nil {
 			return fmt.Errorf("remove cgroup: %w", err)
 		}
@@ -363,11 +364,6 @@ func (c *Container) destroy() error {
 		return fmt.Errorf("remove state: %w", err)
 	}
 	return nil
-}
-
-func (c *Container) hasJoinedPidNS() bool {
-	ns, ok := c.p.Config.Namespace(configs.NEWPID)
-	return ok && ns.Path != ""
 }
 
 // waitGone waits until pid (with that start time) has exited (is gone or a
