@@ -179,6 +179,9 @@ func baseClauses() []Clause {
 		via("CL-MEMORY", "config-linux.md#configLinuxMemory", "RT-CREATE-APPLY"),
 		via("CL-CPU", "config-linux.md#configLinuxCPU", "RT-CREATE-APPLY"),
 		via("CL-PIDS", "config-linux.md#configLinuxPIDS", "RT-CREATE-APPLY"),
+		lnx("CL-UNIFIED-ENABLE", "configLinuxUnified", "The OCI runtime MUST ensure that the needed cgroup controllers are enabled for the cgroup."),
+		lnx("CL-UNIFIED-UNKNOWN-WRITTEN", "configLinuxUnified", "Configuration unknown to the runtime MUST still be written to the relevant file."),
+		lnx("CL-UNIFIED-MISSING-CONTROLLER", "configLinuxUnified", "The runtime MUST generate an error when the configuration refers to a cgroup controller that is not present"),
 		lnx("CL-INTELRDT-NO-RESCTRL", "configLinuxIntelRdt", "If no mounted `resctrl` pseudo-filesystem is available"),
 		via("CL-SYSCTL", "config-linux.md#configLinuxSysctl", "RT-CREATE-APPLY"),
 		lnx("CL-SECCOMP-ERRNO-UNSUPPORTED", "configLinuxSeccomp", "When the action doesn't support an errno, the runtime MUST print and error and fail."),
@@ -192,6 +195,7 @@ func baseClauses() []Clause {
 		via("CL-ROOTFS-PROPAGATION", "config-linux.md#configLinuxRootfsMountPropagation", "RT-CREATE-APPLY"),
 		via("CL-MASKED-PATHS", "config-linux.md#configLinuxMaskedPaths", "RT-CREATE-APPLY"),
 		via("CL-READONLY-PATHS", "config-linux.md#configLinuxReadonlyPaths", "RT-CREATE-APPLY"),
+		via("CL-MEMORY-POLICY", "config-linux.md#configLinuxMemoryPolicy", "RT-CREATE-APPLY"),
 		via("CL-PERSONALITY", "config-linux.md#configLinuxPersonality", "RT-CREATE-APPLY"),
 
 		// features.md and features-linux.md.
@@ -205,6 +209,10 @@ func baseClauses() []Clause {
 		{ID: "FEAT-LINUX-CAPABILITIES", Level: MUST, Section: "features-linux.md#linuxFeaturesCapabilities", Text: "in the [`process.capabilities` object"},
 		{ID: "FEAT-LINUX-SECCOMP-ACTIONS", Level: MUST, Section: "features-linux.md#linuxFeaturesSeccomp", Text: "in the [`syscalls[].action` property"},
 		{ID: "FEAT-LINUX-SECCOMP-OPERATORS", Level: MUST, Section: "features-linux.md#linuxFeaturesSeccomp", Text: "in the [`syscalls[].args[].op` property"},
+		{ID: "FEAT-LINUX-SECCOMP-KNOWN-FLAGS", Level: MUST, Section: "features-linux.md#linuxFeaturesSeccomp", Text: "The runtime MUST recognize the elements in this array in the [`flags` property"},
+		{ID: "FEAT-LINUX-SECCOMP-SUPPORTED-FLAGS", Level: MUST, Section: "features-linux.md#linuxFeaturesSeccomp", Text: "The runtime MUST recognize and support the elements in this array in the [`flags` property"},
+		{ID: "FEAT-LINUX-MEMPOLICY-MODES", Level: MUST, Section: "features-linux.md#linuxFeaturesMemoryPolicy", Text: "as the [`mode` of `linux.memoryPolicy` objects"},
+		{ID: "FEAT-LINUX-MEMPOLICY-FLAGS", Level: MUST, Section: "features-linux.md#linuxFeaturesMemoryPolicy", Text: "in the [`flags` property of the `linux.memoryPolicy` object"},
 		{ID: "FEAT-LINUX-SECCOMP-ARCHS", Level: MUST, Section: "features-linux.md#linuxFeaturesSeccomp", Text: "in the [`architectures` property"},
 	}
 }

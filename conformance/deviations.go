@@ -46,6 +46,7 @@ var KnownDeviations = []KnownDeviation{
 	{"D14", "FEAT-MOUNT-OPTIONS", "TestMountOptions/ratime", "", "runc lists ratime in features but the mount fails with EINVAL"},
 	{"D14", "FEAT-MOUNT-OPTIONS", "TestMountOptions/rnostrictatime", "", "runc lists rnostrictatime in features but the mount fails with EINVAL"},
 	{"D15", "CL-ROOTFS-PROPAGATION", "TestRootfsPropagation/shared", "", "with rootfsPropagation shared, the container's / is not in a peer group (no shared:N)"},
+	{"D16", "CL-MEMORY-POLICY", "TestMemoryPolicy", "", "runc 1.1 ignores linux.memoryPolicy instead of applying or refusing it"},
 	{"D15", "CL-ROOTFS-PROPAGATION", "TestRootfsPropagation/unbindable", "flags: 0x5000: invalid argument", "with rootfsPropagation unbindable, runc fails to bind-mount the rootfs (EINVAL)"},
 }
 

@@ -175,3 +175,65 @@ func littleEndianHost() bool {
 	x := uint16(1)
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }
+
+func TestFeaturesSeccompFlags(t *testing.T) {
+	f := requireFeatures(t, "FEAT-LINUX-SECCOMP-SUPPORTED-FLAGS")
+	if f.Linux == nil || f.Linux.Seccomp == nil || len(f.Linux.Seccomp.SupportedFlags)+len(f.Linux.Seccomp.KnownFlags) == 0 {
+		skipClause(t, "FEAT-LINUX-SECCOMP-SUPPORTED-FLAGS", "features lists no seccomp flags")
+	}
+	sc := f.Linux.Seccomp
+	all := append(append([]string(nil), sc.SupportedFlags...), sc.KnownFlags...)
+	seen := map[string]bool{}
+	for _, flag := range all {
+		if seen[flag] {
+			continue
+		}
+		seen[flag] = true
+		t.Run(flag, func(t *testing.T) {
+			if !contains(sc.SupportedFlags, flag) {
+				skipClause(t, "FEAT-LINUX-SECCOMP-KNOWN-FLAGS", "%s is known but not supported: recognition without support is not observable", flag)
+			}
+			b := newBundle(t)
+			b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+				Flags:    []specs.LinuxSeccompFlag{specs.LinuxSeccompFlag(flag)},
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"getppid"}, Action: specs.ActErrno, ErrnoRet: uintp(42)}}}
+			ok := runChecker(t, b, "seccomp")
+			record(t, "FEAT-LINUX-SECCOMP-SUPPORTED-FLAGS", ok, "seccomp filter with supported flag %s works", flag)
+			if contains(sc.KnownFlags, flag) {
+				record(t, "FEAT-LINUX-SECCOMP-KNOWN-FLAGS", ok, "known flag %s accepted", flag)
+			}
+		})
+	}
+}
+
+func TestFeaturesMemoryPolicy(t *testing.T) {
+	f := requireFeatures(t, "FEAT-LINUX-MEMPOLICY-MODES")
+	if f.Linux == nil || f.Linux.MemoryPolicy == nil {
+		skipClause(t, "FEAT-LINUX-MEMPOLICY-MODES", "features lists no memoryPolicy")
+	}
+	type tc struct {
+		clause, name string
+		pol          specs.LinuxMemoryPolicy
+	}
+	var cases []tc
+	for _, m := range f.Linux.MemoryPolicy.Modes {
+		nodes := "0"
+		if m == "MPOL_DEFAULT" || m == "MPOL_LOCAL" {
+			nodes = ""
+		}
+		cases = append(cases, tc{"FEAT-LINUX-MEMPOLICY-MODES", m, specs.LinuxMemoryPolicy{Mode: specs.MemoryPolicyModeType(m), Nodes: nodes}})
+	}
+	for _, fl := range f.Linux.MemoryPolicy.Flags {
+		cases = append(cases, tc{"FEAT-LINUX-MEMPOLICY-FLAGS", fl, specs.LinuxMemoryPolicy{Mode: "MPOL_BIND", Nodes: "0",
+			Flags: []specs.MemoryPolicyFlagType{specs.MemoryPolicyFlagType(fl)}}})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t)
+			p := c.pol
+			b.Spec.Linux.MemoryPolicy = &p
+			ok := runChecker(t, b, "mempolicy")
+			record(t, c.clause, ok, "memoryPolicy %+v from the features list applied", p)
+		})
+	}
+}

@@ -245,3 +245,50 @@ func uname() string {
 }
 
 var _ = strconv.Itoa
+
+// TestMemoryPolicy: a runtime either applies linux.memoryPolicy or, if it
+// does not support it, must refuse the config (config.md "Valid values").
+func TestMemoryPolicy(t *testing.T) {
+	rt := newRuntime(t)
+	b := newBundle(t)
+	b.Spec.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_INTERLEAVE", Nodes: "0"}
+	b.Spec.Process.Args = []string{"/checker", "mempolicy"}
+	c := newCtr(t, rt, b)
+	if res := c.create(); !res.OK() {
+		record(t, "CFG-VALID-VALUES", true, "create refused memoryPolicy: %v %s", res.Err, trim(res.Stderr))
+		return
+	}
+	c.mustStart()
+	c.mustWaitStatus("stopped")
+	c.recordChecker()
+}
+
+func TestCgroupUnified(t *testing.T) {
+	if !CgroupV2Unified() {
+		skipClause(t, "CL-UNIFIED-ENABLE", "linux.resources.unified needs cgroup v2 in unified mode; this host is not (host probe)")
+	}
+	cases := []struct {
+		name, clause string
+		unified      map[string]string
+	}{
+		{"pids", "CL-UNIFIED-ENABLE", map[string]string{"pids.max": "42"}},
+		{"memory-high", "CL-UNIFIED-UNKNOWN-WRITTEN", map[string]string{"memory.high": "67108864", "memory.swap.high": "max"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBundle(t)
+			b.Spec.Linux.Resources.Unified = tc.unified
+			b.Spec.Process.Env = append(b.Spec.Process.Env, "UNIFIED_CLAUSE="+tc.clause)
+			runChecker(t, b, "unified")
+		})
+	}
+	t.Run("missing-controller", func(t *testing.T) {
+		rt := newRuntime(t)
+		b := newBundle(t)
+		sleeper(b)
+		b.Spec.Linux.Resources.Unified = map[string]string{"conformancectl.max": "1"}
+		c := newCtr(t, rt, b)
+		res := c.create()
+		record(t, "CL-UNIFIED-MISSING-CONTROLLER", !res.OK(), "unified entry for a controller that does not exist: err=%v", res.Err)
+	})
+}

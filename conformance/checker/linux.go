@@ -315,3 +315,51 @@ func checkTerminal(c *checker) {
 			"console size %dx%d, config says %dx%d", ws.Row, ws.Col, p.ConsoleSize.Height, p.ConsoleSize.Width)
 	}
 }
+
+// mempolicyModes are the MPOL_* numbers of set_mempolicy(2).
+var mempolicyModes = map[string]uintptr{
+	"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3,
+	"MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6,
+}
+
+func checkMemoryPolicy(c *checker) {
+	l := c.spec.Linux
+	if l == nil || l.MemoryPolicy == nil {
+		return
+	}
+	want, ok := mempolicyModes[l.MemoryPolicy.Mode]
+	if !ok {
+		c.skip("CL-MEMORY-POLICY", "mode %q unknown to the checker", l.MemoryPolicy.Mode)
+		return
+	}
+	var mode int32
+	// get_mempolicy(&mode, NULL, 0, NULL, 0): the calling thread's policy.
+	// The mode word carries the MPOL_F_* mode flags in its high bits.
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_GET_MEMPOLICY, uintptr(unsafe.Pointer(&mode)), 0, 0, 0, 0, 0)
+	got := uintptr(mode) & 0xff
+	c.expect("CL-MEMORY-POLICY", errno == 0 && got == want, "get_mempolicy mode %d (errno %d), config says %s (%d)", got, errno, l.MemoryPolicy.Mode, want)
+}
+
+// checkUnified reads back every linux.resources.unified entry from the
+// container's cgroup v2 directory. UNIFIED_CLAUSE names the clause.
+func checkUnified(c *checker) {
+	l := c.spec.Linux
+	if l == nil || l.Resources == nil {
+		return
+	}
+	id := os.Getenv("UNIFIED_CLAUSE")
+	if id == "" {
+		id = "CL-UNIFIED-ENABLE"
+	}
+	for k, v := range l.Resources.Unified {
+		ctrl, _, _ := strings.Cut(k, ".")
+		p, err := cgroupFile(ctrl, k, k)
+		if err != nil {
+			c.fail(id, "%s: %v", k, err)
+			continue
+		}
+		b, err := os.ReadFile(p)
+		got := strings.TrimSpace(string(b))
+		c.expect(id, err == nil && got == strings.TrimSpace(v), "%s is %q (err %v), unified says %q", p, got, err, v)
+	}
+}

@@ -62,9 +62,11 @@ var groups = map[string]func(*checker){
 	"idmap":       checkIDMappings,
 	"sysctl":      checkSysctl,
 	"cgroups":     checkCgroups,
+	"unified":     checkUnified,
 	"devcgroup":   checkDeviceCgroup,
 	"seccomp":     checkSeccomp,
 	"personality": checkPersonality,
+	"mempolicy":   checkMemoryPolicy,
 	"terminal":    checkTerminal,
 	"propagation": checkRootPropagation,
 }

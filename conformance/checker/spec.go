@@ -76,7 +76,8 @@ type linux struct {
 			Period *uint64 `json:"period"`
 			Cpus   string  `json:"cpus"`
 		} `json:"cpu"`
-		Pids *struct {
+		Unified map[string]string `json:"unified"`
+		Pids    *struct {
 			Limit *int64 `json:"limit"`
 		} `json:"pids"`
 	} `json:"resources"`
@@ -105,7 +106,12 @@ type linux struct {
 	RootfsPropagation string   `json:"rootfsPropagation"`
 	MaskedPaths       []string `json:"maskedPaths"`
 	ReadonlyPaths     []string `json:"readonlyPaths"`
-	Personality       *struct {
+	MemoryPolicy      *struct {
+		Mode  string   `json:"mode"`
+		Nodes string   `json:"nodes"`
+		Flags []string `json:"flags"`
+	} `json:"memoryPolicy"`
+	Personality *struct {
 		Domain string `json:"domain"`
 	} `json:"personality"`
 }
