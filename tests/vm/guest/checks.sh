@@ -1,0 +1,435 @@
+#!/bin/bash
+# checks.sh runs in the guest (tests/vm/run.sh boots it there). It checks what the CI
+# host cannot: cgroup v2, the systemd driver, AppArmor and SELinux, each against hull
+# and against runc as the reference (a check that fails on runc is a broken check).
+#
+#   checks.sh MODE PAYLOAD_DIR RESULTS_FILE RUNTIME...
+#
+# MODE is systemd (cgroup v2 + systemd PID 1 + AppArmor) or selinux (enforcing).
+# PAYLOAD_DIR holds hull and rootfs.tar. Each result is one line in RESULTS_FILE:
+#   PASS|FAIL|SKIP <runtime> <check> [details]
+# Exit: 0 when no check failed on hull.
+set -uo pipefail
+
+MODE=$1 PAYLOAD=$2 RESULTS=$3
+shift 3
+RUNTIMES=("$@")
+W=/var/lib/hullvm # local disk: exec from 9p is slow
+ROOTFS=$W/rootfs
+CG=/sys/fs/cgroup
+export PATH=$W/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+mkdir -p $W/bin $ROOTFS
+cp "$PAYLOAD/hull" $W/bin/hull
+tar -C $ROOTFS -xf "$PAYLOAD/rootfs.tar"
+echo "hullvm-secret" > $ROOTFS/etc/secret
+: > "$RESULTS"
+
+# ---------------------------------------------------------------- helpers ----
+RT= RTN= OUT=
+log() { echo "  $*"; }
+result() { # STATUS CHECK DETAILS...
+	local s=$1 c=$2
+	shift 2
+	local d; d=$(printf '%s' "$*" | tr '\n' ' ')
+	printf '%s %s %s %s\n' "$s" "$RTN" "$c" "$d" >> "$RESULTS"
+	printf '%-4s %-5s %-28s %s\n' "$s" "$RTN" "$c" "$d"
+}
+pass() { result PASS "$@"; }
+fail() { result FAIL "$@"; }
+skip() { result SKIP "$@"; }
+# rt ARGS...: the runtime under test with its own state dir (and $RTFLAGS); output in
+# $OUT. Output goes through a file, not a pipe: a detached container inherits it.
+RTFLAGS=()
+rt() {
+	timeout 60 "$RT" --root "/run/hullvm-$RTN" "${RTFLAGS[@]}" "$@" > $W/rt.out 2>&1 < /dev/null
+	local rc=$?
+	OUT=$(cat $W/rt.out)
+	[ $rc = 0 ] || log "$RTN $*: exit $rc: $(echo "$OUT" | tail -3)" >&2
+	return $rc
+}
+# bundle ID JQ-FILTER [JQ-ARGS...]: /run/hullvm-b/ID/config.json from the base spec
+bundle() {
+	local id=$1 filter=${2:-.} b=/run/hullvm-b/$1
+	shift 2
+	rm -rf "$b" && mkdir -p "$b"
+	jq --arg id "$id" --arg rootfs "$ROOTFS" "$@" "$BASE_FILTER | $filter" $W/base.json > "$b/config.json" ||
+		{ echo "bad jq filter for $id: $filter" >&2; return 1; }
+	echo "$b"
+}
+cleanup_ct() { timeout 30 "$RT" --root "/run/hullvm-$RTN" "${RTFLAGS[@]}" delete -f "$1" > /dev/null 2>&1 < /dev/null; }
+pid_of() { rt state "$1" >/dev/null && echo "$OUT" | jq -r .pid; }
+# readf FILE: a cgroup file's content, or "<missing>"
+readf() { if [ -e "$1" ]; then tr '\n' ' ' < "$1" | sed 's/ *$//'; else echo "<missing>"; fi; }
+# want CHECK FILE EXPECTED...: pass if FILE's content equals one of EXPECTED
+want() {
+	local c=$1 f=$2 got e
+	shift 2
+	got=$(readf "$f")
+	for e in "$@"; do [ "$got" = "$e" ] && { pass "$c" "$f=$got"; return 0; }; done
+	fail "$c" "$f: got '$got', want $(printf "'%s' " "$@")"
+}
+
+# The base config: runc's default spec shape, rootfs read-only + a tmpfs /tmp.
+cat > $W/base.json <<'JSON'
+{
+ "ociVersion": "1.0.2",
+ "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sh"],
+  "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], "cwd": "/",
+  "capabilities": {
+   "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETUID", "CAP_SETGID"],
+   "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETUID", "CAP_SETGID"],
+   "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETUID", "CAP_SETGID"]},
+  "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+  "noNewPrivileges": true},
+ "root": {"path": "rootfs", "readonly": true},
+ "hostname": "hullvm",
+ "mounts": [
+  {"destination": "/proc", "type": "proc", "source": "proc"},
+  {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+  {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+  {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+  {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+  {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+  {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+  {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}],
+ "linux": {
+  "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+  "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+  "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+  "readonlyPaths": ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]}
+}
+JSON
+BASE_FILTER='.root.path = $rootfs | .linux.cgroupsPath = "/hullvm/" + $id'
+args() { jq -cn '$ARGS.positional' --args "$@"; } # JSON array of the arguments
+
+# ---------------------------------------------------------------- checks ----
+check_features() {
+	if rt features && echo "$OUT" | jq -e . >/dev/null 2>&1; then
+		pass features "$(echo "$OUT" | jq -c '{ociVersionMax, cgroup: .linux.cgroup, apparmor: .linux.apparmor, selinux: .linux.selinux, seccomp: (.linux.seccomp.enabled)}' 2>/dev/null)"
+	else
+		fail features "exit or JSON: $(echo "$OUT" | head -3)"
+	fi
+	[ "$RTN" = hull ] || return 0
+	echo "  --- hull features (guest) ---"; echo "$OUT" | jq -c . 2>/dev/null | cut -c1-2000
+	if rt check; then pass check "$(echo "$OUT" | tr '\n' ' ' | cut -c1-300)"
+	else echo "  hull check: $OUT" | head -5; skip check "hull has no 'check' command (runc has none either): $(echo "$OUT" | head -1)"; fi
+}
+
+check_cgroup_files() {
+	local id=$RTN-files b dev pid cg hp="" ctl
+	dev=$(cat /sys/block/vda/dev)
+	ctl=$(cat $CG/cgroup.controllers)
+	case " $ctl " in *" hugetlb "*) [ -d /sys/kernel/mm/hugepages/hugepages-2048kB ] && hp=1 ;; esac
+	b=$(bundle "$id" '.process.args = ["sleep", "1000"] | .linux.resources += {
+		memory: {limit: 67108864, swap: 100663296, reservation: 33554432},
+		cpu: {shares: 1024, quota: 50000, period: 100000, cpus: "0-1", mems: "0"},
+		blockIO: {weight: 500, throttleReadBpsDevice: [{major: ($dev|split(":")[0]|tonumber), minor: ($dev|split(":")[1]|tonumber), rate: 1048576}]},
+		pids: {limit: 50},
+		unified: {"memory.high": "104857600", "memory.oom.group": "1"}}
+		| if $hp == "1" then .linux.resources.hugepageLimits = [{pageSize: "2MB", limit: 4194304}] else . end' \
+		--arg dev "$dev" --arg hp "$hp")
+	if ! rt run -d -b "$b" "$id"; then fail cgv2-create "run -d: $OUT"; return; fi
+	cg=$CG/hullvm/$id
+	pid=$(pid_of "$id")
+	if [ "$(cat /proc/"$pid"/cgroup)" = "0::/hullvm/$id" ]; then pass cgv2-placement "init in 0::/hullvm/$id"
+	else fail cgv2-placement "init's /proc/$pid/cgroup: $(cat /proc/"$pid"/cgroup)"; fi
+	want memory.max "$cg/memory.max" 67108864
+	want memory.swap.max "$cg/memory.swap.max" 33554432
+	want memory.low "$cg/memory.low" 33554432
+	want cpu.max "$cg/cpu.max" "50000 100000"
+	# shares 1024: runc <= 1.2 maps linearly (39), runc >= 1.3 and crun quadratically (100)
+	want cpu.weight "$cg/cpu.weight" 39 100
+	want cpuset.cpus "$cg/cpuset.cpus" 0-1
+	want cpuset.mems "$cg/cpuset.mems" 0
+	# blkio weight 500 -> io.weight 1+(500-10)*9999/990 = 4950 (io.bfq.weight takes 500)
+	if [ -e "$cg/io.bfq.weight" ]; then want io.bfq.weight "$cg/io.bfq.weight" "default 500" "default 4950"
+	else want io.weight "$cg/io.weight" "default 4950"; fi
+	want io.max "$cg/io.max" "$dev rbps=1048576 wbps=max riops=max wiops=max"
+	want pids.max "$cg/pids.max" 50
+	if [ -n "$hp" ]; then want hugetlb.2MB.max "$cg/hugetlb.2MB.max" 4194304
+	else skip hugetlb.2MB.max "guest kernel has no hugetlb controller or 2MB pages"; fi
+	want unified.memory.high "$cg/memory.high" 104857600
+	want unified.memory.oom.group "$cg/memory.oom.group" 1
+	# subtree_control of every parent enables what the leaf uses
+	local p missing=""
+	for p in $CG $CG/hullvm; do
+		for ctl in cpu cpuset io memory pids; do
+			grep -qw $ctl "$p/cgroup.subtree_control" || missing+=" $p:$ctl"
+		done
+	done
+	[ -z "$missing" ] && pass cgv2-subtree_control "cpu cpuset io memory pids enabled in / and /hullvm" ||
+		fail cgv2-subtree_control "not enabled:$missing"
+
+	# events --stats
+	if rt events --stats "$id"; then
+		local s
+		s=$(echo "$OUT" | jq -c '{type, mem: .data.memory.usage.usage, memlimit: .data.memory.usage.limit, pids: .data.pids.current, pidslimit: .data.pids.limit, cpu: .data.cpu.usage.total}' 2>&1)
+		if echo "$OUT" | jq -e '.type == "stats" and .data.memory.usage.usage > 0 and .data.pids.current >= 1 and .data.pids.limit == 50 and .data.memory.usage.limit == 67108864' >/dev/null 2>&1; then
+			pass events-stats "$s"
+		else fail events-stats "want type stats, memory usage > 0 limit 67108864, pids current >= 1 limit 50; got $s; raw: $(echo "$OUT" | head -c 600)"; fi
+	else fail events-stats "exit: $OUT"; fi
+
+	# update
+	if rt update --memory 134217728 --memory-swap 268435456 --pids-limit 77 --cpu-quota 20000 --cpu-period 100000 "$id"; then
+		want update.memory.max "$cg/memory.max" 134217728
+		want update.memory.swap.max "$cg/memory.swap.max" 134217728
+		want update.pids.max "$cg/pids.max" 77
+		want update.cpu.max "$cg/cpu.max" "20000 100000"
+	else fail update "exit: $OUT"; fi
+	printf '{"pids": {"limit": 66}, "unified": {"memory.high": "209715200"}}' > "$b/res.json"
+	if rt update -r "$b/res.json" "$id"; then
+		want update-r.pids.max "$cg/pids.max" 66
+		want update-r.unified.memory.high "$cg/memory.high" 209715200
+	else fail update-r "exit: $OUT"; fi
+
+	# delete removes the cgroup
+	rt delete -f "$id" || fail delete "exit: $OUT"
+	[ -e "$cg" ] && fail cgv2-removed-on-delete "$cg still exists after delete -f" || pass cgv2-removed-on-delete "$cg gone"
+}
+
+check_nested() {
+	local id=$RTN-nested b cg p missing=""
+	b=$(bundle "$id" '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "/hullvm/a/b/c/" + $id | .linux.resources += {memory: {limit: 50331648}, pids: {limit: 20}}')
+	if ! rt run -d -b "$b" "$id"; then fail cgv2-nested "run -d: $OUT"; return; fi
+	cg=$CG/hullvm/a/b/c/$id
+	want cgv2-nested.memory.max "$cg/memory.max" 50331648
+	want cgv2-nested.pids.max "$cg/pids.max" 20
+	for p in $CG/hullvm $CG/hullvm/a $CG/hullvm/a/b $CG/hullvm/a/b/c; do
+		grep -qw memory "$p/cgroup.subtree_control" && grep -qw pids "$p/cgroup.subtree_control" || missing+=" $p"
+	done
+	[ -z "$missing" ] && pass cgv2-nested.subtree_control "memory+pids in every parent" ||
+		fail cgv2-nested.subtree_control "memory/pids missing in subtree_control of:$missing"
+	rt delete -f "$id"
+	[ -e "$cg" ] && fail cgv2-nested.removed "$cg left after delete" || pass cgv2-nested.removed "leaf gone"
+	rmdir $CG/hullvm/a/b/c $CG/hullvm/a/b $CG/hullvm/a 2>/dev/null
+}
+
+check_oom() {
+	local id=$RTN-oom b rc
+	# busybox tail buffers a line without newline in memory: 200 MB from /dev/zero under 32 MB
+	b=$(bundle "$id" '.process.args = ["sh", "-c", "head -c 200000000 /dev/zero | tail -c 1 >/dev/null; echo survived"] | .linux.resources += {memory: {limit: 33554432, swap: 33554432}}')
+	rt run -b "$b" "$id"; rc=$?
+	cleanup_ct "$id"
+	if [ $rc != 0 ] && ! echo "$OUT" | grep -q survived && dmesg | grep -q "oom-kill:.*oom_memcg=/hullvm/$id"; then
+		pass oom-kill "exit $rc; kernel: $(dmesg | grep "oom-kill:.*oom_memcg=/hullvm/$id" | tail -1 | grep -o 'oom_memcg=[^,]*,task=[^,]*')"
+	else fail oom-kill "exit $rc, output '$OUT'; dmesg oom lines: $(dmesg | grep -c "oom_memcg=/hullvm/$id")"; fi
+}
+
+check_pids() {
+	local id=$RTN-pids b n
+	b=$(bundle "$id" '.process.args = ["sh", "-c", "i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done 2>/tmp/err; sleep 1; echo procs=$(ls -d /proc/[0-9]* | wc -l); grep -c fork /tmp/err"] | .linux.resources += {pids: {limit: 12}}')
+	rt run -b "$b" "$id"
+	cleanup_ct "$id"
+	n=$(echo "$OUT" | sed -n 's/^procs=//p')
+	# procs counts the ls itself and its subshell; all are in the cgroup, so at most 12
+	if [ -n "$n" ] && [ "$n" -le 12 ] && echo "$OUT" | tail -1 | grep -qv '^0$'; then
+		pass pids-enforced "fork loop stopped at $n processes under pids.max 12, $(echo "$OUT" | tail -1) fork errors"
+	else fail pids-enforced "output: $(echo "$OUT" | tr '\n' ' ')"; fi
+}
+
+check_freeze() {
+	local id=$RTN-freeze b pid cg a1 a2 a3 st
+	b=$(bundle "$id" '.process.args = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/c; done"]')
+	if ! rt run -d -b "$b" "$id"; then fail freeze "run -d: $OUT"; return; fi
+	pid=$(pid_of "$id"); cg=$CG/hullvm/$id
+	sleep 1
+	if ! rt pause "$id"; then fail freeze "pause: $OUT"; cleanup_ct "$id"; return; fi
+	st=$(rt state "$id" && echo "$OUT" | jq -r .status)
+	a1=$(cat /proc/"$pid"/root/tmp/c); sleep 2; a2=$(cat /proc/"$pid"/root/tmp/c)
+	if [ "$a1" = "$a2" ] && [ "$st" = paused ] && [ "$(readf "$cg/cgroup.freeze")" = 1 ] && grep -q 'frozen 1' "$cg/cgroup.events"; then
+		pass freeze "paused: counter stayed at $a1 for 2 s, cgroup.freeze=1, cgroup.events frozen 1, status $st"
+	else fail freeze "counter $a1 -> $a2 while paused, status '$st', cgroup.freeze=$(readf "$cg/cgroup.freeze"), events: $(readf "$cg/cgroup.events")"; fi
+	if rt resume "$id"; then
+		sleep 1; a3=$(cat /proc/"$pid"/root/tmp/c)
+		st=$(rt state "$id" && echo "$OUT" | jq -r .status)
+		if [ "$a3" != "$a2" ] && [ "$st" = running ]; then pass thaw "resumed: counter $a2 -> $a3, status $st"
+		else fail thaw "counter $a2 -> $a3 after resume, status '$st'"; fi
+	else fail thaw "resume: $OUT"; fi
+	cleanup_ct "$id"
+}
+
+check_devices() {
+	local id b tag
+	# /dev/kmsg's numbers (c 1:11) as /dev/testdev: writable without capabilities
+	local dev='{path: "/dev/testdev", type: "c", major: 1, minor: 11, fileMode: 438, uid: 0, gid: 0}'
+	local t
+	for t in deny allow readonly; do
+		id=$RTN-dev-$t tag="hullvm-$RTN-$t-$RANDOM"
+		case $t in
+		deny) b=$(bundle "$id" ".linux.devices = [$dev]") ;;
+		allow) b=$(bundle "$id" ".linux.devices = [$dev] | .linux.resources.devices += [{allow: true, type: \"c\", major: 1, minor: 11, access: \"w\"}]") ;;
+		readonly) b=$(bundle "$id" ".linux.devices = [$dev] | .linux.resources.devices += [{allow: true, type: \"c\", major: 1, minor: 11, access: \"r\"}]") ;;
+		esac
+		jq --arg tag "$tag" '.process.args = ["sh", "-c", "echo \($tag) > /dev/testdev && echo wrote || echo denied; echo x > /dev/null && echo null-ok"]' \
+			"$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
+		rt run -b "$b" "$id"
+		cleanup_ct "$id"
+		local o; o=$(echo "$OUT" | tr '\n' ' ')
+		case $t in
+		allow) if echo "$OUT" | grep -qx wrote && dmesg | grep -q "$tag"; then pass devices.allow "allow c 1:11 w: write reached the kernel log; $o"
+			else fail devices.allow "allow c 1:11 w: want the write to succeed: $o"; fi ;;
+		*) if echo "$OUT" | grep -qx denied && echo "$OUT" | grep -q "Operation not permitted" && ! dmesg | grep -q "$tag"; then pass "devices.$t" "write to c 1:11 refused: $o"
+			else fail "devices.$t" "want 'Operation not permitted' writing c 1:11 ($t): $o"; fi ;;
+		esac
+		echo "$OUT" | grep -q null-ok || fail "devices.$t.default" "/dev/null not writable (default allow list): $o"
+	done
+}
+
+check_systemd() {
+	local id=$RTN-sd b unit pid cg
+	unit=hull-$id.scope
+	b=$(bundle "$id" '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hull:" + $id | .linux.resources += {memory: {limit: 104857600}, pids: {limit: 60}, cpu: {quota: 50000, period: 100000}}')
+	RTFLAGS=(--systemd-cgroup)
+	if ! rt run -d -b "$b" "$id"; then
+		fail systemd-driver "--systemd-cgroup run -d: $(echo "$OUT" | tail -3)"; RTFLAGS=(); return
+	fi
+	pid=$(pid_of "$id")
+	cg=$CG/system.slice/$unit
+	local props; props=$(systemctl show "$unit" -p ActiveState -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec 2>&1 | tr '\n' ' ')
+	if [ "$(cat /proc/"$pid"/cgroup)" = "0::/system.slice/$unit" ] && systemctl is-active -q "$unit"; then
+		pass systemd-scope "init in active $unit"
+	else fail systemd-scope "init's cgroup $(cat /proc/"$pid"/cgroup 2>&1), unit: $props"; fi
+	if echo "$props" | grep -q 'MemoryMax=104857600' && echo "$props" | grep -q 'TasksMax=60' && echo "$props" | grep -q 'CPUQuotaPerSecUSec=500ms'; then
+		pass systemd-properties "$props"
+	else fail systemd-properties "want MemoryMax=104857600 TasksMax=60 CPUQuotaPerSecUSec=500ms; got: $props"; fi
+	want systemd.memory.max "$cg/memory.max" 104857600
+	want systemd.pids.max "$cg/pids.max" 60
+	# runc#4568: daemon-reload must not reset the scope's device policy
+	systemctl daemon-reload
+	sleep 1
+	if rt exec "$id" sh -c 'echo x > /dev/null && head -c 4 /dev/urandom | wc -c'; then
+		[ "$(echo "$OUT" | tail -1 | tr -d ' ')" = 4 ] && pass systemd-daemon-reload "devices still usable after daemon-reload" ||
+			fail systemd-daemon-reload "after daemon-reload: $OUT"
+	else fail systemd-daemon-reload "exec after daemon-reload: $OUT"; fi
+	if rt update --memory 209715200 "$id"; then
+		want systemd.update.memory.max "$cg/memory.max" 209715200
+		local mm; mm=$(systemctl show "$unit" -p MemoryMax)
+		[ "$mm" = MemoryMax=209715200 ] && pass systemd.update.property "$mm" || fail systemd.update.property "unit says $mm after update --memory 209715200"
+	else fail systemd.update "exit: $OUT"; fi
+	rt delete -f "$id" || fail systemd-delete "delete -f: $OUT"
+	RTFLAGS=()
+	sleep 0.5
+	local ls; ls=$(systemctl show "$unit" -p LoadState -p ActiveState | tr '\n' ' ')
+	if [ ! -e "$cg" ] && ! systemctl is-active -q "$unit"; then pass systemd-removed "$cg gone, unit $ls"
+	else fail systemd-removed "after delete: cgroup exists=$([ -e "$cg" ] && echo yes || echo no), unit $ls"; fi
+}
+
+APP_PROFILE=hullvm-test
+load_apparmor() {
+	[ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] || return 1
+	cat > /etc/apparmor.d/$APP_PROFILE <<'AA'
+profile hullvm-test flags=(attach_disconnected,mediate_deleted) {
+  file,
+  capability,
+  network,
+  mount,
+  umount,
+  pivot_root,
+  signal,
+  ptrace,
+  unix,
+  audit deny /tmp/deny w,
+  audit deny /etc/secret r,
+}
+AA
+	apparmor_parser -r -W /etc/apparmor.d/$APP_PROFILE
+}
+
+check_apparmor() {
+	local id=$RTN-aa b probe o
+	if ! grep -q "^$APP_PROFILE (enforce)" /sys/kernel/security/apparmor/profiles 2>/dev/null; then
+		fail apparmor "profile $APP_PROFILE not loaded (apparmor_parser failed?)"; return
+	fi
+	probe='cat /proc/self/attr/current; echo; echo x > /tmp/deny && echo write-ok || echo write-denied; cat /etc/secret || echo read-denied'
+	b=$(bundle "$id" '.process.args = ["sh", "-c", $probe + "; sleep 1000"] | .process.apparmorProfile = $p' --arg probe "$probe" --arg p "$APP_PROFILE")
+	local since; since=$(dmesg | wc -l)
+	if ! rt run -d -b "$b" "$id"; then fail apparmor-init "run -d: $OUT"; return; fi
+	local pid; pid=$(pid_of "$id")
+	sleep 2
+	o=$(cat /proc/"$pid"/attr/current 2>&1)
+	[ "$o" = "$APP_PROFILE (enforce)" ] && pass apparmor-init.label "init: $o" || fail apparmor-init.label "init's /proc/PID/attr/current: '$o'"
+	if rt exec "$id" sh -c "$probe"; then :; fi
+	o=$(echo "$OUT" | tr '\n' ' ')
+	if echo "$OUT" | grep -q "^$APP_PROFILE (enforce)" && echo "$OUT" | grep -qx write-denied && echo "$OUT" | grep -qx read-denied && ! echo "$OUT" | grep -q hullvm-secret; then
+		pass apparmor-exec "exec'd process: $o"
+	else fail apparmor-exec "exec'd process, want profile + write-denied + read-denied: $o"; fi
+	cleanup_ct "$id"
+	# init's own probe: the log is gone with --detach, so ask the kernel's audit log
+	local audit; audit=$(dmesg | tail -n +"$since" | grep 'apparmor="DENIED"' | grep "profile=\"$APP_PROFILE\"")
+	if echo "$audit" | grep -q 'name="/tmp/deny"' && echo "$audit" | grep -q 'name="/etc/secret"'; then
+		pass apparmor-audit "$(echo "$audit" | grep -c DENIED) DENIED records, e.g. $(echo "$audit" | tail -1 | grep -o 'apparmor=.*' | cut -c1-200)"
+	else fail apparmor-audit "want DENIED records for /tmp/deny and /etc/secret in dmesg; got: $(echo "$audit" | cut -c1-300)"; fi
+	# without a profile: unconfined
+	id=$RTN-noaa
+	b=$(bundle "$id" '.process.args = ["cat", "/proc/self/attr/current"]')
+	rt run -b "$b" "$id"; cleanup_ct "$id"
+	[ "$(echo "$OUT" | tr -d '\n')" = unconfined ] && pass apparmor-unconfined "no profile: $OUT" ||
+		fail apparmor-unconfined "no profile, want 'unconfined': $OUT"
+	# a profile that is not loaded is refused
+	id=$RTN-aa-missing
+	b=$(bundle "$id" '.process.args = ["true"] | .process.apparmorProfile = "hullvm-not-loaded"')
+	if rt run -b "$b" "$id"; then fail apparmor-missing-profile "run with an unloaded profile succeeded"
+	else pass apparmor-missing-profile "refused: $(echo "$OUT" | tail -1 | cut -c1-200)"; fi
+	cleanup_ct "$id"
+}
+
+SE_OK=unconfined_u:unconfined_r:unconfined_t:s0:c1,c2
+SE_BAD=system_u:system_r:svirt_t:s0:c1,c2
+SE_MOUNT=system_u:object_r:tmpfs_t:s0:c1,c2
+check_selinux() {
+	local id=$RTN-se b o pid
+	[ "$(getenforce)" = Enforcing ] || { fail selinux "getenforce says $(getenforce), want Enforcing"; return; }
+	b=$(bundle "$id" ".process.args = [\"sh\", \"-c\", \"cat /proc/self/attr/current; echo; sleep 1000\"] | .process.selinuxLabel = \"$SE_OK\" | .linux.mountLabel = \"$SE_MOUNT\"")
+	if ! rt run -d -b "$b" "$id"; then fail selinux-init "run -d with $SE_OK: $OUT"; return; fi
+	pid=$(pid_of "$id")
+	o=$(tr -d '\0' < /proc/"$pid"/attr/current)
+	[ "$o" = "$SE_OK" ] && pass selinux-init.label "init: $o" || fail selinux-init.label "init's label '$o', want $SE_OK"
+	if rt exec "$id" cat /proc/self/attr/current; then
+		o=$(echo "$OUT" | tr -d '\0\n')
+		[ "$o" = "$SE_OK" ] && pass selinux-exec.label "exec'd: $o" || fail selinux-exec.label "exec'd process label '$o', want $SE_OK"
+	else fail selinux-exec.label "exec: $OUT"; fi
+	local m lbl bad=""
+	for m in /tmp /dev/mqueue /dev/pts /dev/shm; do
+		lbl=$(stat -c %C "/proc/$pid/root$m" 2>&1)
+		[ "$lbl" = "$SE_MOUNT" ] || bad+=" $m=$lbl"
+	done
+	[ -z "$bad" ] && pass selinux-mount-label "/tmp /dev/mqueue /dev/pts /dev/shm labelled $SE_MOUNT" ||
+		fail selinux-mount-label "want $SE_MOUNT; got:$bad"
+	cleanup_ct "$id"
+	id=$RTN-se-bad
+	local since; since=$(dmesg | wc -l)
+	b=$(bundle "$id" ".process.args = [\"cat\", \"/proc/self/attr/current\"] | .process.selinuxLabel = \"$SE_BAD\"")
+	if rt run -b "$b" "$id"; then fail selinux-forbidden "run with $SE_BAD succeeded: $OUT"
+	else
+		local avc; avc=$(dmesg | tail -n +"$since" | grep 'avc:  denied' | grep -m1 svirt_t)
+		pass selinux-forbidden "refused: $(echo "$OUT" | tail -1 | cut -c1-200); AVC: ${avc:-<none logged>}"
+	fi
+	cleanup_ct "$id"
+}
+
+# ---------------------------------------------------------------- main ----
+echo "guest: $(uname -r), mode $MODE, $(nproc) cpus, cgroup $(stat -fc %T $CG), LSMs $(cat /sys/kernel/security/lsm 2>/dev/null)"
+[ "$MODE" = systemd ] && { load_apparmor || echo "AppArmor: cannot load $APP_PROFILE"; }
+for RTN in "${RUNTIMES[@]}"; do
+	case $RTN in hull) RT=$W/bin/hull ;; *) RT=$(command -v "$RTN") || { echo "no $RTN in the guest"; continue; } ;; esac
+	echo "== $RTN ($("$RT" --version 2>&1 | head -1))"
+	t0=$SECONDS
+	if [ "$MODE" = systemd ]; then
+		check_features
+		check_cgroup_files
+		check_nested
+		check_oom
+		check_pids
+		check_freeze
+		check_devices
+		check_systemd
+		check_apparmor
+	else
+		check_features
+		check_selinux
+	fi
+	echo "== $RTN done in $((SECONDS - t0))s"
+done
+rmdir $CG/hullvm 2>/dev/null
+! grep -q '^FAIL hull ' "$RESULTS"
