@@ -3,8 +3,24 @@
 //
 // The layout of the host (cgroup v1, v1 "hybrid" with a cgroup2 mount at
 // /sys/fs/cgroup/unified, or pure v2) is detected once per New or Load with a
-// statfs of /sys/fs/cgroup; /proc/self/cgroup and /proc/self/mountinfo are
-// read at most once, and only when the layout needs them.
+// statfs of /sys/fs/cgroup; /proc/self/cgroup is read once, and
+// /proc/self/mountinfo only when the hierarchies are not mounted whole at
+// their usual places (a container's bind-mounted subtree).
+//
+// Paths follow runc: an absolute linux.cgroupsPath is taken from each
+// hierarchy's root; a relative one, and the default (the container id), are
+// nested under the caller's own cgroup (on v2 under its parent, since the
+// caller's cgroup holds the caller). A ".." that climbs out of that base is
+// refused. On a hybrid host the container also joins the cgroup2 hierarchy,
+// where hugetlb limits and the unified map for its controllers go.
+//
+// A cgroup that existed before Apply is joined, never removed: Destroy
+// removes only the directories Apply created (State.Created).
+//
+// The systemd driver (configs.Cgroup.Systemd, cgroupsPath
+// "slice:prefix:name") starts a transient unit over D-Bus with its own small
+// client (dbus_*.go), then uses the filesystem manager of the unit's
+// cgroup for the rest.
 package cgroups
 
 import (

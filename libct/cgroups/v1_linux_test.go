@@ -486,13 +486,21 @@ func cpuTicks(t *testing.T, pid int) uint64 {
 func TestV1Stats(t *testing.T) {
 	needV1Root(t)
 	m := newTestV1(t, "", nil)
-	cmd := startSleep(t, "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 100")
+	// The work starts only once the shell is in the cgroup: v1 does not
+	// move charges with a task, so work done before would not count.
+	cmd := exec.Command("/bin/sh", "-c", "read x; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 100")
+	stdin, _ := cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer killWait(cmd)
 	if err := m.Apply(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(256 << 20)}, Pids: &specs.LinuxPids{Limit: i64(50)}}); err != nil {
 		t.Fatal(err)
 	}
+	stdin.Write([]byte("go\n"))
 	var st *Stats
 	ok := waitFor(func() bool {
 		var err error

@@ -493,6 +493,9 @@ func (m *v1Manager) setHugetlb(r *specs.LinuxResources) error {
 	if len(r.HugepageLimits) == 0 {
 		return nil
 	}
+	if err := checkPagesizes(r.HugepageLimits); err != nil {
+		return err
+	}
 	if dir, ok := m.paths["hugetlb"]; ok {
 		for _, h := range r.HugepageLimits {
 			v := strconv.FormatUint(h.Limit, 10)
@@ -518,6 +521,22 @@ func (m *v1Manager) setHugetlb(r *specs.LinuxResources) error {
 		return fmt.Errorf("set hugepageLimits: %w", err)
 	}
 	return v2SetHugetlb(udir, r.HugepageLimits)
+}
+
+// checkPagesizes accepts only page sizes of the kernel's form ("2MB",
+// "64KB", "1GB"): the size is part of a file name, and a "/" or ".." in it
+// would make the write land outside the cgroup.
+func checkPagesizes(limits []specs.LinuxHugepageLimit) error {
+	for _, h := range limits {
+		num, ok := strings.CutSuffix(h.Pagesize, "B")
+		if ok && len(num) > 1 && strings.ContainsRune("KMGTPE", rune(num[len(num)-1])) {
+			num = num[:len(num)-1]
+		}
+		if _, err := strconv.ParseUint(num, 10, 32); !ok || err != nil || num[0] == '+' {
+			return fmt.Errorf("set hugepageLimits: page size %q: want a number and a unit such as 2MB", h.Pagesize)
+		}
+	}
+	return nil
 }
 
 func hugetlbErr(size string, err error) error {

@@ -213,6 +213,8 @@ func TestV2Set(t *testing.T) {
 			checks: []check{{"io.max", "8:16 rbps=max"}}},
 		{name: "hugetlb", res: specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}}},
 			checks: []check{{"hugetlb.2MB.max", "4194304"}, {"hugetlb.2MB.rsvd.max", "4194304"}}},
+		{name: "hugetlb page size with a path", res: specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB.max/../../x", Limit: 1}}}, wantErr: true},
+		{name: "hugetlb page size without unit", res: specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2", Limit: 1}}}, wantErr: true},
 		{name: "hugetlb unknown size", res: specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "3MB", Limit: 1}}}, wantErr: true},
 		{name: "rdma", res: specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"mlx5_1": {HcaHandles: u32(3), HcaObjects: u32(10000)}}},
 			checks: []check{{"rdma.max", "mlx5_1 hca_handle=3 hca_object=10000"}}},

@@ -262,6 +262,9 @@ func (m *v2Manager) setHugetlb(r *specs.LinuxResources) error {
 // reservation accounting, hugetlb.<size>.rsvd.max, which the spec prefers:
 // a reservation limit fails mmap(2) instead of raising SIGBUS at fault time.
 func v2SetHugetlb(dir string, limits []specs.LinuxHugepageLimit) error {
+	if err := checkPagesizes(limits); err != nil {
+		return err
+	}
 	for _, h := range limits {
 		v := strconv.FormatUint(h.Limit, 10)
 		if err := writeFile(dir, "hugetlb."+h.Pagesize+".max", v); err != nil {
