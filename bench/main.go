@@ -33,6 +33,7 @@ type options struct {
 	workdir     string
 	n           int
 	bigN        int
+	rssN        int
 	big         int
 	listReps    int
 	rotate      bool
@@ -49,6 +50,7 @@ func main() {
 	flag.StringVar(&o.rootfs, "rootfs", "", "busybox rootfs directory (scripts/mkrootfs.sh builds one)")
 	flag.StringVar(&o.workdir, "workdir", "/run/hull-bench", "scratch directory for bundles and --root dirs (removed at the end)")
 	flag.IntVar(&o.n, "n", 20, "rounds of the sequential operations")
+	flag.IntVar(&o.rssN, "rss-n", 5, "rounds of the peak-RSS calls (under /usr/bin/time)")
 	flag.IntVar(&o.bigN, "big-n", 3, "rounds of the 50-container operations")
 	flag.IntVar(&o.big, "big", 50, "containers in the concurrent create+start, list and kill/delete rounds")
 	flag.IntVar(&o.listReps, "list-reps", 5, "list calls per runtime per big round")
@@ -206,6 +208,18 @@ func (b *bench) benchmark() error {
 		}
 		reapOrphans()
 	}
+	b.progress("%d peak-RSS rounds", b.o.rssN)
+	for i := 0; i < b.o.rssN; i++ {
+		if err := b.ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted: %w", err)
+		}
+		for _, rt := range b.order(i) {
+			if err := b.rssRound(rt, i); err != nil {
+				return err
+			}
+		}
+		reapOrphans()
+	}
 	b.progress("%d rounds of %d containers", b.o.bigN, b.o.big)
 	for j := 0; j < b.o.bigN; j++ {
 		if err := b.ctx.Err(); err != nil {
@@ -289,11 +303,45 @@ func (b *bench) lifecycle(rt *runtime, i int) error {
 	b.res.add("  start", "ms", rt.name, ms(s.dur))
 	b.res.add("  wait (start returned → init reaped)", "ms", rt.name, ms(w))
 	b.res.add("  delete", "ms", rt.name, ms(d.dur))
-	b.res.add("peak RSS: create", "MB", rt.name, mb(c.maxRSSKB))
-	b.res.add("peak RSS: start", "MB", rt.name, mb(s.maxRSSKB))
-	b.res.add("peak RSS: delete", "MB", rt.name, mb(d.maxRSSKB))
 	b.res.add("init while created: VmRSS", "MB", rt.name, mb(rss))
 	b.res.add("init while created: Pss", "MB", rt.name, mb(pss))
+	return nil
+}
+
+// rssRound takes each command's peak RSS through /usr/bin/time.
+func (b *bench) rssRound(rt *runtime, i int) error {
+	id := fmt.Sprintf("%s-rss-%d", rt.name, i)
+	pidFile := filepath.Join(b.tmp, rt.name+".pid")
+	steps := []struct {
+		name string
+		args []string
+	}{
+		{"run", []string{"run", "--bundle", b.trueB, id + "-run"}},
+		{"create", []string{"create", "--bundle", b.trueB, "--pid-file", pidFile, id}},
+		{"start", []string{"start", id}},
+		{"delete", nil}, // after the init is reaped
+		{"exec", []string{"exec", rt.name + "-sleeper", "/bin/true"}},
+		{"state", []string{"state", rt.name + "-sleeper"}},
+		{"list", []string{"list"}},
+	}
+	for _, st := range steps {
+		args := st.args
+		if st.name == "delete" {
+			pid, err := readPid(pidFile)
+			if err != nil {
+				return err
+			}
+			if err := waitPid(pid); err != nil {
+				return fmt.Errorf("%s: %w", rt.name, err)
+			}
+			args = []string{"delete", id}
+		}
+		s, err := rt.callRSS(b.tmp, args...)
+		if err != nil {
+			return err
+		}
+		b.res.add("peak RSS: "+st.name, "MB", rt.name, mb(s.maxRSSKB))
+	}
 	return nil
 }
 
@@ -303,7 +351,6 @@ func (b *bench) runOnce(rt *runtime, i int) error {
 		return err
 	}
 	b.res.add("run /bin/true", "ms", rt.name, ms(s.dur))
-	b.res.add("peak RSS: run", "MB", rt.name, mb(s.maxRSSKB))
 	return nil
 }
 
@@ -313,7 +360,6 @@ func (b *bench) execOnce(rt *runtime, _ int) error {
 		return err
 	}
 	b.res.add("exec /bin/true", "ms", rt.name, ms(s.dur))
-	b.res.add("peak RSS: exec", "MB", rt.name, mb(s.maxRSSKB))
 	return nil
 }
 
@@ -323,7 +369,6 @@ func (b *bench) stateOnce(rt *runtime, _ int) error {
 		return err
 	}
 	b.res.add("state", "ms", rt.name, ms(s.dur))
-	b.res.add("peak RSS: state", "MB", rt.name, mb(s.maxRSSKB))
 	return nil
 }
 
@@ -333,7 +378,6 @@ func (b *bench) list1Once(rt *runtime, _ int) error {
 		return err
 	}
 	b.res.add("list (1 live)", "ms", rt.name, ms(s.dur))
-	b.res.add("peak RSS: list", "MB", rt.name, mb(s.maxRSSKB))
 	return nil
 }
 
@@ -443,7 +487,7 @@ func (b *bench) report(total time.Duration) {
 	w := os.Stdout
 	fmt.Fprintf(w, "## Times (median of %d rounds; %d-container rows: %d rounds)\n\n", b.o.n, b.o.big, b.o.bigN)
 	b.res.table(w, names, "ms")
-	fmt.Fprintf(w, "\n## Peak RSS (wait4 ru_maxrss, as /usr/bin/time -v) and a created init's memory\n\n")
+	fmt.Fprintf(w, "\n## Peak RSS (/usr/bin/time %%M, median of %d rounds) and a created init's memory (%d rounds)\n\n", b.o.rssN, b.o.n)
 	b.res.table(w, names, "MB")
 	fmt.Fprintf(w, "\nRatios are medians of per-round ratios (pair by pair), not ratios of medians.\n")
 	fmt.Fprintf(w, "Floor (CLONE_NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS + chroot + exec /bin/true from Go): %s ms median.\n",

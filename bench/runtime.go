@@ -19,18 +19,33 @@ type runtime struct {
 	root string
 }
 
-// sample is one timed runtime call: wall time from fork to wait4, and the
-// ru_maxrss wait4 reports (the process's peak, or a reaped child's if larger,
-// exactly what /usr/bin/time -v prints as "Maximum resident set size").
+// sample is one runtime call: wall time from fork to wait4, or, for a call
+// made through /usr/bin/time, the peak RSS it reports.
 type sample struct {
 	dur      time.Duration
 	maxRSSKB int64
 }
 
+// timeBin measures peak RSS. Not wait4 from this driver: Go spawns children
+// with CLONE_VM|CLONE_VFORK, and execve folds the shared mm's high-water RSS
+// (the driver's own, ~6 MB) into the child's ru_maxrss, hiding anything
+// smaller (crun's ~3 MB). /usr/bin/time fork()s from a ~1 MB process.
+const timeBin = "/usr/bin/time"
+
 // call runs the runtime with args and fails with its stderr when it exits
 // non-zero. Stdio are files, never pipes: a detached container inherits them
 // and a pipe would keep Wait from returning until the container exits.
 func (r *runtime) call(tmp string, args ...string) (sample, error) {
+	return r.exec(tmp, false, args...)
+}
+
+// callRSS is call under /usr/bin/time -f %M; its duration includes time's
+// own fork and is not reported.
+func (r *runtime) callRSS(tmp string, args ...string) (sample, error) {
+	return r.exec(tmp, true, args...)
+}
+
+func (r *runtime) exec(tmp string, rss bool, args ...string) (sample, error) {
 	errf, err := os.CreateTemp(tmp, "stderr-")
 	if err != nil {
 		return sample{}, fmt.Errorf("stderr file: %w", err)
@@ -43,7 +58,19 @@ func (r *runtime) call(tmp string, args ...string) (sample, error) {
 	}
 	defer devnull.Close()
 
-	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
+	argv := append([]string{r.bin, "--root", r.root}, args...)
+	var rssFile string
+	if rss {
+		f, err := os.CreateTemp(tmp, "rss-")
+		if err != nil {
+			return sample{}, fmt.Errorf("rss file: %w", err)
+		}
+		rssFile = f.Name()
+		f.Close()
+		defer os.Remove(rssFile)
+		argv = append([]string{timeBin, "-f", "%M", "-o", rssFile, "--"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, errf
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -55,10 +82,19 @@ func (r *runtime) call(tmp string, args ...string) (sample, error) {
 		msg, _ := os.ReadFile(errf.Name())
 		return sample{}, fmt.Errorf("%s %s: %w: %s", r.name, strings.Join(args, " "), werr, bytes.TrimSpace(msg))
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	s := sample{dur: d}
-	if ru != nil {
-		s.maxRSSKB = ru.Maxrss
+	if rss {
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return sample{}, fmt.Errorf("read %s output: %w", timeBin, err)
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return sample{}, fmt.Errorf("%s wrote nothing", timeBin)
+		}
+		if s.maxRSSKB, err = strconv.ParseInt(f[len(f)-1], 10, 64); err != nil {
+			return sample{}, fmt.Errorf("%s output %q: %w", timeBin, b, err)
+		}
 	}
 	return s, nil
 }
