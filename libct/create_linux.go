@@ -13,6 +13,7 @@ import (
 
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/rootfs"
 )
 
 // CreateOpts are the caller's choices for Create that are not part of the
@@ -116,6 +117,19 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		c.cg = m
 	}
 
+	var sources rootfs.Sources
+	if rootfs.NeedsSources(cfg) {
+		// Opened here: init, in the container's user namespace, may no
+		// longer idmap the host's filesystems.
+		if sources, err = rootfs.OpenSources(cfg); err != nil {
+			return nil, fmt.Errorf("mounts: %w", err)
+		}
+		defer func() {
+			for _, f := range sources {
+				f.Close()
+			}
+		}()
+	}
 	console, err := consoleConn(cfg.Process.Terminal, o)
 	if err != nil {
 		return nil, err
@@ -125,18 +139,19 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	}
 
 	ch := &child{
-		mode:       modeInit,
-		id:         id,
-		cfg:        cfg,
-		proc:       cfg.Process,
-		cg:         c.cg,
-		newCgroup:  true,
-		fifo:       fifo,
-		errFifo:    errFifo,
-		seccomp:    filter,
-		console:    console,
-		extraFiles: o.ExtraFiles,
-		stdin:      o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		mode:         modeInit,
+		id:           id,
+		cfg:          cfg,
+		proc:         cfg.Process,
+		cg:           c.cg,
+		newCgroup:    true,
+		fifo:         fifo,
+		errFifo:      errFifo,
+		seccomp:      filter,
+		mountSources: sources,
+		console:      console,
+		extraFiles:   o.ExtraFiles,
+		stdin:        o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
 		hookState: func(pid int) []byte {
 			b, _ := jsonMarshal(c.specState(Creating, pid))
 			return b

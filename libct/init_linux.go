@@ -190,8 +190,15 @@ func (in *initProc) setupContainer() error {
 	if err := rootfs.Prepare(cfg); err != nil {
 		return stage("rootfs", err)
 	}
-	if err := rootfs.MountAll(cfg); err != nil {
+	src, err := mountSources()
+	if err != nil {
 		return stage("mounts", err)
+	}
+	if err := rootfs.MountAllFrom(cfg, src); err != nil {
+		return stage("mounts", err)
+	}
+	for _, f := range src {
+		f.Close()
 	}
 	if h := cfg.Hooks; h != nil {
 		//lint:ignore SA1019 prestart is deprecated but still in the spec.
@@ -240,6 +247,14 @@ func (in *initProc) setupContainer() error {
 	}
 	if err := writeSysctls(cfg.Sysctl); err != nil {
 		return stage("sysctl", err)
+	}
+	if err := rootfs.ReopenDevNull(); err != nil {
+		return stage("rootfs", err)
+	}
+	// A missing cwd is created (as runc does) while / may still be
+	// writable; Finalize may remount it read-only.
+	if err := os.MkdirAll(in.proc.Cwd, 0o755); err != nil {
+		return stage("cwd", fmt.Errorf("create %s: %w", in.proc.Cwd, err))
 	}
 	// After the sysctls: readonlyPaths usually holds /proc/sys.
 	if err := rootfs.Finalize(cfg); err != nil {
@@ -304,6 +319,28 @@ func setPersonality(p *specs.LinuxPersonality) error {
 		return errno
 	}
 	return nil
+}
+
+// mountSources collects the detached mount trees the parent opened for
+// idmapped mounts (_HULL_MOUNTSRC="index:fd,...").
+func mountSources() (rootfs.Sources, error) {
+	v := os.Getenv(envMountSrc)
+	if v == "" {
+		return nil, nil
+	}
+	os.Unsetenv(envMountSrc)
+	src := rootfs.Sources{}
+	for _, e := range strings.Split(v, ",") {
+		is, fs, ok := strings.Cut(e, ":")
+		i, err1 := strconv.Atoi(is)
+		fd, err2 := strconv.Atoi(fs)
+		if !ok || err1 != nil || err2 != nil || fd < 3 {
+			return nil, fmt.Errorf("bad %s entry %q", envMountSrc, e)
+		}
+		unix.CloseOnExec(fd)
+		src[i] = os.NewFile(uintptr(fd), "mount-source")
+	}
+	return src, nil
 }
 
 func envFd(name string) (int, error) {

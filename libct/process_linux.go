@@ -18,6 +18,7 @@ import (
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/nsenter"
+	"github.com/hullrt/hull/libct/rootfs"
 	"github.com/hullrt/hull/libct/seccomp"
 )
 
@@ -28,6 +29,7 @@ const (
 	envFifoFd    = "_HULL_FIFOFD"    // read end of the exec FIFO (init only)
 	envConsoleFd = "_HULL_CONSOLEFD" // socket that receives the pty master
 	envErrFd     = "_HULL_ERRFD"     // write end of err.fifo (init only)
+	envMountSrc  = "_HULL_MOUNTSRC"  // "index:fd,...": idmapped mount sources
 )
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
@@ -51,6 +53,8 @@ type child struct {
 	console    *os.File
 	extraFiles []*os.File
 	seccomp    *seccomp.Filter
+	// mountSources are detached trees for idmapped mounts, by mount index.
+	mountSources rootfs.Sources
 
 	stdin, stdout, stderr *os.File
 	hookState             func(pid int) []byte
@@ -106,8 +110,16 @@ func (ch *child) start() (*os.Process, error) {
 	defer parentSock.Close()
 	defer childSock.Close()
 
+	exe, err := selfExe()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
 	cmd := &exec.Cmd{
-		Path:   "/proc/self/exe",
+		// The fd is inherited across fork and closed on exec, so the
+		// child resolves this path in its own fd table, before it joins
+		// any mount namespace.
+		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args:   []string{"hull", "init"},
 		Stdin:  orStd(ch.stdin, os.Stdin),
 		Stdout: orStd(ch.stdout, os.Stdout),
@@ -128,6 +140,14 @@ func (ch *child) start() (*os.Process, error) {
 	}
 	if ch.console != nil {
 		addFd(envConsoleFd, ch.console)
+	}
+	if len(ch.mountSources) > 0 {
+		var list []string
+		for i, f := range ch.mountSources {
+			list = append(list, strconv.Itoa(i)+":"+strconv.Itoa(3+len(cmd.ExtraFiles)))
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		}
+		env = append(env, envMountSrc+"="+strings.Join(list, ","))
 	}
 
 	// No Pdeathsig here: Go's child checks getppid() against the parent's

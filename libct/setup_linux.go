@@ -64,9 +64,13 @@ func (in *initProc) setupProcess() error {
 	if err := capabilities.Apply(p.Capabilities); err != nil {
 		return stage("capabilities", err)
 	}
+	// runc's default umask when the config has none, rather than
+	// whatever hull was started with.
+	umask := 0o022
 	if p.Umask != nil {
-		unix.Umask(int(*p.Umask))
+		umask = int(*p.Umask)
 	}
+	unix.Umask(umask)
 	p.Env = withHome(p.Env, p.UID)
 	if err := chdirVerified(p.Cwd); err != nil {
 		return stage("cwd", err)
