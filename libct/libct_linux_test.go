@@ -1,0 +1,191 @@
+package libct
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/configs"
+	_ "github.com/hullrt/hull/libct/nsenter"
+)
+
+// TestMain makes the test binary double as `hull init`: libct re-execs
+// its own binary for a container's init.
+func TestMain(m *testing.M) {
+	if IsInit() {
+		if err := Init(); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// testConfig builds a minimal container (busybox from the host's
+// busybox-static) in new mount, pid, ipc and uts namespaces.
+func testConfig(t *testing.T, args ...string) *configs.Config {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (creates namespaces and mounts)")
+	}
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("needs busybox (Debian busybox-static) for a rootfs")
+	}
+	bundle := t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	for _, d := range []string{"bin", "proc", "dev", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range []string{"sh", "sleep", "true", "cat"} {
+		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &configs.Config{
+		Version: "1.3.0",
+		Bundle:  bundle,
+		Rootfs:  rootfs,
+		Namespaces: []configs.Namespace{
+			{Type: configs.NEWNS}, {Type: configs.NEWPID}, {Type: configs.NEWIPC}, {Type: configs.NEWUTS},
+		},
+		Mounts: []*configs.Mount{
+			{Source: "proc", Destination: "/proc", Type: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+		},
+		Process: &configs.Process{Args: args, Env: []string{"PATH=/bin"}, Cwd: "/"},
+	}
+}
+
+func createTest(t *testing.T, cfg *configs.Config) *Container {
+	t.Helper()
+	root := t.TempDir()
+	id := "t" + strconv.Itoa(os.Getpid()) + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	c, err := Create(root, id, cfg, &CreateOpts{Stdin: devnull, Stdout: devnull, Stderr: devnull})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Delete(true) })
+	return c
+}
+
+// TestSelfExeNotWritable is CVE-2019-5736: a process of the container
+// grabs /proc/<init>/exe while init is hull, then, after init has exec'd
+// the container's process, reopens it for writing. What it holds must be
+// on a read-only mount (EROFS once hull no longer runs; here the test
+// binary still runs, so the kernel would say ETXTBSY first: the test
+// checks the mount, which is what stops the write for good).
+func TestSelfExeNotWritable(t *testing.T) {
+	c := createTest(t, testConfig(t, "sleep", "100"))
+	held, err := unix.Open("/proc/"+strconv.Itoa(c.Pid())+"/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open init's exe: %v", err)
+	}
+	defer unix.Close(held)
+	if err := c.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(held, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Flags&unix.ST_RDONLY == 0 {
+		t.Fatal("init's /proc/PID/exe is on a writable mount: the container could overwrite hull's binary")
+	}
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(held), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		unix.Close(fd)
+		t.Fatal("hull's binary could be opened for writing through init's /proc/PID/exe")
+	}
+	if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.ETXTBSY) {
+		t.Fatalf("reopen for writing: %v, want EROFS", err)
+	}
+}
+
+func TestSelfExeContent(t *testing.T) {
+	f, err := selfExe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := os.ReadFile("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatal("selfExe's file differs from the running binary")
+	}
+}
+
+// TestStartAfterInitDied is runc#1697: start must fail at once, not hang,
+// when the created container's init is gone.
+func TestStartAfterInitDied(t *testing.T) {
+	c := createTest(t, testConfig(t, "true"))
+	if got := c.Status(); got != Created {
+		t.Fatalf("status %s, want created", got)
+	}
+	if err := unix.Kill(c.Pid(), unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(c.Pid(), c.p.InitStartTime, 5*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- c.Start() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("start of a container whose init died succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("start hangs when init is gone")
+	}
+	if got := c.Status(); got != Stopped {
+		t.Errorf("status %s, want stopped", got)
+	}
+}
+
+// TestStartReportsExecFailure: a failure after start released init (here
+// an rlimit the kernel refuses) makes start fail with init's message.
+func TestStartReportsExecFailure(t *testing.T) {
+	cfg := testConfig(t, "true")
+	cfg.Process.Rlimits = []configs.Rlimit{{Type: unix.RLIMIT_NOFILE, Soft: 10, Hard: 5}}
+	c := createTest(t, cfg)
+	err := c.Start()
+	if err == nil {
+		t.Fatal("start succeeded although init could not set its rlimits")
+	}
+	if want := "rlimits"; !contains(err.Error(), want) {
+		t.Fatalf("start error %q does not name %q", err, want)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
