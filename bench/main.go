@@ -303,6 +303,9 @@ func (b *bench) lifecycle(rt *runtime, i int) error {
 	b.res.add("  start", "ms", rt.name, ms(s.dur))
 	b.res.add("  wait (start returned → init reaped)", "ms", rt.name, ms(w))
 	b.res.add("  delete", "ms", rt.name, ms(d.dur))
+	b.res.add("cpu: create", "cpu ms", rt.name, ms(c.cpu))
+	b.res.add("cpu: start", "cpu ms", rt.name, ms(s.cpu))
+	b.res.add("cpu: delete", "cpu ms", rt.name, ms(d.cpu))
 	b.res.add("init while created: VmRSS", "MB", rt.name, mb(rss))
 	b.res.add("init while created: Pss", "MB", rt.name, mb(pss))
 	return nil
@@ -351,6 +354,7 @@ func (b *bench) runOnce(rt *runtime, i int) error {
 		return err
 	}
 	b.res.add("run /bin/true", "ms", rt.name, ms(s.dur))
+	b.res.add("cpu: run (with the reaped container)", "cpu ms", rt.name, ms(s.cpu))
 	return nil
 }
 
@@ -360,6 +364,7 @@ func (b *bench) execOnce(rt *runtime, _ int) error {
 		return err
 	}
 	b.res.add("exec /bin/true", "ms", rt.name, ms(s.dur))
+	b.res.add("cpu: exec", "cpu ms", rt.name, ms(s.cpu))
 	return nil
 }
 
@@ -369,6 +374,7 @@ func (b *bench) stateOnce(rt *runtime, _ int) error {
 		return err
 	}
 	b.res.add("state", "ms", rt.name, ms(s.dur))
+	b.res.add("cpu: state", "cpu ms", rt.name, ms(s.cpu))
 	return nil
 }
 
@@ -378,6 +384,7 @@ func (b *bench) list1Once(rt *runtime, _ int) error {
 		return err
 	}
 	b.res.add("list (1 live)", "ms", rt.name, ms(s.dur))
+	b.res.add("cpu: list (1 live)", "cpu ms", rt.name, ms(s.cpu))
 	return nil
 }
 
@@ -407,6 +414,7 @@ func (b *bench) bigRound(j int) error {
 				return err
 			}
 			b.res.add(fmt.Sprintf("list (%d live)", b.o.big), "ms", rt.name, ms(s.dur))
+			b.res.add(fmt.Sprintf("cpu: list (%d live)", b.o.big), "cpu ms", rt.name, ms(s.cpu))
 		}
 	}
 	for _, rt := range b.order(j) {
@@ -487,6 +495,8 @@ func (b *bench) report(total time.Duration) {
 	w := os.Stdout
 	fmt.Fprintf(w, "## Times (median of %d rounds; %d-container rows: %d rounds)\n\n", b.o.n, b.o.big, b.o.bigN)
 	b.res.table(w, names, "ms")
+	fmt.Fprintf(w, "\n## CPU time (user+sys from wait4: the call plus the children it reaped; less sensitive to a loaded machine than wall time)\n\n")
+	b.res.table(w, names, "cpu ms")
 	fmt.Fprintf(w, "\n## Peak RSS (/usr/bin/time %%M, median of %d rounds) and a created init's memory (%d rounds)\n\n", b.o.rssN, b.o.n)
 	b.res.table(w, names, "MB")
 	fmt.Fprintf(w, "\nRatios are medians of per-round ratios (pair by pair), not ratios of medians.\n")

@@ -23,6 +23,7 @@ type runtime struct {
 // made through /usr/bin/time, the peak RSS it reports.
 type sample struct {
 	dur      time.Duration
+	cpu      time.Duration // user+sys of the call and the children it reaped
 	maxRSSKB int64
 }
 
@@ -83,6 +84,9 @@ func (r *runtime) exec(tmp string, rss bool, args ...string) (sample, error) {
 		return sample{}, fmt.Errorf("%s %s: %w: %s", r.name, strings.Join(args, " "), werr, bytes.TrimSpace(msg))
 	}
 	s := sample{dur: d}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && !rss {
+		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
 	if rss {
 		b, err := os.ReadFile(rssFile)
 		if err != nil {
