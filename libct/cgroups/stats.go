@@ -41,6 +41,8 @@ type Blkio struct {
 	IoMergedRecursive       []BlkioEntry `json:"ioMergedRecursive,omitempty"`
 	IoTimeRecursive         []BlkioEntry `json:"ioTimeRecursive,omitempty"`
 	SectorsRecursive        []BlkioEntry `json:"sectorsRecursive,omitempty"`
+	// PSI is io.pressure (cgroup v2 only).
+	PSI *PSIStats `json:"psi,omitempty"`
 }
 
 // Pids is the pids controller's accounting.
@@ -73,6 +75,25 @@ type CPUUsage struct {
 type CPU struct {
 	Usage      CPUUsage   `json:"usage,omitempty"`
 	Throttling Throttling `json:"throttling,omitempty"`
+	// PSI is cpu.pressure (cgroup v2 only).
+	PSI *PSIStats `json:"psi,omitempty"`
+}
+
+// PSIData is one line of a pressure stall file: the share of time some
+// (or all) tasks stalled, averaged over 10, 60 and 300 seconds, and the
+// total stall time in microseconds.
+type PSIData struct {
+	Avg10  float64 `json:"avg10"`
+	Avg60  float64 `json:"avg60"`
+	Avg300 float64 `json:"avg300"`
+	Total  uint64  `json:"total"`
+}
+
+// PSIStats is a pressure stall file (cpu.pressure, memory.pressure,
+// io.pressure).
+type PSIStats struct {
+	Some PSIData `json:"some,omitempty"`
+	Full PSIData `json:"full,omitempty"`
 }
 
 // CPUSet is the cpuset the cgroup may use, as lists of numbers.
@@ -99,4 +120,6 @@ type Memory struct {
 	KernelTCP MemoryEntry `json:"kernelTCP,omitempty"`
 	// Raw is memory.stat as it is.
 	Raw map[string]uint64 `json:"raw,omitempty"`
+	// PSI is memory.pressure (cgroup v2 only).
+	PSI *PSIStats `json:"psi,omitempty"`
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // userHZ is the unit of cpuacct.stat: USER_HZ, 100 on every Linux ABI.
@@ -60,6 +62,18 @@ func (m *v1Manager) Stats() (*Stats, error) {
 			return nil, err
 		}
 		st.Hugetlb = h
+	}
+	if dir, ok := m.paths[""]; ok {
+		// The cgroup2 mount of a hybrid host has the pressure files.
+		var err error
+		for _, p := range []struct {
+			file string
+			dst  **PSIStats
+		}{{"cpu.pressure", &st.CPU.PSI}, {"memory.pressure", &st.Memory.PSI}, {"io.pressure", &st.Blkio.PSI}} {
+			if *p.dst, err = readPSI(dir, p.file); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return st, nil
 }
@@ -373,7 +387,63 @@ func (m *v2Manager) Stats() (*Stats, error) {
 		return nil, err
 	}
 	st.Hugetlb = h
+	for _, p := range []struct {
+		file string
+		dst  **PSIStats
+	}{{"cpu.pressure", &st.CPU.PSI}, {"memory.pressure", &st.Memory.PSI}, {"io.pressure", &st.Blkio.PSI}} {
+		if *p.dst, err = readPSI(m.dir, p.file); err != nil {
+			return nil, err
+		}
+	}
 	return st, nil
+}
+
+// readPSI parses a pressure file ("some avg10=0.12 avg60=0.05 avg300=0.01
+// total=1234"); a missing file (kernel without CONFIG_PSI, or psi=0) is
+// nil, as is one the kernel refuses to read (EOPNOTSUPP when PSI is off
+// at boot).
+func readPSI(dir, name string) (*PSIStats, error) {
+	s, err := readFile(dir, name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.EOPNOTSUPP) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var ps PSIStats
+	for line := range strings.Lines(s) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		var d *PSIData
+		switch f[0] {
+		case "some":
+			d = &ps.Some
+		case "full":
+			d = &ps.Full
+		default:
+			continue
+		}
+		for _, kv := range f[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			var err error
+			switch k {
+			case "avg10":
+				d.Avg10, err = strconv.ParseFloat(v, 64)
+			case "avg60":
+				d.Avg60, err = strconv.ParseFloat(v, 64)
+			case "avg300":
+				d.Avg300, err = strconv.ParseFloat(v, 64)
+			case "total":
+				d.Total, err = strconv.ParseUint(v, 10, 64)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("parse %s field %q: %w", filepath.Join(dir, name), kv, err)
+			}
+		}
+	}
+	return &ps, nil
 }
 
 // v2MemoryStats fills memory the way v1 tools expect: the swap entry holds

@@ -527,6 +527,9 @@ func TestV1Stats(t *testing.T) {
 	if len(st.CPUSet.CPUs) == 0 {
 		t.Errorf("cpuset cpus not read")
 	}
+	if m.Path("") != "" && hostFile(filepath.Join(m.Path(""), "cpu.pressure")) && st.CPU.PSI == nil {
+		t.Errorf("cpu.pressure of the hybrid cgroup2 directory not read")
+	}
 	// The JSON is runc's `events --stats` data.
 	js, err := json.Marshal(st)
 	if err != nil {

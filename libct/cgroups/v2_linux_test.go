@@ -356,6 +356,7 @@ func TestV2Stats(t *testing.T) {
 		"hugetlb.2MB.current": "2097152\n",
 		"hugetlb.2MB.max":     "4194304\n",
 		"hugetlb.2MB.events":  "max 2\n",
+		"memory.pressure":     "some avg10=1.50 avg60=0.25 avg300=0.00 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=99\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(m.dir, name), []byte(content), 0o644); err != nil {
@@ -386,6 +387,12 @@ func TestV2Stats(t *testing.T) {
 		{"hugetlb usage", st.Hugetlb["2MB"].Usage, 2097152},
 		{"hugetlb failcnt", st.Hugetlb["2MB"].Failcnt, 2},
 		{"cpuset cpus", uint64(len(st.CPUSet.CPUs)), 2},
+	}
+	if st.Memory.PSI == nil || st.Memory.PSI.Some.Avg10 != 1.5 || st.Memory.PSI.Some.Total != 12345 || st.Memory.PSI.Full.Total != 99 {
+		t.Errorf("memory PSI = %+v", st.Memory.PSI)
+	}
+	if st.CPU.PSI != nil {
+		t.Errorf("cpu PSI without cpu.pressure = %+v, want nil", st.CPU.PSI)
 	}
 	for _, c := range checks {
 		if c.got != c.want {
