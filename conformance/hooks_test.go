@@ -283,7 +283,7 @@ func TestHookFailures(t *testing.T) {
 				res := c.create()
 				record(t, clause[k], !res.OK(), "create with a failing %s hook: err=%v", k, res.Err)
 				_, _, st := rt.State(c.id)
-				record(t, clause[k], !st.OK() || c.status() == "stopped", "after a failing %s hook the container is %q", k, c.status())
+				record(t, clause[k], !st.OK() || c.status() == "stopped", "after a failing %s hook the container is %q (want stopped or gone)", k, c.status())
 				lt := tags(h.lines())
 				record(t, clause[k], strings.Contains(strings.Join(lt, " "), "poststop-cleanup"),
 					"lifecycle continues at step 12-13 (poststop) after a failing %s hook: log %v", k, lt)
@@ -293,15 +293,15 @@ func TestHookFailures(t *testing.T) {
 					// CFG-HOOK-POSTSTART-WHEN) fails create instead.
 					record(t, clause[k], true, "create failed on the failing %s hook: %v", k, res.Err)
 					_, _, st := rt.State(c.id)
-					record(t, clause[k], !st.OK(), "after create failed on a %s hook the container exists", k)
+					record(t, clause[k], !st.OK(), "after create failed on a %s hook the container exists: %v (want false)", k, st.OK())
 					return
 				}
 				res := rt.Start(c.id)
 				record(t, clause[k], !res.OK(), "start with a failing %s hook: err=%v", k, res.Err)
 				err := WaitFor(5e9, "container stopped or gone", func() bool { s := c.status(); return s == "stopped" || s == "" })
-				record(t, clause[k], err == nil, "after a failing %s hook the container is %q", k, c.status())
+				record(t, clause[k], err == nil, "after a failing %s hook the container is %q (want stopped or gone)", k, c.status())
 				if k == "startContainer" {
-					record(t, clause[k], !ran(), "the program ran although a startContainer hook failed")
+					record(t, clause[k], !ran(), "the program ran after a failing startContainer hook: %v (want false)", ran())
 				}
 			case "poststop":
 				c.mustCreate()

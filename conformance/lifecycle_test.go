@@ -101,8 +101,8 @@ func TestLifecycle(t *testing.T) {
 	pid := checkState(t, c, "created")
 	record(t, "RT-STATE-STATUS", c.status() == "created", "status after create is %q", c.status())
 	_, err := os.Stat(filepath.Join(b.Rootfs, "started"))
-	record(t, "RT-LIFE-NO-PROGRAM", os.IsNotExist(err), "the user program ran before start (marker: %v)", err)
-	record(t, "RT-CREATE-ARGS-DEFERRED", os.IsNotExist(err), "process.args applied before start (marker: %v)", err)
+	record(t, "RT-LIFE-NO-PROGRAM", os.IsNotExist(err), "marker of the user program before start: %v (want: does not exist)", err)
+	record(t, "RT-CREATE-ARGS-DEFERRED", os.IsNotExist(err), "marker of process.args before start: %v (want: does not exist)", err)
 	if pid > 0 {
 		_, err := os.Stat("/proc/" + strconv.Itoa(pid))
 		record(t, "RT-STATE-RETURN", err == nil, "state pid %d of a created container exists in the runtime's pid namespace: %v", pid, err)
@@ -128,7 +128,7 @@ func TestLifecycle(t *testing.T) {
 	res = rt.Delete(c.id, false)
 	record(t, "RT-OPS-SUPPORT", res.OK(), "delete operation: %v %s", res.Err, trim(res.Stderr))
 	_, _, res = rt.State(c.id)
-	record(t, "RT-DELETE-RESOURCES", !res.OK(), "state after delete still succeeds")
+	record(t, "RT-DELETE-RESOURCES", !res.OK(), "state after delete: ok=%v (want an error)", res.OK())
 	_, err = os.Stat(b.Dir)
 	record(t, "RT-DELETE-KEEP-FOREIGN", err == nil, "the bundle directory survives delete: %v", err)
 }
@@ -197,8 +197,8 @@ func TestDeleteResources(t *testing.T) {
 			left = append(left, d)
 		}
 	}
-	record(t, "RT-DELETE-RESOURCES", len(left) == 0, "cgroups created by create remain after delete: %v", left)
-	record(t, "RT-LIFE-DESTROY", len(left) == 0, "cgroups remain after delete: %v", left)
+	record(t, "RT-DELETE-RESOURCES", len(left) == 0, "cgroups of the container left after delete: %v (want none)", left)
+	record(t, "RT-LIFE-DESTROY", len(left) == 0, "cgroups of the container left after delete: %v (want none)", left)
 	_, err = os.Stat(keep)
 	record(t, "RT-DELETE-KEEP-FOREIGN", err == nil, "a file in a bind-mounted host directory survives delete: %v", err)
 }

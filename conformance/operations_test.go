@@ -94,7 +94,7 @@ func TestOperationErrors(t *testing.T) {
 			if before.status != "stopped" {
 				WaitFor(300*time.Millisecond, "no change", func() bool { after = snap(c); return after != before })
 			}
-			record(t, tc.clause, after == before, "%s on a %s container changed it: before %+v after %+v", tc.op, tc.status, before, after)
+			record(t, tc.clause, after == before, "%s on a %s container: before %+v after %+v (want unchanged)", tc.op, tc.status, before, after)
 			record(t, "RT-ERRORS-NO-CHANGE", after == before, "failed %s: before %+v after %+v", tc.op, before, after)
 		})
 	}
@@ -221,14 +221,14 @@ func TestCreateErrors(t *testing.T) {
 				return
 			}
 			_, _, st := rt.State(c.id)
-			record(t, "RT-CREATE-CANNOT-APPLY", !st.OK(), "after a failed create, state %s succeeds: a container was created", c.id)
+			record(t, "RT-CREATE-CANNOT-APPLY", !st.OK(), "after a failed create, state %s: ok=%v (want an error: no container)", c.id, st.OK())
 			var left []string
 			for _, root := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
 				if _, err := os.Stat(root + cgPath); err == nil {
 					left = append(left, root+cgPath)
 				}
 			}
-			record(t, "RT-ERRORS-NO-CHANGE", len(left) == 0 && !st.OK(), "failed create left cgroups %v, container state ok=%v", left, st.OK())
+			record(t, "RT-ERRORS-NO-CHANGE", len(left) == 0 && !st.OK(), "failed create left cgroups %v (want none), container exists=%v", left, st.OK())
 			// The id must be free again: a valid container can take it.
 			good := newBundle(t)
 			sleeper(good)

@@ -179,6 +179,6 @@ func TestSeccompListenerUnreachable(t *testing.T) {
 	record(t, "CL-SECCOMP-LISTENER-FAIL", !res.OK(), "create with an unreachable listenerPath: err=%v", res.Err)
 	if !res.OK() {
 		_, _, st := rt.State(c.id)
-		record(t, "RT-ERRORS-NO-CHANGE", !st.OK(), "after the failed create the container exists")
+		record(t, "RT-ERRORS-NO-CHANGE", !st.OK(), "after the failed create the container exists: %v (want false)", st.OK())
 	}
 }

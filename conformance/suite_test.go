@@ -24,6 +24,7 @@ var (
 	flagGo      = flag.String("go", "go", "go tool used to build the checker")
 	flagStrict  = flag.Bool("strict", false, "report known deviations (DEVIATIONS.md) as failures")
 	flagTimeout = flag.Duration("call-timeout", DefaultTimeout, "timeout of each runtime invocation")
+	flagJSON    = flag.Bool("test.json", false, "emit go test -json events (re-runs this binary under `go tool test2json`)")
 	flagVersion = flag.String("oci-version", "", "ociVersion written into bundles (default: the runtime's features ociVersionMax, else "+specs.Version+")")
 )
 
@@ -43,6 +44,9 @@ var suite struct {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if *flagJSON {
+		os.Exit(runJSON())
+	}
 	suite.report = &Report{}
 	suite.runtime = *flagRuntime
 	if suite.runtime == "" {
@@ -326,4 +330,31 @@ func featureListed(get func(*features.Features) []string, v string) (bool, strin
 		}
 	}
 	return false, fmt.Sprintf("the runtime's features output does not list %q", v)
+}
+
+// runJSON re-runs this test binary in test2json mode under
+// `go tool test2json`, which turns its output into go test -json events.
+func runJSON() int {
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a == "-test.json" || a == "--test.json" || strings.HasPrefix(a, "-test.json=") {
+			continue
+		}
+		args = append(args, a)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		return 2
+	}
+	cmd := exec.Command(*flagGo, append([]string{"tool", "test2json", "-t", "-p", "conformance", self, "-test.v=test2json"}, args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "conformance: go tool test2json:", err)
+		return 2
+	}
+	return 0
 }
