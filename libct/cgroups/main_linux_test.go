@@ -20,6 +20,10 @@ var testPrefix = fmt.Sprintf("hull-cgtest-%d-", os.Getpid())
 // OOM killer ends it.
 const hogEnv = "HULL_CGROUPS_TEST_HOG"
 
+// rootlessEnv makes the test binary run rootlessScenario (as an
+// unprivileged user) and exit.
+const rootlessEnv = "HULL_CGROUPS_TEST_ROOTLESS"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(hogEnv) == "1" {
 		var keep [][]byte
@@ -30,6 +34,9 @@ func TestMain(m *testing.M) {
 			}
 			keep = append(keep, b)
 		}
+	}
+	if os.Getenv(rootlessEnv) == "1" {
+		os.Exit(rootlessScenario())
 	}
 	code := m.Run()
 	if leaks := findTestCgroups(); len(leaks) > 0 {
