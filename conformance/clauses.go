@@ -111,6 +111,7 @@ func baseClauses() []Clause {
 		// config.md: root, mounts, process, hooks, annotations, extensibility.
 		cfg("CFG-ROOT-PATH", "configRoot", "A directory MUST exist at the path declared by the field."),
 		cfg("CFG-ROOT-READONLY", "configRoot", "If true then the root filesystem MUST be read-only inside the container"),
+		{ID: "CFG-MOUNTOPT-IDMAP", Level: MUST, Section: "config.md#configLinuxMountOptions", Text: "`idmap` | SHOULD | Indicates that the mount MUST have an idmapping applied"},
 		cfg("CFG-MOUNTS-ORDER", "configMounts", "The runtime MUST mount entries in the listed order."),
 		cfg("CFG-MOUNTS-RELATIVE", "configMounts", "it MUST be interpreted as relative to \"/\""),
 		via("CFG-MOUNTS-APPLY", "config.md#configMounts", "RT-CREATE-APPLY"),
@@ -169,6 +170,7 @@ func baseClauses() []Clause {
 		lnx("CL-NS-NEW", "configLinuxNamespaces", "If `path` is not specified, the runtime MUST create a new"),
 		lnx("CL-NS-INHERIT", "configLinuxNamespaces", "the container MUST inherit the [runtime namespace]"),
 		lnx("CL-NS-DUP", "configLinuxNamespaces", "If a `namespaces` field contains duplicated namespaces with same `type`"),
+		via("CL-TIME-OFFSETS", "config-linux.md#configLinuxTimeOffset", "RT-CREATE-APPLY"),
 		via("CL-USERNS-MAPPINGS", "config-linux.md#configLinuxUserNamespaceMappings", "RT-CREATE-APPLY"),
 		lnx("CL-DEVICES", "configLinuxDevices", "lists devices that MUST be available in the container"),
 		lnx("CL-DEVICES-MISMATCH", "configLinuxDevices", "that does not match the requested device, the runtime MUST generate an error"),

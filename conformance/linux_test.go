@@ -45,6 +45,12 @@ func TestNamespaces(t *testing.T) {
 			b.RemoveNamespace(specs.UTSNamespace)
 			b.Spec.Hostname = ""
 		}},
+		{"time", "time", func(b *Bundle) {
+			b.SetNamespace(specs.TimeNamespace, "")
+			b.Spec.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
+				"monotonic": {Secs: 1000000, Nanosecs: 500}, "boottime": {Secs: 2000000},
+			}
+		}},
 		{"user", "user", func(b *Bundle) {
 			b.SetNamespace(specs.UserNamespace, "")
 			b.Spec.Linux.UIDMappings = userMapping
@@ -56,7 +62,7 @@ func TestNamespaces(t *testing.T) {
 			namespaceListed(t, tc.typ, "FEAT-LINUX-NAMESPACES")
 			b := newBundle(t)
 			tc.edit(b)
-			ok := runChecker(t, b, "namespaces", "idmap")
+			ok := runChecker(t, b, "namespaces", "idmap", "timens")
 			record(t, "FEAT-LINUX-NAMESPACES", ok, "a container with namespace %s (listed in features) ran", tc.typ)
 		})
 	}
@@ -291,4 +297,32 @@ func TestCgroupUnified(t *testing.T) {
 		res := c.create()
 		record(t, "CL-UNIFIED-MISSING-CONTROLLER", !res.OK(), "unified entry for a controller that does not exist: err=%v", res.Err)
 	})
+}
+
+// TestIdmapMount bind-mounts a host directory with the idmap option into a
+// container with a user namespace: a file owned by host root must appear
+// with the owner the mount's uidMappings/gidMappings give it.
+func TestIdmapMount(t *testing.T) {
+	requireSuite(t)
+	f := suite.features
+	if f == nil || f.Linux == nil || f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil ||
+		f.Linux.MountExtensions.IDMap.Enabled == nil || !*f.Linux.MountExtensions.IDMap.Enabled {
+		skipClause(t, "CFG-MOUNTOPT-IDMAP", "features does not say linux.mountExtensions.idmap.enabled")
+	}
+	namespaceListed(t, "user", "CFG-MOUNTOPT-IDMAP")
+	b := newBundle(t)
+	src := t.TempDir()
+	if err := os.Chmod(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "owned"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.SetNamespace(specs.UserNamespace, "")
+	b.Spec.Linux.UIDMappings = userMapping
+	b.Spec.Linux.GIDMappings = userMapping
+	b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/mnt/idmap", Type: "bind", Source: src,
+		Options: []string{"rbind", "idmap"}, UIDMappings: userMapping, GIDMappings: userMapping})
+	b.Spec.Process.Env = append(b.Spec.Process.Env, "IDMAP_PATH=/mnt/idmap/owned", "IDMAP_WANT=0:0")
+	runChecker(t, b, "idmapmount")
 }

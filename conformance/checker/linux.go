@@ -363,3 +363,41 @@ func checkUnified(c *checker) {
 		c.expect(id, err == nil && got == strings.TrimSpace(v), "%s is %q (err %v), unified says %q", p, got, err, v)
 	}
 }
+
+// checkTimeOffsets compares /proc/self/timens_offsets (time_namespaces(7))
+// with linux.timeOffsets.
+func checkTimeOffsets(c *checker) {
+	l := c.spec.Linux
+	if l == nil || len(l.TimeOffsets) == 0 {
+		return
+	}
+	b, err := os.ReadFile("/proc/self/timens_offsets")
+	if err != nil {
+		c.fail("CL-TIME-OFFSETS", "read /proc/self/timens_offsets: %v", err)
+		return
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			got[f[0]] = f[1] + " " + f[2]
+		}
+	}
+	for clock, off := range l.TimeOffsets {
+		want := fmt.Sprintf("%d %d", off.Secs, off.Nanosecs)
+		c.expect("CL-TIME-OFFSETS", got[clock] == want, "%s offset is %q, config says %q", clock, got[clock], want)
+	}
+}
+
+// checkIdmapMount stats IDMAP_PATH and compares its owner with IDMAP_WANT
+// ("uid:gid"): through an idmapped mount the on-disk owner appears mapped.
+func checkIdmapMount(c *checker) {
+	p, want := os.Getenv("IDMAP_PATH"), os.Getenv("IDMAP_WANT")
+	if p == "" {
+		return
+	}
+	var st syscall.Stat_t
+	err := syscall.Stat(p, &st)
+	got := fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+	c.expect("CFG-MOUNTOPT-IDMAP", err == nil && got == want, "%s is owned by %s (err %v), the mount's idmapping gives %s", p, got, err, want)
+}

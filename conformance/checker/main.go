@@ -67,6 +67,8 @@ var groups = map[string]func(*checker){
 	"seccomp":     checkSeccomp,
 	"personality": checkPersonality,
 	"mempolicy":   checkMemoryPolicy,
+	"timens":      checkTimeOffsets,
+	"idmapmount":  checkIdmapMount,
 	"terminal":    checkTerminal,
 	"propagation": checkRootPropagation,
 }

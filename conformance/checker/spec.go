@@ -65,7 +65,11 @@ type linux struct {
 	UIDMappings []idmap           `json:"uidMappings"`
 	GIDMappings []idmap           `json:"gidMappings"`
 	Sysctl      map[string]string `json:"sysctl"`
-	Resources   *struct {
+	TimeOffsets map[string]struct {
+		Secs     int64  `json:"secs"`
+		Nanosecs uint32 `json:"nanosecs"`
+	} `json:"timeOffsets"`
+	Resources *struct {
 		Memory *struct {
 			Limit       *int64 `json:"limit"`
 			Reservation *int64 `json:"reservation"`
