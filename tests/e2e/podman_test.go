@@ -81,7 +81,7 @@ func newPodman(e *env) (*podman, error) {
 	}
 	p.conf = filepath.Join(dir, "containers.conf")
 	files := map[string]string{
-		p.conf:                                       fmt.Sprintf(podmanConf, dir, false),
+		p.conf: fmt.Sprintf(podmanConf, dir, false),
 		filepath.Join(dir, "containers-nopivot.conf"): fmt.Sprintf(podmanConf, dir, true),
 		filepath.Join(dir, "storage.conf"):            fmt.Sprintf(podmanStorageConf, podmanDriver(dir), p.graph, p.runroot),
 		filepath.Join(dir, "registries.conf"):         "unqualified-search-registries = []\n",
