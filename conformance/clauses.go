@@ -112,6 +112,7 @@ func baseClauses() []Clause {
 		cfg("CFG-ROOT-PATH", "configRoot", "A directory MUST exist at the path declared by the field."),
 		cfg("CFG-ROOT-READONLY", "configRoot", "If true then the root filesystem MUST be read-only inside the container"),
 		{ID: "CFG-MOUNTOPT-IDMAP", Level: MUST, Section: "config.md#configLinuxMountOptions", Text: "`idmap` | SHOULD | Indicates that the mount MUST have an idmapping applied"},
+		{ID: "CFG-MOUNTOPT-RIDMAP", Level: MUST, Section: "config.md#configLinuxMountOptions", Text: "`ridmap` | SHOULD | Indicates that the mount MUST have an idmapping applied, and the mapping is applied recursively"},
 		cfg("CFG-MOUNTS-ORDER", "configMounts", "The runtime MUST mount entries in the listed order."),
 		cfg("CFG-MOUNTS-RELATIVE", "configMounts", "it MUST be interpreted as relative to \"/\""),
 		via("CFG-MOUNTS-APPLY", "config.md#configMounts", "RT-CREATE-APPLY"),

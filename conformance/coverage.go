@@ -170,6 +170,8 @@ var Gated = map[string]string{
 	"CL-UNIFIED-UNKNOWN-WRITTEN":         "cgroup v2 unified hosts",
 	"CL-UNIFIED-MISSING-CONTROLLER":      "cgroup v2 unified hosts",
 	"CL-INTELRDT-NO-RESCTRL":             "hosts without resctrl",
+	"CFG-MOUNTOPT-IDMAP":                 "runtimes whose features enable idmap mounts",
+	"CFG-MOUNTOPT-RIDMAP":                "runtimes whose features enable idmap mounts",
 	"FEAT-LINUX-MEMPOLICY-MODES":         "runtimes whose features list memoryPolicy",
 	"FEAT-LINUX-MEMPOLICY-FLAGS":         "runtimes whose features list memoryPolicy",
 	"FEAT-LINUX-SECCOMP-KNOWN-FLAGS":     "runtimes whose features list seccomp flags",

@@ -299,30 +299,68 @@ func TestCgroupUnified(t *testing.T) {
 	})
 }
 
-// TestIdmapMount bind-mounts a host directory with the idmap option into a
-// container with a user namespace: a file owned by host root must appear
-// with the owner the mount's uidMappings/gidMappings give it.
+// TestIdmapMount bind-mounts a host directory with the idmap (and ridmap)
+// option into a container with a user namespace: a file owned by host root
+// must appear with the owner the mount's uidMappings/gidMappings give it
+// (for ridmap, also in a submount of the source).
 func TestIdmapMount(t *testing.T) {
-	requireSuite(t)
-	f := suite.features
-	if f == nil || f.Linux == nil || f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil ||
-		f.Linux.MountExtensions.IDMap.Enabled == nil || !*f.Linux.MountExtensions.IDMap.Enabled {
-		skipClause(t, "CFG-MOUNTOPT-IDMAP", "features does not say linux.mountExtensions.idmap.enabled")
+	for _, opt := range []string{"idmap", "ridmap"} {
+		t.Run(opt, func(t *testing.T) {
+			clause := MountOptionClauseIdmap(opt)
+			requireSuite(t)
+			f := suite.features
+			if f == nil || f.Linux == nil || f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil ||
+				f.Linux.MountExtensions.IDMap.Enabled == nil || !*f.Linux.MountExtensions.IDMap.Enabled {
+				skipClause(t, clause, "features does not say linux.mountExtensions.idmap.enabled")
+			}
+			if !contains(f.MountOptions, opt) {
+				skipClause(t, clause, "features mountOptions does not list %s", opt)
+			}
+			namespaceListed(t, "user", clause)
+			b := newBundle(t)
+			src := t.TempDir()
+			if err := os.Chmod(src, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(src, "owned"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			paths := "/mnt/idmap/owned"
+			if opt == "ridmap" {
+				// A submount of the source: ridmap must map it too.
+				sub := filepath.Join(src, "sub")
+				if err := os.Mkdir(sub, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, "mode=755"); err != nil {
+					t.Fatalf("mount tmpfs on %s: %v", sub, err)
+				}
+				t.Cleanup(func() { syscall.Unmount(sub, syscall.MNT_DETACH) })
+				if err := os.WriteFile(filepath.Join(sub, "owned"), []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				paths += ",/mnt/idmap/sub/owned"
+			}
+			// The mount point exists: root in the user namespace could
+			// not create it in the host-root-owned rootfs.
+			if err := os.MkdirAll(filepath.Join(b.Rootfs, "mnt/idmap"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b.SetNamespace(specs.UserNamespace, "")
+			b.Spec.Linux.UIDMappings = userMapping
+			b.Spec.Linux.GIDMappings = userMapping
+			b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/mnt/idmap", Type: "bind", Source: src,
+				Options: []string{"rbind", opt}, UIDMappings: userMapping, GIDMappings: userMapping})
+			b.Spec.Process.Env = append(b.Spec.Process.Env, "IDMAP_PATH="+paths, "IDMAP_WANT=0:0", "IDMAP_CLAUSE="+clause)
+			runChecker(t, b, "idmapmount")
+		})
 	}
-	namespaceListed(t, "user", "CFG-MOUNTOPT-IDMAP")
-	b := newBundle(t)
-	src := t.TempDir()
-	if err := os.Chmod(src, 0o755); err != nil {
-		t.Fatal(err)
+}
+
+// MountOptionClauseIdmap returns the clause of the idmap or ridmap option.
+func MountOptionClauseIdmap(opt string) string {
+	if opt == "ridmap" {
+		return "CFG-MOUNTOPT-RIDMAP"
 	}
-	if err := os.WriteFile(filepath.Join(src, "owned"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b.SetNamespace(specs.UserNamespace, "")
-	b.Spec.Linux.UIDMappings = userMapping
-	b.Spec.Linux.GIDMappings = userMapping
-	b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/mnt/idmap", Type: "bind", Source: src,
-		Options: []string{"rbind", "idmap"}, UIDMappings: userMapping, GIDMappings: userMapping})
-	b.Spec.Process.Env = append(b.Spec.Process.Env, "IDMAP_PATH=/mnt/idmap/owned", "IDMAP_WANT=0:0")
-	runChecker(t, b, "idmapmount")
+	return "CFG-MOUNTOPT-IDMAP"
 }

@@ -389,15 +389,22 @@ func checkTimeOffsets(c *checker) {
 	}
 }
 
-// checkIdmapMount stats IDMAP_PATH and compares its owner with IDMAP_WANT
-// ("uid:gid"): through an idmapped mount the on-disk owner appears mapped.
+// checkIdmapMount stats each of the comma-separated IDMAP_PATH and compares
+// its owner with IDMAP_WANT ("uid:gid"): through an idmapped mount the
+// on-disk owner appears mapped.
 func checkIdmapMount(c *checker) {
-	p, want := os.Getenv("IDMAP_PATH"), os.Getenv("IDMAP_WANT")
-	if p == "" {
+	paths, want := os.Getenv("IDMAP_PATH"), os.Getenv("IDMAP_WANT")
+	if paths == "" {
 		return
 	}
-	var st syscall.Stat_t
-	err := syscall.Stat(p, &st)
-	got := fmt.Sprintf("%d:%d", st.Uid, st.Gid)
-	c.expect("CFG-MOUNTOPT-IDMAP", err == nil && got == want, "%s is owned by %s (err %v), the mount's idmapping gives %s", p, got, err, want)
+	id := os.Getenv("IDMAP_CLAUSE")
+	if id == "" {
+		id = "CFG-MOUNTOPT-IDMAP"
+	}
+	for _, p := range strings.Split(paths, ",") {
+		var st syscall.Stat_t
+		err := syscall.Stat(p, &st)
+		got := fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+		c.expect(id, err == nil && got == want, "%s is owned by %s (err %v), the mount's idmapping gives %s", p, got, err, want)
+	}
 }
