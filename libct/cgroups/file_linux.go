@@ -31,6 +31,32 @@ func writeFile(dir, name, value string) error {
 	return nil
 }
 
+// cgroupFile is a cgroup file open for several writes, each of which the
+// kernel parses on its own (devices.allow takes one rule per write).
+type cgroupFile struct {
+	f    *os.File
+	path string
+}
+
+func openCgroupFile(dir, name string) (*cgroupFile, error) {
+	p := filepath.Join(dir, name)
+	f, err := os.OpenFile(p, os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, unwrapPathError(err))
+	}
+	return &cgroupFile{f: f, path: p}, nil
+}
+
+func (c *cgroupFile) write(value string) error {
+	if _, err := c.f.WriteString(value); err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, c.path, unwrapPathError(err))
+	}
+	return nil
+}
+
+// Close closes the file.
+func (c *cgroupFile) Close() error { return c.f.Close() }
+
 // unwrapPathError drops the *PathError around an errno: the callers already
 // name the file.
 func unwrapPathError(err error) error {

@@ -45,18 +45,30 @@ func (m *v1Manager) setDevices(r *specs.LinuxResources) error {
 			return v1DeviceDiff(dir, have, want)
 		}
 	}
-	if err := writeFile(dir, "devices.deny", "a"); err != nil {
+	// The kernel takes one rule per write(2): each file is opened once
+	// for all its rules (this runs on every create).
+	deny, err := openCgroupFile(dir, "devices.deny")
+	if err != nil {
+		return err
+	}
+	defer deny.Close()
+	if err := deny.write("a"); err != nil {
 		if m.rootless && isPermission(err) {
 			return nil
 		}
 		return err
 	}
+	allow, err := openCgroupFile(dir, "devices.allow")
+	if err != nil {
+		return err
+	}
+	defer allow.Close()
 	for i, d := range r.Devices {
-		file := "devices.deny"
+		f := deny
 		if d.Allow {
-			file = "devices.allow"
+			f = allow
 		}
-		if err := writeFile(dir, file, rules[i]); err != nil {
+		if err := f.write(rules[i]); err != nil {
 			return err
 		}
 	}
