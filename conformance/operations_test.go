@@ -305,3 +305,19 @@ func TestUnknownProperties(t *testing.T) {
 	c.recordChecker()
 	_ = strconv.Itoa
 }
+
+// TestEmptyArgs: process.args needs at least one entry on Linux; a runtime
+// must refuse the config at create or at the latest at start.
+func TestEmptyArgs(t *testing.T) {
+	rt := newRuntime(t)
+	b := newBundle(t)
+	b.Spec.Process.Args = []string{}
+	c := newCtr(t, rt, b)
+	res := c.create()
+	if !res.OK() {
+		record(t, "CFG-VALID-VALUES", true, "create refused empty process.args: %v", res.Err)
+		return
+	}
+	res = rt.Start(c.id)
+	record(t, "CFG-VALID-VALUES", !res.OK(), "start with empty process.args: err=%v", res.Err)
+}
