@@ -153,7 +153,7 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {
 		v := uint64(infinity)
-		if *r.Pids.Limit > 0 {
+		if *r.Pids.Limit >= 0 {
 			v = uint64(*r.Pids.Limit)
 		}
 		ps = append(ps, prop("TasksMax", "t", v))

@@ -272,6 +272,8 @@ func TestV1Set(t *testing.T) {
 			checks: []check{{"pids", "pids.max", "42"}}},
 		{name: "pids unlimited", res: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-1)}},
 			checks: []check{{"pids", "pids.max", "max"}}},
+		{name: "pids zero is a limit", res: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}},
+			checks: []check{{"pids", "pids.max", "0"}}},
 		{name: "blkio throttle", res: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{
 			ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: maj, Minor: min}, Rate: 1048576}},
 			ThrottleWriteBpsDevice:  []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: maj, Minor: min}, Rate: 2097152}},

@@ -309,9 +309,10 @@ func (m *v1Manager) setPids(r *specs.LinuxResources) error {
 	return writeFile(dir, "pids.max", pidsMax(*r.Pids.Limit))
 }
 
-// pidsMax formats pids.limit: zero or negative is "no limit".
+// pidsMax formats pids.limit: -1 (any negative) is "max". 0 is a limit
+// like any other (no task may fork), as the spec says since v1.3.
 func pidsMax(limit int64) string {
-	if limit <= 0 {
+	if limit < 0 {
 		return "max"
 	}
 	return strconv.FormatInt(limit, 10)

@@ -198,8 +198,10 @@ func TestV2Set(t *testing.T) {
 			checks: []check{{"cpuset.cpus", "0-1"}, {"cpuset.mems", "0"}}},
 		{name: "pids", res: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(99)}},
 			checks: []check{{"pids.max", "99"}}},
-		{name: "pids unlimited", res: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}},
+		{name: "pids unlimited", res: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-1)}},
 			checks: []check{{"pids.max", "max"}}},
+		{name: "pids zero is a limit", res: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}},
+			checks: []check{{"pids.max", "0"}}},
 		{name: "io weight", res: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(500)}},
 			checks: []check{{"io.weight", "default 4950"}}},
 		{name: "io weight device", res: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{WeightDevice: []specs.LinuxWeightDevice{
