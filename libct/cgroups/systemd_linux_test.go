@@ -92,7 +92,7 @@ func TestResourceProperties(t *testing.T) {
 		{name: "pids unlimited", res: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-1)}},
 			want: map[string]any{"TasksMax": uint64(infinity)}},
 		{name: "pids zero", res: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}},
-			want: map[string]any{"TasksMax": uint64(0)}},
+			want: map[string]any{"TasksMax": uint64(1)}},
 		{name: "v2 io", v2: true, res: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(500),
 			ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1000}},
 			ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 10}}}},

@@ -156,6 +156,11 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 		if *r.Pids.Limit >= 0 {
 			v = uint64(*r.Pids.Limit)
 		}
+		if v == 0 {
+			// systemd refuses TasksMax=0; 1 forbids a fork in the scope as
+			// well, and the fs driver writes the exact 0 to pids.max.
+			v = 1
+		}
 		ps = append(ps, prop("TasksMax", "t", v))
 	}
 	if b := r.BlockIO; b != nil {
