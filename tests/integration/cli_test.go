@@ -158,7 +158,7 @@ func TestDeleteForce(t *testing.T) {
 			r := newRuntime(t)
 			id, b := containerIn(t, r, status)
 			pid := r.state(id).Pid
-			snap := snapshotParallel(t, b.dir)
+			snap := snapshot(t, b.dir)
 			r.must("delete", "--force", id)
 			if res := r.call("state", id); res.code == 0 {
 				t.Errorf("state after delete --force: %v", res)
@@ -238,7 +238,7 @@ func TestLogJSON(t *testing.T) {
 	r := newRuntime(t)
 	logFile := filepath.Join(t.TempDir(), "log.json")
 	missing := filepath.Join(t.TempDir(), "no-such-bundle")
-	res := r.call("--log", logFile, "--log-format", "json", "create", "--bundle", missing, newID(t))
+	res := r.callReaped("--log", logFile, "--log-format", "json", "create", "--bundle", missing, newID(t))
 	if res.code == 0 {
 		t.Fatalf("create with a missing bundle succeeded: %v", res)
 	}

@@ -153,7 +153,7 @@ func TestConsoleSocketRequired(t *testing.T) {
 	id := newID(t)
 	b := newBundle(t, []string{"true"}, func(s *specs.Spec) { s.Process.Terminal = true })
 	before := snapshot(t, b.dir)
-	res := r.call("create", "--bundle", b.dir, id)
+	res := r.callReaped("create", "--bundle", b.dir, id)
 	checkFailure(t, res, []string{"console"}, []string{"console-socket"})
 	checkNoLeaks(t, r, id, b.dir, before)
 }

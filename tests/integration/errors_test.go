@@ -26,6 +26,9 @@ func checkFailure(t *testing.T, res result, wantAny, hullWant []string) {
 	if msg == "" {
 		t.Fatalf("failure without a message on stderr: %v", res)
 	}
+	for _, l := range res.leftovers {
+		t.Errorf("leak: the failed call left process %s", l)
+	}
 	if len(wantAny) > 0 {
 		found := false
 		for _, w := range wantAny {
@@ -215,7 +218,7 @@ func TestCreateErrors(t *testing.T) {
 				cmd = "create"
 			}
 			before := snapshot(t, b.dir)
-			res := r.call(cmd, "--bundle", b.dir, id)
+			res := r.callReaped(cmd, "--bundle", b.dir, id)
 			checkFailure(t, res, tc.wantAny, tc.hullWant)
 			checkNoLeaks(t, r, safeID(id), b.dir, before)
 			if tc.after != nil {

@@ -46,7 +46,7 @@ func TestMountSymlinkEscape(t *testing.T) {
 			}
 			before := snapshot(t, b.dir)
 			hostMounts := mountLines(t, hostDir)
-			res := r.call("run", "--bundle", b.dir, id)
+			res := r.callReaped("run", "--bundle", b.dir, id)
 			switch {
 			case res.code == 0:
 				// Resolved inside the rootfs: the mount is visible there.

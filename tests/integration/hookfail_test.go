@@ -31,7 +31,7 @@ func TestHookFailureAfterCreate(t *testing.T) {
 			s.Hooks = &specs.Hooks{Poststart: failingHook("exit 5", nil)}
 		})
 		snap := snapshot(t, b.dir)
-		res := r.call("run", "--detach", "--bundle", b.dir, id)
+		res := r.callReaped("run", "--detach", "--bundle", b.dir, id)
 		checkFailure(t, res, []string{"hook"}, []string{"poststart"})
 		expectStoppedOrGone(t, r, id)
 		r.quiet("delete", "--force", id)
@@ -84,7 +84,7 @@ func startContainerFails(t *testing.T, reportErr bool) {
 	})
 	r.must("create", "--bundle", b.dir, id)
 	snap := snapshot(t, b.dir)
-	res := r.call("start", id)
+	res := r.callReaped("start", id)
 	if reportErr {
 		checkFailure(t, res, []string{"hook"}, []string{"startContainer"})
 	}

@@ -45,7 +45,7 @@ func TestLifecycle(t *testing.T) {
 	waitFor(t, "the init to exec sleep", func() bool { return procCmdline(st.Pid) == "sleep 1000" })
 	pid := st.Pid
 
-	snap := snapshotParallel(t, b.dir)
+	snap := snapshot(t, b.dir)
 	r.must("kill", id, "KILL")
 	st = r.waitStatus(id, "stopped")
 	checkState(t, st, id, b.dir, "stopped")

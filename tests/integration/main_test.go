@@ -22,6 +22,9 @@ type env struct {
 var testEnv env
 
 func TestMain(m *testing.M) {
+	if report := os.Getenv(reaperEnv); report != "" {
+		os.Exit(runReaper(report, os.Args[1:]))
+	}
 	e, err := setup()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: %v\n", err)

@@ -18,7 +18,7 @@ func TestRunExitCode(t *testing.T) {
 		b := newBundle(t, nil, nil)
 		b.spec.Process.Args = []string{"/bin/sh", "-c", "echo out-$0; exit $0", itoa(code)}
 		b.write(t)
-		snap := snapshotParallel(t, b.dir)
+		snap := snapshot(t, b.dir)
 		res := r.call("run", "--bundle", b.dir, id)
 		if res.code != code {
 			t.Errorf("exit %d: run exited %d: %v", code, res.code, res)

@@ -54,6 +54,10 @@ type result struct {
 	stderr string
 	code   int // exit status; -1 when killed by a signal or not started
 	err    error
+	// reaped: the call ran under the reaper (callReaped); leftovers are
+	// the processes it left behind when it failed ("PID CMDLINE").
+	reaped    bool
+	leftovers []string
 }
 
 func (res result) String() string {
@@ -69,6 +73,9 @@ type callOpts struct {
 	// shell runs the runtime through /bin/sh -c 'exec "$@"' with this
 	// prefix (e.g. to set LISTEN_PID=$$).
 	shellPrefix string
+	// reaperReport, when set, runs the runtime under the reaper (see
+	// reaperEnv), which reports leftovers of a failed call to this file.
+	reaperReport string
 }
 
 // command builds the exec.Cmd for one invocation. Stdout and stderr go to
@@ -84,10 +91,17 @@ func (r *rt) command(ctx context.Context, o callOpts, args ...string) (*exec.Cmd
 	r.mu.Unlock()
 	full := append([]string{"--root", r.root}, args...)
 	var cmd *exec.Cmd
-	if o.shellPrefix != "" {
+	switch {
+	case o.shellPrefix != "":
 		script := o.shellPrefix + ` exec "$@"`
 		cmd = exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", script, "sh", r.bin}, full...)...)
-	} else {
+	case o.reaperReport != "":
+		self, err := os.Executable()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		cmd = exec.CommandContext(ctx, self, append([]string{r.bin}, full...)...)
+	default:
 		cmd = exec.CommandContext(ctx, r.bin, full...)
 	}
 	dir := r.t.TempDir()
@@ -105,6 +119,9 @@ func (r *rt) command(ctx context.Context, o callOpts, args ...string) (*exec.Cmd
 	}
 	cmd.ExtraFiles = o.extraFiles
 	cmd.Env = append(os.Environ(), o.env...)
+	if o.reaperReport != "" {
+		cmd.Env = append(cmd.Env, reaperEnv+"="+o.reaperReport)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd, stdout, stderr
 }
@@ -119,6 +136,19 @@ func (r *rt) callWith(o callOpts, args ...string) result {
 	res := finish(args, cmd, err, stdout, stderr)
 	if ctx.Err() != nil {
 		res.err = fmt.Errorf("timed out after %v: %w", callTimeout, res.err)
+	}
+	return res
+}
+
+// callReaped runs the runtime under the reaper (see reaperEnv): when the
+// call fails, res.leftovers lists every process it left behind.
+func (r *rt) callReaped(args ...string) result {
+	r.t.Helper()
+	report := filepath.Join(r.t.TempDir(), "leftovers")
+	res := r.callWith(callOpts{reaperReport: report}, args...)
+	res.reaped = true
+	if data, err := os.ReadFile(report); err == nil && len(data) > 0 {
+		res.leftovers = strings.Split(string(data), "\n")
 	}
 	return res
 }

@@ -100,7 +100,7 @@ func TestWrongState(t *testing.T) {
 				before = r.state(id)
 			}
 			snap := snapshot(t, b.dir)
-			res := r.call(tc.args(id, b.dir)...)
+			res := r.callReaped(tc.args(id, b.dir)...)
 			hullWant := make([]string, len(tc.hullWant))
 			for i, w := range tc.hullWant {
 				if w == "ID" {

@@ -5,7 +5,8 @@
 #
 #   tests/vm/image.sh            prints the cache directory (builds first if needed)
 #   HULL_VM_REBUILD=1            throws the cache away first
-#   HULL_VM_CACHE=DIR            cache location (default tests/vm/.cache, gitignored)
+#   HULL_VM_CACHE=DIR            cache location (default /var/cache/hull-vm: outside the
+#                                repository, so tools copying the tree skip its 3 GB image)
 #
 # Cache layout: kernel/{vmlinuz,kver,deb}, base/ (debootstrap output), rootfs.img,
 # initrd.img, *.stamp. image.stamp holds the sha256 of this file: editing the recipe
@@ -15,8 +16,7 @@
 # image is made with mkfs.ext4 -d (no loop mount). Needs root (debootstrap, chroot).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${HULL_VM_CACHE:-$here/.cache}
+CACHE=${HULL_VM_CACHE:-/var/cache/hull-vm}
 SUITE=bookworm
 GUEST_PKGS=systemd,systemd-sysv,dbus,udev,kmod,apparmor,apparmor-utils,busybox-static,iproute2,procps,selinux-policy-default,selinux-utils,policycoreutils,libseccomp2,runc,crun,jq
 
@@ -182,10 +182,18 @@ INITRD
 	rm -rf "$i"
 }
 
+umount_below() { # $1: debootstrap can leave its chroot's /proc mounted; never copy a host's /proc
+	local m
+	for m in $(awk -v d="$1/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
+}
+
 build_rootfs() { # base + kernel modules + guest_files + SELinux labels -> rootfs.img
 	local r=$CACHE/rootfs.tmp kver
 	kver=$(cat "$CACHE/kernel/kver")
-	rm -rf "$r" && cp -a "$CACHE/base" "$r"
+	umount_below "$CACHE/base"
+	rm -rf "$r" && cp -a --one-file-system "$CACHE/base" "$r"
 	mkdir -p "$r/lib/modules"
 	rm -rf "$r.kx" && dpkg -x "$(cat "$CACHE/kernel/deb")" "$r.kx"
 	mv "$r.kx/lib/modules/$kver" "$r/lib/modules/$kver" && rm -rf "$r.kx"
@@ -202,6 +210,7 @@ build_rootfs() { # base + kernel modules + guest_files + SELinux labels -> rootf
 	chroot "$r" setfiles -F -e /proc /etc/selinux/default/contexts/files/file_contexts / \
 		> "$CACHE/setfiles.log" 2>&1 || log "warning: setfiles failed (see $CACHE/setfiles.log)"
 	umount "$r/proc"
+	umount_below "$r"
 	rm -f "$CACHE/rootfs.img.tmp"
 	mkfs.ext4 -q -F -L hullvm-root -d "$r" "$CACHE/rootfs.img.tmp" 3G >&2
 	mv "$CACHE/rootfs.img.tmp" "$CACHE/rootfs.img"
