@@ -157,7 +157,8 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 			v = uint64(*r.Pids.Limit)
 		}
 		if v == 0 {
-			// systemd refuses TasksMax=0; 1 forbids a fork in the scope as
+			// Sent as 1, as runc's systemd driver does (systemd versions
+			// differ on TasksMax=0): 1 forbids a fork in the scope as
 			// well, and the fs driver writes the exact 0 to pids.max.
 			v = 1
 		}
