@@ -246,6 +246,8 @@ func TestV1Set(t *testing.T) {
 		{name: "memory swap below limit", needs: "memory/memory.memsw.limit_in_bytes",
 			res:     specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20), Swap: i64(32 << 20)}},
 			wantErr: true},
+		{name: "memory kernelTCP", needs: "memory/memory.kmem.tcp.limit_in_bytes", res: specs.LinuxResources{Memory: &specs.LinuxMemory{KernelTCP: i64(16 << 20), Kernel: i64(8 << 20)}},
+			checks: []check{{"memory", "memory.kmem.tcp.limit_in_bytes", "16777216"}, {"memory", "memory.kmem.limit_in_bytes", "9223372036854771712"}}},
 		{name: "memory swappiness", res: specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: u64(7)}},
 			checks: []check{{"memory", "memory.swappiness", "7"}}},
 		{name: "memory swappiness too big", res: specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: u64(101)}}, wantErr: true},

@@ -118,16 +118,13 @@ func (m *v1Manager) setMemory(r *specs.LinuxResources) error {
 			return err
 		}
 	}
-	// Kernel memory limits are deprecated (kernel v5.4) and the files are
-	// gone from newer kernels: write them where they still exist.
-	for _, kf := range []struct {
-		v    *int64
-		file string
-	}{{mem.Kernel, "memory.kmem.limit_in_bytes"}, {mem.KernelTCP, "memory.kmem.tcp.limit_in_bytes"}} {
-		if kf.v == nil || *kf.v == 0 {
-			continue
-		}
-		if err := writeFile(dir, kf.file, strconv.FormatInt(*kf.v, 10)); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.EOPNOTSUPP) {
+	// memory.kernel is ignored, as runc does since 1.0 and the spec
+	// allows: kmem limits were deprecated in kernel v5.4, only warn in the
+	// kernel log where they remain and are gone from newer kernels. The
+	// TCP buffer limit still works on v1.
+	if mem.KernelTCP != nil && *mem.KernelTCP != 0 {
+		err := writeFile(dir, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(*mem.KernelTCP, 10))
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.EOPNOTSUPP) {
 			return err
 		}
 	}
