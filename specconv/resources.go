@@ -122,7 +122,7 @@ func checkResources(r *specs.LinuxResources) error {
 		}
 	}
 	if p := r.Pids; p != nil && p.Limit != nil && *p.Limit < -1 {
-		return fieldErr("pids.limit", "%d is negative (-1 or 0 mean no limit)", *p.Limit)
+		return fieldErr("pids.limit", "%d is negative (-1 means no limit; 0 is a limit of 0)", *p.Limit)
 	}
 	if b := r.BlockIO; b != nil {
 		if err := checkBlockIO(b); err != nil {
