@@ -129,7 +129,10 @@ func (c *checker) namespaces() {
 	for _, ns := range []string{"mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time"} {
 		ch := Check{Name: ns + " namespace", Required: required[ns], Impact: nsImpact[ns]}
 		how := "unshare " + nsFlagNames[ns]
-		if c.rootless || ns == "mnt" || ns == "pid" || ns == "user" {
+		switch {
+		case ns == "time":
+			how = "clone, then unshare " + nsFlagNames[ns]
+		case c.rootless || ns == "mnt" || ns == "pid" || ns == "user":
 			how = "clone " + nsFlagNames[ns]
 		}
 		if err := c.probe.Namespace(ns); err != nil {

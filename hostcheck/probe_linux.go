@@ -102,25 +102,48 @@ func (k kernel) Namespace(name string) error {
 		// real once it has an init. Clone a child with the flag, which
 		// is how hull creates them.
 		return k.child(flag, 0)
+	case name == "time":
+		// A thread could unshare it, but not setns back: the kernel
+		// refuses setns to a time namespace in a multithreaded process
+		// (EUSERS). The child unshares it (it is CSIGNAL to clone(2)).
+		return k.child(0, flag)
 	default:
-		return unshareThread(flag)
+		return unshareThread(name, flag)
 	}
 }
 
-// unshareThread unshares a namespace on a thread of its own and lets the
-// thread die: the goroutine exits locked, so Go ends the thread, and the
-// namespace (or the pid_ns_for_children / time_ns_for_children it set)
-// with it. The thread is never handed back to other goroutines.
-func unshareThread(flag uintptr) error {
+// unshareThread unshares a namespace on a locked thread and puts the
+// thread back into its old one with setns(2), so the new namespace (or the
+// time_for_children it set) dies with the last reference. If the way back
+// fails the goroutine exits still locked: Go then ends the thread rather
+// than hand it to other goroutines (on the main thread, which Go cannot end,
+// it parks it for good instead; setns back is what keeps that from
+// happening in practice).
+func unshareThread(name string, flag uintptr) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// No UnlockOSThread: see above.
-		errc <- unix.Unshare(int(flag))
+		errc <- unshareAndReturn(name, flag)
 	}()
-	if err := <-errc; err != nil {
+	return <-errc
+}
+
+func unshareAndReturn(name string, flag uintptr) error {
+	old, err := unix.Open("/proc/thread-self/ns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread() // nothing changed
+		return fmt.Errorf("open /proc/thread-self/ns/%s: %w", name, err)
+	}
+	defer unix.Close(old)
+	if err := unix.Unshare(int(flag)); err != nil {
+		runtime.UnlockOSThread() // nothing changed
 		return fmt.Errorf("unshare: %w", err)
 	}
+	if err := unix.Setns(old, int(flag)); err != nil {
+		// Created all the same; the thread stays locked and goes.
+		return nil
+	}
+	runtime.UnlockOSThread()
 	return nil
 }
 
