@@ -19,7 +19,7 @@ each: ok, limited or missing, and what hull does without it. It changes
 nothing on the host. The exit status is 0 if hull can run a default
 container (one made by hull spec) here, 1 if not.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output format: text or json"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text or json"},
 		},
 		Action: func(ctx *cli.Context) error {
 			if err := checkArgs(ctx, 0, 0); err != nil {
