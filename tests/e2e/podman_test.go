@@ -28,6 +28,8 @@ type podman struct {
 	env     []string
 	image   string
 	seq     atomic.Int64
+
+	cgroupsBefore map[string]bool // libpod-* cgroups that existed before the run
 }
 
 const podmanImage = "localhost/hull-e2e/busybox:latest"
@@ -73,7 +75,8 @@ func newPodman(e *env) (*podman, error) {
 		return nil, fmt.Errorf("podman not installed (tests/e2e/deps.sh installs it): %w", err)
 	}
 	dir := filepath.Join(e.work, "podman")
-	p := &podman{e: e, dir: dir, graph: filepath.Join(dir, "graph"), runroot: filepath.Join(dir, "run"), image: podmanImage}
+	p := &podman{e: e, dir: dir, graph: filepath.Join(dir, "graph"), runroot: filepath.Join(dir, "run"), image: podmanImage,
+		cgroupsBefore: libpodCgroups()}
 	for _, d := range []string{"cni", "tmp", "volumes", "graph", "run"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
@@ -278,7 +281,42 @@ func (p *podman) teardown() []string {
 	if r := p.cmd(2*time.Minute, nil, "system", "reset", "-f"); r.code != 0 {
 		leaks = append(leaks, "podman system reset:\n"+r.String())
 	}
+	// With cgroup_manager cgroupfs, Podman puts containers in
+	// /libpod_parent/libpod-ID and conmon in /libpod_parent/conmon; the
+	// runtime's delete removes the container's. What this run added and
+	// left is a leak; the (empty) parents are removed.
+	for _, parent := range libpodParents() {
+		ents, _ := os.ReadDir(parent)
+		for _, ent := range ents {
+			if ent.IsDir() && strings.HasPrefix(ent.Name(), "libpod-") && !p.cgroupsBefore[filepath.Join(parent, ent.Name())] {
+				leaks = append(leaks, "cgroup left behind: "+filepath.Join(parent, ent.Name()))
+				_ = os.Remove(filepath.Join(parent, ent.Name()))
+			}
+		}
+		_ = os.Remove(filepath.Join(parent, "conmon"))
+		_ = os.Remove(parent)
+	}
 	return leaks
+}
+
+// libpodParents lists Podman's cgroupfs parent in every v1 hierarchy.
+func libpodParents() []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent")
+	return dirs
+}
+
+// libpodCgroups is the set of container cgroups under libpod_parent now.
+func libpodCgroups() map[string]bool {
+	set := map[string]bool{}
+	for _, parent := range libpodParents() {
+		ents, _ := os.ReadDir(parent)
+		for _, ent := range ents {
+			if ent.IsDir() && strings.HasPrefix(ent.Name(), "libpod-") {
+				set[filepath.Join(parent, ent.Name())] = true
+			}
+		}
+	}
+	return set
 }
 
 // checkNoRuntimeState fails t if the runtime still has state for id under

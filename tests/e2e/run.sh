@@ -47,7 +47,7 @@ cleanup() {
 		pid=${f#/proc/}
 		pid=${pid%/cmdline}
 		[[ $pid == "$$" ]] && continue
-		cl=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+		cl=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
 		[[ $cl == *"$work"* ]] || continue
 		echo "e2e: killing leftover process $pid: $cl" >&2
 		kill -KILL "$pid" 2>/dev/null
