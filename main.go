@@ -113,6 +113,7 @@ codes and state JSON, so that containerd, Podman and Kubernetes can use it.`,
 		Before:          setupLogging,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
+			checkCommand(),
 			createCommand(),
 			deleteCommand(),
 			eventsCommand(),
