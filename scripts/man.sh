@@ -21,10 +21,12 @@ if ((${#pages[@]} == 0)); then
 fi
 
 mkdir -p man/man8
+n=0
 for md in "${pages[@]}"; do
 	name=$(basename "$md" .md)
 	name=${name%.8}
 	[[ $name == README ]] && continue
 	"${md2man[@]}" -in "$md" -out "man/man8/$name.8"
+	n=$((n + 1))
 done
-echo "man: rendered ${#pages[@]} pages into man/man8"
+echo "man: rendered $n pages into man/man8"

@@ -42,6 +42,9 @@ func TestPodman(t *testing.T) {
 		{"userns", 2 * time.Minute, podmanUserns},
 		{"pod", 2 * time.Minute, podmanPod},
 		{"no-pivot", time.Minute, podmanNoPivot},
+		{"restart", time.Minute, podmanRestart},
+		{"security-opts", time.Minute, podmanSecurityOpts},
+		{"namespaces-sysctl-ulimit", time.Minute, podmanNamespaces},
 	} {
 		t.Run(tc.name, scenario(tc.timeout, func(s *sc) { tc.fn(s, p) }))
 	}
@@ -414,4 +417,58 @@ func podmanNoPivot(s *sc, p *podman) {
 		s.Fatalf("conmon %d was not given --no-pivot: %s", pid, cl)
 	}
 	expectOut(s.T, p.pm(s, nil, "exec", n, "echo", "exec-ok"), "exec-ok")
+}
+
+func podmanRestart(s *sc, p *podman) {
+	// restart is stop, the runtime's delete, then create and start again
+	// under the same id.
+	n := p.startCtr(s, nil, "sh", "-c", "echo started; sleep 1000")
+	pid1 := p.pid(s, n)
+	expect(s.T, p.pm(s, nil, "restart", "-t", "0", n), 0)
+	pid2 := p.pid(s, n)
+	if pid1 == pid2 {
+		s.Fatalf("restart kept init pid %d", pid1)
+	}
+	expectOut(s.T, p.pm(s, nil, "exec", n, "echo", "ok"), "ok")
+	// A stopped container starts again.
+	expect(s.T, p.pm(s, nil, "stop", "-t", "0", n), 0)
+	expect(s.T, p.pm(s, nil, "start", n), 0)
+	expectOut(s.T, p.pm(s, nil, "exec", n, "echo", "ok"), "ok")
+}
+
+func podmanSecurityOpts(s *sc, p *podman) {
+	// Podman always passes its default seccomp profile: filter mode 2.
+	expectOut(s.T, p.runCtr(s, nil, nil, "sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr -d '\\t'"), "NoNewPrivs:0\nSeccomp:2")
+	expectOut(s.T, p.runCtr(s, nil, []string{"--security-opt", "seccomp=unconfined", "--security-opt", "no-new-privileges"},
+		"sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr -d '\\t'"), "NoNewPrivs:1\nSeccomp:0")
+	// A custom profile: mkdir(2) and mkdirat(2) fail with EPERM, the rest
+	// is allowed.
+	prof := filepath.Join(p.dir, "seccomp-nomkdir.json")
+	if err := os.WriteFile(prof, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}`), 0o644); err != nil {
+		s.Fatal(err)
+	}
+	r := p.runCtr(s, nil, []string{"--security-opt", "seccomp=" + prof}, "sh", "-c", "touch /tmp/f && echo touched; mkdir /tmp/d")
+	if r.code == 0 || !strings.Contains(r.stdout, "touched") || !strings.Contains(r.stderr, "Operation not permitted") {
+		s.Fatalf("seccomp profile denying mkdir: want touch to work and mkdir to fail with EPERM:\n%s", r)
+	}
+}
+
+func podmanNamespaces(s *sc, p *podman) {
+	expectOut(s.T, p.runCtr(s, nil, []string{"--hostname", "box1"}, "hostname"), "box1")
+	expectOut(s.T, p.runCtr(s, nil, []string{"--sysctl", "kernel.msgmax=4096"}, "cat", "/proc/sys/kernel/msgmax"), "4096")
+	expectOut(s.T, p.runCtr(s, nil, []string{"--ulimit", "nofile=512:1000", "--ulimit", "nproc=4096:4096"}, "sh", "-c", "ulimit -Sn; ulimit -Hn"), "512\n1000")
+	// --pid host: the container sees the host's pid 1.
+	hostInit, err := os.ReadFile("/proc/1/cmdline")
+	if err != nil {
+		s.Fatal(err)
+	}
+	got := expect(s.T, p.runCtr(s, nil, []string{"--pid", "host"}, "cat", "/proc/1/cmdline"), 0)
+	if got != strings.TrimSpace(string(hostInit)) {
+		s.Fatalf("--pid host: /proc/1/cmdline %q, want the host's %q", got, hostInit)
+	}
+	// Private pid namespace: the command is pid 1.
+	expectOut(s.T, p.runCtr(s, nil, nil, "sh", "-c", "echo $$"), "1")
+	// --ipc host shares the host's SysV IPC namespace.
+	hostIPC, _ := os.Readlink("/proc/self/ns/ipc")
+	expectOut(s.T, p.runCtr(s, nil, []string{"--ipc", "host"}, "readlink", "/proc/self/ns/ipc"), hostIPC)
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -138,4 +139,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestRunStdin checks that foreground run hands its stdin to the container.
+func TestRunStdin(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	in := filepath.Join(t.TempDir(), "stdin")
+	writeHost(t, in, "line one\nline two\n")
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := newBundle(t, sh(`while read l; do echo "got $l"; done`), nil)
+	res := r.callWith(callOpts{stdin: f}, "run", "--bundle", b.dir, newID(t))
+	if res.code != 0 || res.stdout != "got line one\ngot line two\n" {
+		t.Errorf("run with stdin: %v", res)
+	}
+}
+
+// TestBundleDefaultsToCwd checks that create without --bundle uses the
+// working directory, and that state reports it as an absolute path.
+func TestBundleDefaultsToCwd(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := newID(t)
+	b := newBundle(t, []string{"true"}, nil)
+	res := r.callWith(callOpts{dir: b.dir}, "create", id)
+	if res.code != 0 {
+		t.Fatalf("create in the bundle dir: %v", res)
+	}
+	checkState(t, r.state(id), id, b.dir, "created")
 }

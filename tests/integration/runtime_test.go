@@ -76,6 +76,8 @@ type callOpts struct {
 	// reaperReport, when set, runs the runtime under the reaper (see
 	// reaperEnv), which reports leftovers of a failed call to this file.
 	reaperReport string
+	// dir is the runtime's working directory (default: the test's).
+	dir string
 }
 
 // command builds the exec.Cmd for one invocation. Stdout and stderr go to
@@ -118,6 +120,7 @@ func (r *rt) command(ctx context.Context, o callOpts, args ...string) (*exec.Cmd
 		cmd.Stdin = o.stdin
 	}
 	cmd.ExtraFiles = o.extraFiles
+	cmd.Dir = o.dir
 	cmd.Env = append(os.Environ(), o.env...)
 	if o.reaperReport != "" {
 		cmd.Env = append(cmd.Env, reaperEnv+"="+o.reaperReport)
