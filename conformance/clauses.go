@@ -201,6 +201,13 @@ func baseClauses() []Clause {
 		via("CL-MEMORY-POLICY", "config-linux.md#configLinuxMemoryPolicy", "RT-CREATE-APPLY"),
 		via("CL-PERSONALITY", "config-linux.md#configLinuxPersonality", "RT-CREATE-APPLY"),
 
+		// SHOULD clauses: asserted and reported, not part of COVERAGE.md.
+		{ID: "CFG-CAPS-NO-FAIL", Level: SHOULD, Section: "config.md#configLinuxProcess", Text: "Runtimes SHOULD NOT fail if the container configuration requests capabilities that cannot be granted"},
+		{ID: "CL-DEFAULT-FILESYSTEMS", Level: SHOULD, Section: "config-linux.md#configLinuxDefaultFilesystems", Text: "The following filesystems SHOULD be made available in each container's filesystem"},
+		{ID: "CL-NS-TYPES", Level: SHOULD, Section: "config-linux.md#configLinuxNamespaces", Text: "The following namespace types SHOULD be supported"},
+		{ID: "CL-USERNS-NO-CHOWN", Level: SHOULD, Section: "config-linux.md#configLinuxUserNamespaceMappings", Text: "The runtime SHOULD NOT modify the ownership of referenced filesystems to realize the mapping."},
+		{ID: "FEAT-MOUNT-OPTIONS-NO-DATA", Level: SHOULD, Section: "features.md#featuresMountOptions", Text: "this array SHOULD NOT contain filesystem-specific mount options"},
+
 		// features.md and features-linux.md.
 		{ID: "FEAT-OCIVERSION-ACCEPT", Level: MUST, Section: "features.md#featuresSpecificationVersion", Text: "The runtime MUST accept this value as the [`ociVersion` property"},
 		{ID: "FEAT-OCIVERSION-ORDER", Level: MUST, Section: "features.md#featuresSpecificationVersion", Text: "The value MUST NOT be less than the value of the `ociVersionMin` property."},

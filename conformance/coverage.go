@@ -237,7 +237,7 @@ func BuildCoverage(specDir string, usedIDs map[string]bool) ([]Row, []string, er
 	}
 	var unmatched []string
 	for _, c := range clauses {
-		if c.Text != "" && !matched[c.ID] {
+		if c.Text != "" && c.Level == MUST && !matched[c.ID] {
 			unmatched = append(unmatched, c.ID)
 		}
 	}

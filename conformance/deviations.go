@@ -38,6 +38,7 @@ var KnownDeviations = []KnownDeviation{
 	{"D9", "RT-LIFE-STARTCONTAINER-FAIL", "TestHookFailures/startContainer", "start with a failing", "runc's start succeeds although a startContainer hook failed (the container stops without running the program)"},
 	{"D10", "RT-LIFE-POSTSTOP-FAIL", "TestHookFailures/poststop", "remaining poststop hooks", "runc stops running poststop hooks at the first one that fails"},
 	{"D11", "CFG-CAPS-WARN", "TestUngrantableCapability", "unable to apply caps", "runc fails create (\"unable to apply caps\") when a capability outside its own bounding set is requested, instead of warning"},
+	{"D11", "CFG-CAPS-NO-FAIL", "TestUngrantableCapability", "unable to apply caps", "runc fails create when a capability outside its own bounding set is requested"},
 	{"D11", "RT-WARNINGS-CONTINUE", "TestUngrantableCapability", "unable to apply caps", "runc fails create when a capability outside its own bounding set is requested, instead of warning"},
 	{"D12", "CFG-MOUNTOPT-RO", "", "mount /sys/fs/cgroup option", "runc's cgroup v1 mount is a read-write tmpfs at /sys/fs/cgroup (only the hierarchies below are read-only) although the mount says ro"},
 	{"D12", "RT-LIFE-CREATE-ENV", "TestDefaultConfig", "", "consequence of D12: the default config's /sys/fs/cgroup is not read-only"},

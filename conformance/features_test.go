@@ -72,6 +72,13 @@ func TestFeaturesDocument(t *testing.T) {
 			bad = append(bad, err.Error())
 		}
 	}
+	var data []string
+	for _, o := range f.MountOptions {
+		if strings.Contains(o, "=") {
+			data = append(data, o)
+		}
+	}
+	record(t, "FEAT-MOUNT-OPTIONS-NO-DATA", len(data) == 0, "mountOptions with filesystem data (key=value): %v", data)
 	record(t, "FEAT-ANNOTATIONS", len(bad) == 0, "annotations are a string map with non-empty keys: %v", bad)
 }
 

@@ -64,6 +64,13 @@ func TestNamespaces(t *testing.T) {
 			tc.edit(b)
 			ok := runChecker(t, b, "namespaces", "idmap", "timens")
 			record(t, "FEAT-LINUX-NAMESPACES", ok, "a container with namespace %s (listed in features) ran", tc.typ)
+			record(t, "CL-NS-TYPES", ok, "namespace type %s is supported", tc.typ)
+			if tc.typ == "user" {
+				var st syscall.Stat_t
+				err := syscall.Stat(filepath.Join(b.Rootfs, "bin", "busybox"), &st)
+				record(t, "CL-USERNS-NO-CHOWN", err == nil && st.Uid == 0 && st.Gid == 0,
+					"rootfs file owner on the host after a user-namespace container: %d:%d (err %v), want 0:0", st.Uid, st.Gid, err)
+			}
 		})
 	}
 }

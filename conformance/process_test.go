@@ -7,7 +7,7 @@ import (
 )
 
 // allGroups are the checker groups that apply to every container.
-var allGroups = []string{"process", "user", "caps", "rlimits", "identity", "root", "mounts",
+var allGroups = []string{"process", "user", "caps", "rlimits", "identity", "root", "mounts", "defaultfs",
 	"masked", "readonly", "devices", "devlinks", "namespaces"}
 
 func TestDefaultConfig(t *testing.T) {
@@ -90,6 +90,7 @@ func TestUngrantableCapability(t *testing.T) {
 	c := newCtr(t, rt, b)
 	res := c.create()
 	record(t, "CFG-CAPS-WARN", res.OK(), "create asking for %s, which the runtime lacks: %v %s", missing, res.Err, trim(res.Stderr))
+	record(t, "CFG-CAPS-NO-FAIL", res.OK(), "create asking for %s, which the runtime lacks: %v %s", missing, res.Err, trim(res.Stderr))
 	record(t, "RT-WARNINGS-CONTINUE", res.OK(), "create continues after the capability warning: %v %s", res.Err, trim(res.Stderr))
 	if !res.OK() {
 		return

@@ -313,3 +313,17 @@ func checkRootPropagation(c *checker) {
 }
 
 var _ = fmt.Sprint
+
+// checkDefaultFilesystems looks for the filesystems config-linux.md says
+// SHOULD be available in every container.
+func checkDefaultFilesystems(c *checker) {
+	mi, err := readMountinfo()
+	if err != nil {
+		c.fail("CL-DEFAULT-FILESYSTEMS", "read mountinfo: %v", err)
+		return
+	}
+	for _, fs := range [][2]string{{"/proc", "proc"}, {"/sys", "sysfs"}, {"/dev/pts", "devpts"}, {"/dev/shm", "tmpfs"}} {
+		e, ok := topMount(mi, fs[0])
+		c.expect("CL-DEFAULT-FILESYSTEMS", ok && e.FSType == fs[1], "%s is mounted as %q, want %s", fs[0], e.FSType, fs[1])
+	}
+}

@@ -54,6 +54,7 @@ var groups = map[string]func(*checker){
 	"identity":    checkIdentity,
 	"root":        checkRoot,
 	"mounts":      checkMounts,
+	"defaultfs":   checkDefaultFilesystems,
 	"masked":      checkMasked,
 	"readonly":    checkReadonly,
 	"devices":     checkDevices,
