@@ -46,6 +46,9 @@ func TestContainerd(t *testing.T) {
 		{"userns", time.Minute, ctrdUserns},
 		{"metrics", time.Minute, ctrdMetrics},
 		{"no-pivot", time.Minute, ctrdNoPivot},
+		{"exec-paused", time.Minute, ctrdExecPaused},
+		{"seccomp", time.Minute, ctrdSeccomp},
+		{"run-tty", time.Minute, ctrdRunTTY},
 	} {
 		t.Run(tc.name, scenario(tc.timeout, func(s *sc) { tc.fn(s, c) }))
 	}
@@ -384,4 +387,47 @@ func ctrdNoPivot(s *sc, c *containerd) {
 	expectOut(s.T, c.runCtr(s, nil, []string{"--no-pivot"}, "sh", "-c", "echo ok; cat /etc/hostname"), "ok\nrootfs")
 	id := c.startCtr(s, []string{"--no-pivot"}, "sleep", "1000")
 	expectOut(s.T, c.ctr(s, nil, "task", "exec", "--exec-id", "n1", id, "echo", "exec-ok"), "exec-ok")
+}
+
+func ctrdExecPaused(s *sc, c *containerd) {
+	// The shim passes exec straight to the runtime, which must refuse a
+	// paused container (runc: without --ignore-paused).
+	id := c.startCtr(s, nil, "sleep", "1000")
+	expect(s.T, c.ctr(s, nil, "task", "pause", id), 0)
+	c.waitStatus(s, id, "PAUSED")
+	r := c.ctr(s, nil, "task", "exec", "--exec-id", "p1", id, "true")
+	if r.code == 0 || !strings.Contains(r.stderr, "paused") {
+		s.Fatalf("exec into a paused task: want an error naming the paused state:\n%s", r)
+	}
+	expect(s.T, c.ctr(s, nil, "task", "resume", id), 0)
+	expect(s.T, c.ctr(s, nil, "task", "exec", "--exec-id", "p2", id, "true"), 0)
+}
+
+func ctrdSeccomp(s *sc, c *containerd) {
+	status := "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr -d '\\t'"
+	// ctr sets no_new_privileges unless --allow-new-privs, and loads its
+	// default seccomp profile only with --seccomp.
+	expectOut(s.T, c.runCtr(s, nil, nil, "sh", "-c", status), "NoNewPrivs:1\nSeccomp:0")
+	expectOut(s.T, c.runCtr(s, nil, []string{"--seccomp"}, "sh", "-c", status), "NoNewPrivs:1\nSeccomp:2")
+	expectOut(s.T, c.runCtr(s, nil, []string{"--allow-new-privs"}, "sh", "-c", status), "NoNewPrivs:0\nSeccomp:0")
+	prof := filepath.Join(c.dir, "seccomp-nomkdir.json")
+	if err := os.WriteFile(prof, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}`), 0o644); err != nil {
+		s.Fatal(err)
+	}
+	r := c.runCtr(s, nil, []string{"--seccomp", "--seccomp-profile", prof}, "sh", "-c", "touch /tmp/f && echo touched; mkdir /tmp/d")
+	if r.code == 0 || !strings.Contains(r.stdout, "touched") || !strings.Contains(r.stderr, "Operation not permitted") {
+		s.Fatalf("seccomp profile denying mkdir: want touch to work and mkdir to fail with EPERM:\n%s", r)
+	}
+}
+
+func ctrdRunTTY(s *sc, c *containerd) {
+	// Foreground run with a tty: the runtime hands the pty master to the
+	// shim over --console-socket; the exit status comes back through ctr.
+	id := c.id(s)
+	args := append(append([]string{"ctr", "--address", c.sock, "--namespace", c.ns, "run", "--rm", "-t"}, c.runtimeOpts()...), ctrdImage, id, "sh", "-c", "tty; stty size; exit 3")
+	r := ptyRun(s.budget(30*time.Second), args...)
+	out := strings.ReplaceAll(expect(s.T, r, 3), "\r", "")
+	if !strings.HasPrefix(out, "/dev/pts/0\n") {
+		s.Fatalf("run -t: tty printed %q, want /dev/pts/0", out)
+	}
 }

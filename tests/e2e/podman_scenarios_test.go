@@ -456,6 +456,8 @@ func podmanSecurityOpts(s *sc, p *podman) {
 func podmanNamespaces(s *sc, p *podman) {
 	expectOut(s.T, p.runCtr(s, nil, []string{"--hostname", "box1"}, "hostname"), "box1")
 	expectOut(s.T, p.runCtr(s, nil, []string{"--sysctl", "kernel.msgmax=4096"}, "cat", "/proc/sys/kernel/msgmax"), "4096")
+	// With any --ulimit, Podman 4.3 sets nproc to its own default (above
+	// this host's hard limit) unless nproc is given too.
 	expectOut(s.T, p.runCtr(s, nil, []string{"--ulimit", "nofile=512:1000", "--ulimit", "nproc=4096:4096"}, "sh", "-c", "ulimit -Sn; ulimit -Hn"), "512\n1000")
 	// --pid host: the container sees the host's pid 1.
 	hostInit, err := os.ReadFile("/proc/1/cmdline")
