@@ -198,6 +198,7 @@ type ctr struct {
 	id     string
 	stdout *os.File
 	stderr *os.File
+	cgdirs []string // host cgroup directories of the container, seen after create
 }
 
 func newCtr(t *testing.T, rt *Runtime, b *Bundle) *ctr {
@@ -218,8 +219,37 @@ func newCtr(t *testing.T, rt *Runtime, b *Bundle) *ctr {
 		rt.Delete(id, true)
 		stdout.Close()
 		stderr.Close()
+		c.checkCgroupsGone()
 	})
 	return c
+}
+
+// noteCgroups remembers the container's cgroups (from its init's
+// /proc/PID/cgroup) so cleanup can check that they are gone.
+func (c *ctr) noteCgroups() {
+	st, _, res := c.rt.State(c.id)
+	if !res.OK() || st.Pid <= 0 {
+		return
+	}
+	if dirs, err := CgroupDirs(st.Pid); err == nil {
+		c.cgdirs = dirs
+	}
+}
+
+// checkCgroupsGone runs after the container was deleted: every cgroup it had
+// must be gone (runtime.md Delete). Leftovers are reported and removed so a
+// leaking runtime does not leave the host dirty.
+func (c *ctr) checkCgroupsGone() {
+	var left []string
+	for _, d := range c.cgdirs {
+		if _, err := os.Stat(d); err == nil {
+			left = append(left, d)
+			os.Remove(d) // rmdir: succeeds only on an empty cgroup
+		}
+	}
+	if len(left) > 0 {
+		record(c.t, "RT-DELETE-RESOURCES", false, "cgroups of deleted container %s left behind: %v", c.id, left)
+	}
 }
 
 // create writes the bundle's config and runs create.
@@ -228,7 +258,11 @@ func (c *ctr) create() Result {
 	if err := c.b.Write(); err != nil {
 		c.t.Fatal(err)
 	}
-	return c.rt.Create(c.id, c.b.Dir, CreateOpts{Stdio: &Stdio{Stdout: c.stdout, Stderr: c.stderr}})
+	res := c.rt.Create(c.id, c.b.Dir, CreateOpts{Stdio: &Stdio{Stdout: c.stdout, Stderr: c.stderr}})
+	if res.OK() {
+		c.noteCgroups()
+	}
+	return res
 }
 
 func (c *ctr) mustCreate() {
