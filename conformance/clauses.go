@@ -130,6 +130,8 @@ func baseClauses() []Clause {
 		cfg("CFG-CAPS-WARN", "configLinuxProcess", "be granted otherwise MUST be [logged as a warning]"),
 		via("CFG-CAPS-SETS", "config.md#configLinuxProcess", "RT-START-RUN"),
 		via("CFG-PROC-NNP", "config.md#configLinuxProcess", "RT-START-RUN"),
+		via("CFG-PROC-SCHEDULER", "config.md#configLinuxProcess", "RT-START-RUN"),
+		via("CFG-PROC-IOPRIORITY", "config.md#configLinuxProcess", "RT-START-RUN"),
 		cfg("CFG-PROC-OOM-SET", "configLinuxProcess", "If `oomScoreAdj` is set, the runtime MUST set `oom_score_adj` to the given value."),
 		cfg("CFG-PROC-OOM-UNSET", "configLinuxProcess", "If `oomScoreAdj` is not set, the runtime MUST NOT change the value of `oom_score_adj`."),
 		via("CFG-USER", "config.md#configPOSIXUser", "RT-START-RUN"),

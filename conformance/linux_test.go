@@ -167,8 +167,11 @@ func TestCgroupResources(t *testing.T) {
 	b := newBundle(t)
 	b.Spec.Linux.CgroupsPath = fmt.Sprintf("/conformance-%d-resources", os.Getpid())
 	b.Spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64(64 << 20), Reservation: i64(32 << 20)}
+	if CgroupV2Unified() || fileExists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") {
+		b.Spec.Linux.Resources.Memory.Swap = i64(128 << 20)
+	}
 	b.Spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: i64(100)}
-	cpu := &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Cpus: "0"}
+	cpu := &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Cpus: "0", Mems: "0"}
 	if CgroupV2Unified() {
 		cpu.Shares = nil // cpu.weight is a conversion; not compared
 	}
@@ -370,4 +373,9 @@ func MountOptionClauseIdmap(opt string) string {
 		return "CFG-MOUNTOPT-RIDMAP"
 	}
 	return "CFG-MOUNTOPT-IDMAP"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

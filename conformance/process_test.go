@@ -109,3 +109,33 @@ func TestConsoleSizeIgnoredWithoutTerminal(t *testing.T) {
 	ok := runChecker(t, b, "process")
 	record(t, "CFG-PROC-CONSOLESIZE-IGNORED", ok, "terminal false with consoleSize set: the container ran and its checks passed")
 }
+
+// TestSchedulingAndIOPriority: process.scheduler and process.ioPriority are
+// applied, or refused by a runtime that does not support them.
+func TestSchedulingAndIOPriority(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*specs.Process)
+	}{
+		{"scheduler", func(p *specs.Process) { p.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5} }},
+		{"io-priority", func(p *specs.Process) {
+			p.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 3}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newRuntime(t)
+			b := newBundle(t)
+			tc.edit(b.Spec.Process)
+			b.Spec.Process.Args = []string{"/checker", "sched"}
+			c := newCtr(t, rt, b)
+			if res := c.create(); !res.OK() {
+				record(t, "CFG-VALID-VALUES", true, "create refused %s: %v %s", tc.name, res.Err, trim(res.Stderr))
+				return
+			}
+			c.mustStart()
+			c.mustWaitStatus("stopped")
+			c.recordChecker()
+		})
+	}
+}

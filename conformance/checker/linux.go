@@ -206,6 +206,16 @@ func checkCgroups(c *checker) {
 		if m.Reservation != nil {
 			c.cgroupValue("CL-MEMORY", "memory", "memory.soft_limit_in_bytes", "memory.low", strconv.FormatInt(*m.Reservation, 10))
 		}
+		// v1 memsw is memory+swap, as the spec's swap is; v2's
+		// memory.swap.max is swap alone, so compare it with swap-limit.
+		if m.Swap != nil && m.Limit != nil {
+			p, err := cgroupFile("memory", "memory.memsw.limit_in_bytes", "memory.swap.max")
+			want := strconv.FormatInt(*m.Swap, 10)
+			if err == nil && strings.HasSuffix(p, "memory.swap.max") {
+				want = strconv.FormatInt(*m.Swap-*m.Limit, 10)
+			}
+			c.cgroupValue("CL-MEMORY", "memory", "memory.memsw.limit_in_bytes", "memory.swap.max", want)
+		}
 	}
 	if p := r.Pids; p != nil && p.Limit != nil && *p.Limit > 0 {
 		c.cgroupValue("CL-PIDS", "pids", "pids.max", "pids.max", strconv.FormatInt(*p.Limit, 10))
@@ -222,6 +232,9 @@ func checkCgroups(c *checker) {
 		}
 		if cpu.Cpus != "" {
 			c.cgroupValue("CL-CPU", "cpuset", "cpuset.cpus", "cpuset.cpus", cpu.Cpus)
+		}
+		if cpu.Mems != "" {
+			c.cgroupValue("CL-CPU", "cpuset", "cpuset.mems", "cpuset.mems", cpu.Mems)
 		}
 	}
 }
@@ -406,5 +419,41 @@ func checkIdmapMount(c *checker) {
 		err := syscall.Stat(p, &st)
 		got := fmt.Sprintf("%d:%d", st.Uid, st.Gid)
 		c.expect(id, err == nil && got == want, "%s is owned by %s (err %v), the mount's idmapping gives %s", p, got, err, want)
+	}
+}
+
+var schedPolicies = map[string]string{"SCHED_OTHER": "0", "SCHED_FIFO": "1", "SCHED_RR": "2", "SCHED_BATCH": "3",
+	"SCHED_ISO": "4", "SCHED_IDLE": "5", "SCHED_DEADLINE": "6"}
+
+var ioprioClasses = map[string]uintptr{"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+
+// checkScheduling compares the process's scheduling policy and nice value
+// (/proc/self/stat fields 41 and 19) and I/O priority (ioprio_get(2)) with
+// process.scheduler and process.ioPriority.
+func checkScheduling(c *checker) {
+	p := c.spec.Process
+	if p == nil {
+		return
+	}
+	if s := p.Scheduler; s != nil {
+		b, err := os.ReadFile("/proc/self/stat")
+		stat := string(b)
+		var rest []string
+		if i := strings.LastIndex(stat, ")"); i >= 0 {
+			rest = strings.Fields(stat[i+1:])
+		}
+		if err != nil || len(rest) < 39 {
+			c.fail("CFG-PROC-SCHEDULER", "read /proc/self/stat: %v", err)
+		} else {
+			c.expect("CFG-PROC-SCHEDULER", rest[38] == schedPolicies[s.Policy], "policy is %s, config says %s (%s)", rest[38], s.Policy, schedPolicies[s.Policy])
+			c.expect("CFG-PROC-SCHEDULER", rest[16] == strconv.Itoa(int(s.Nice)), "nice is %s, config says %d", rest[16], s.Nice)
+		}
+	}
+	if io := p.IOPriority; io != nil {
+		const ioprioWhoProcess = 1
+		r, _, errno := syscall.RawSyscall(syscall.SYS_IOPRIO_GET, ioprioWhoProcess, 0, 0)
+		class, data := r>>13, r&0x1fff
+		c.expect("CFG-PROC-IOPRIORITY", errno == 0 && class == ioprioClasses[io.Class] && int(data) == io.Priority,
+			"ioprio class %d data %d (errno %d), config says %s %d", class, data, errno, io.Class, io.Priority)
 	}
 }

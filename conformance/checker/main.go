@@ -69,6 +69,7 @@ var groups = map[string]func(*checker){
 	"personality": checkPersonality,
 	"mempolicy":   checkMemoryPolicy,
 	"timens":      checkTimeOffsets,
+	"sched":       checkScheduling,
 	"idmapmount":  checkIdmapMount,
 	"terminal":    checkTerminal,
 	"propagation": checkRootPropagation,

@@ -33,7 +33,15 @@ type process struct {
 		Soft uint64 `json:"soft"`
 	} `json:"rlimits"`
 	NoNewPrivileges bool `json:"noNewPrivileges"`
-	OOMScoreAdj     *int `json:"oomScoreAdj"`
+	Scheduler       *struct {
+		Policy string `json:"policy"`
+		Nice   int32  `json:"nice"`
+	} `json:"scheduler"`
+	IOPriority *struct {
+		Class    string `json:"class"`
+		Priority int    `json:"priority"`
+	} `json:"ioPriority"`
+	OOMScoreAdj *int `json:"oomScoreAdj"`
 }
 
 type user struct {
@@ -73,12 +81,14 @@ type linux struct {
 		Memory *struct {
 			Limit       *int64 `json:"limit"`
 			Reservation *int64 `json:"reservation"`
+			Swap        *int64 `json:"swap"`
 		} `json:"memory"`
 		CPU *struct {
 			Shares *uint64 `json:"shares"`
 			Quota  *int64  `json:"quota"`
 			Period *uint64 `json:"period"`
 			Cpus   string  `json:"cpus"`
+			Mems   string  `json:"mems"`
 		} `json:"cpu"`
 		Unified map[string]string `json:"unified"`
 		Pids    *struct {
