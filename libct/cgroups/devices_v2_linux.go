@@ -3,9 +3,11 @@ package cgroups
 import (
 	"errors"
 	"fmt"
-	"runtime"
-	"unsafe"
+	"strconv"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +15,8 @@ import (
 // setDevices enforces the device rules on v2, which has no devices.*
 // files: an eBPF program of type BPF_PROG_TYPE_CGROUP_DEVICE is attached to
 // the cgroup; the kernel runs it on every open(2) and mknod(2) of a device
-// node and denies access when it returns 0.
+// node and denies access when it returns 0. The program is built, loaded
+// and attached with github.com/cilium/ebpf.
 func (m *v2Manager) setDevices(r *specs.LinuxResources) error {
 	if len(r.Devices) == 0 {
 		return nil
@@ -34,34 +37,14 @@ func (m *v2Manager) setDevices(r *specs.LinuxResources) error {
 	return nil
 }
 
-// bpfInsn is one eBPF instruction (struct bpf_insn).
-type bpfInsn struct {
-	code uint8
-	regs uint8 // dst in the low nibble, src in the high one
-	off  int16
-	imm  int32
-}
-
-// The eBPF opcodes the device program uses.
+// The values of struct bpf_cgroup_dev_ctx (include/uapi/linux/bpf.h).
 const (
-	opLdxW    = unix.BPF_LDX | unix.BPF_MEM | unix.BPF_W   // dst = *(u32 *)(src + off)
-	opAnd32K  = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K   // dst &= imm
-	opRsh32K  = unix.BPF_ALU | unix.BPF_RSH | unix.BPF_K   // dst >>= imm
-	opMov32X  = unix.BPF_ALU | unix.BPF_MOV | unix.BPF_X   // dst = src
-	opMov64K  = unix.BPF_ALU64 | unix.BPF_MOV | unix.BPF_K // dst = imm
-	opJneK    = unix.BPF_JMP | unix.BPF_JNE | unix.BPF_K   // if dst != imm goto +off
-	opJeqK    = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K   // if dst == imm goto +off
-	opExit    = unix.BPF_JMP | unix.BPF_EXIT
 	devcgBlk  = 1 // BPF_DEVCG_DEV_BLOCK
 	devcgChr  = 2 // BPF_DEVCG_DEV_CHAR
 	devcgMknd = 1 // BPF_DEVCG_ACC_MKNOD
 	devcgRead = 2 // BPF_DEVCG_ACC_READ
 	devcgWrit = 4 // BPF_DEVCG_ACC_WRITE
 )
-
-func insn(code uint8, dst, src uint8, off int16, imm int32) bpfInsn {
-	return bpfInsn{code: code, regs: dst | src<<4, off: off, imm: imm}
-}
 
 // deviceProgram compiles the spec's device rules to eBPF. The rules are
 // checked last to first, so that a later rule overrides an earlier one as
@@ -72,39 +55,49 @@ func insn(code uint8, dst, src uint8, off int16, imm int32) bpfInsn {
 // The context (struct bpf_cgroup_dev_ctx) is: u32 access_type (access
 // << 16 | device type), u32 major, u32 minor. Registers: r2 type, r3
 // access, r4 major, r5 minor, r6 scratch.
-func deviceProgram(rules []specs.LinuxDeviceCgroup) ([]bpfInsn, error) {
-	prog := []bpfInsn{
-		insn(opLdxW, 2, 1, 0, 0),
-		insn(opAnd32K, 2, 0, 0, 0xffff),
-		insn(opLdxW, 3, 1, 0, 0),
-		insn(opRsh32K, 3, 0, 0, 16),
-		insn(opLdxW, 4, 1, 4, 0),
-		insn(opLdxW, 5, 1, 8, 0),
+func deviceProgram(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
+	prog := asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
+		asm.And.Imm32(asm.R2, 0xffff),
+		asm.LoadMem(asm.R3, asm.R1, 0, asm.Word),
+		asm.RSh.Imm32(asm.R3, 16),
+		asm.LoadMem(asm.R4, asm.R1, 4, asm.Word),
+		asm.LoadMem(asm.R5, asm.R1, 8, asm.Word),
+	}
+	// next labels the code that runs when the block just emitted does
+	// not match: the following block, or the final deny.
+	next := ""
+	label := func(block asm.Instructions) asm.Instructions {
+		if next != "" {
+			block[0] = block[0].WithSymbol(next)
+		}
+		return block
 	}
 	for i := len(rules) - 1; i >= 0; i-- {
-		block, final, err := deviceRuleBlock(rules[i])
+		block, final, err := deviceRuleBlock(rules[i], "rule"+strconv.Itoa(i)+"_next")
 		if err != nil {
 			return nil, fmt.Errorf("devices[%d]: %w", i, err)
 		}
-		prog = append(prog, block...)
+		prog = append(prog, label(block)...)
+		next = "rule" + strconv.Itoa(i) + "_next"
 		if final {
 			// A rule that matches everything decides every request: the
 			// verifier refuses the unreachable code after it.
 			for j := i - 1; j >= 0; j-- {
-				if _, _, err := deviceRuleBlock(rules[j]); err != nil {
+				if _, _, err := deviceRuleBlock(rules[j], ""); err != nil {
 					return nil, fmt.Errorf("devices[%d]: %w", j, err)
 				}
 			}
 			return prog, nil
 		}
 	}
-	return append(prog, insn(opMov64K, 0, 0, 0, 0), insn(opExit, 0, 0, 0, 0)), nil
+	return append(prog, label(asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()})...), nil
 }
 
-// deviceRuleBlock is one rule's test: jumps past the block's end on a
-// mismatch, returns the rule's verdict on a match. final is set for a rule
-// without conditions, which matches every request.
-func deviceRuleBlock(d specs.LinuxDeviceCgroup) (block []bpfInsn, final bool, err error) {
+// deviceRuleBlock is one rule's test: jumps to next on a mismatch, returns
+// the rule's verdict on a match. final is set for a rule without
+// conditions, which matches every request.
+func deviceRuleBlock(d specs.LinuxDeviceCgroup, next string) (block asm.Instructions, final bool, err error) {
 	var access int32
 	acc := d.Access
 	if acc == "" {
@@ -122,195 +115,120 @@ func deviceRuleBlock(d specs.LinuxDeviceCgroup) (block []bpfInsn, final bool, er
 			return nil, false, fmt.Errorf("device access %q: want letters of rwm", d.Access)
 		}
 	}
-	// Each test is a jump to "next", patched once the block's length is
-	// known (offset 0 here marks it).
-	var jumps []int
-	jump := func(in bpfInsn) {
-		jumps = append(jumps, len(block))
+	jumps := 0
+	jump := func(in asm.Instruction) {
+		jumps++
 		block = append(block, in)
 	}
 	switch d.Type {
 	case "", "a":
 	case "c":
-		jump(insn(opJneK, 2, 0, 0, devcgChr))
+		jump(asm.JNE.Imm(asm.R2, devcgChr, next))
 	case "b":
-		jump(insn(opJneK, 2, 0, 0, devcgBlk))
+		jump(asm.JNE.Imm(asm.R2, devcgBlk, next))
 	default:
 		return nil, false, fmt.Errorf("device type %q: want a, b or c", d.Type)
 	}
 	const all = devcgRead | devcgWrit | devcgMknd
 	if access != all {
-		block = append(block, insn(opMov32X, 6, 3, 0, 0))
+		block = append(block, asm.Mov.Reg32(asm.R6, asm.R3))
 		if d.Allow {
-			block = append(block, insn(opAnd32K, 6, 0, 0, ^access&all))
-			jump(insn(opJneK, 6, 0, 0, 0)) // asks for more than granted
+			block = append(block, asm.And.Imm32(asm.R6, ^access&all))
+			jump(asm.JNE.Imm(asm.R6, 0, next)) // asks for more than granted
 		} else {
-			block = append(block, insn(opAnd32K, 6, 0, 0, access))
-			jump(insn(opJeqK, 6, 0, 0, 0)) // asks for nothing refused
+			block = append(block, asm.And.Imm32(asm.R6, access))
+			jump(asm.JEq.Imm(asm.R6, 0, next)) // asks for nothing refused
 		}
 	}
 	if d.Major != nil && *d.Major >= 0 {
-		jump(insn(opJneK, 4, 0, 0, int32(*d.Major)))
+		jump(asm.JNE.Imm(asm.R4, int32(*d.Major), next))
 	}
 	if d.Minor != nil && *d.Minor >= 0 {
-		jump(insn(opJneK, 5, 0, 0, int32(*d.Minor)))
+		jump(asm.JNE.Imm(asm.R5, int32(*d.Minor), next))
 	}
 	verdict := int32(0)
 	if d.Allow {
 		verdict = 1
 	}
-	block = append(block, insn(opMov64K, 0, 0, 0, verdict), insn(opExit, 0, 0, 0, 0))
-	for _, j := range jumps {
-		block[j].off = int16(len(block) - j - 1)
-	}
-	return block, len(jumps) == 0, nil
-}
-
-// bpfProgLoadAttr is the BPF_PROG_LOAD member of union bpf_attr, up to
-// expected_attach_type.
-type bpfProgLoadAttr struct {
-	progType           uint32
-	insnCnt            uint32
-	insns              uint64
-	license            uint64
-	logLevel           uint32
-	logSize            uint32
-	logBuf             uint64
-	kernVersion        uint32
-	progFlags          uint32
-	progName           [16]byte
-	progIfindex        uint32
-	expectedAttachType uint32
-}
-
-// bpfAttachAttr is the BPF_PROG_ATTACH/DETACH member of union bpf_attr.
-type bpfAttachAttr struct {
-	targetFd     uint32
-	attachBpfFd  uint32
-	attachType   uint32
-	attachFlags  uint32
-	replaceBpfFd uint32
-}
-
-// bpfQueryAttr is the BPF_PROG_QUERY member of union bpf_attr.
-type bpfQueryAttr struct {
-	targetFd    uint32
-	attachType  uint32
-	queryFlags  uint32
-	attachFlags uint32
-	progIDs     uint64
-	progCnt     uint32
-	_           uint32
-}
-
-func bpf(cmd uintptr, attr unsafe.Pointer, size uintptr) (int, error) {
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, cmd, uintptr(attr), size)
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(fd), nil
-}
-
-// loadDeviceProgram loads insns into the kernel and returns the program fd.
-// On a verifier error the kernel's log is part of the error.
-func loadDeviceProgram(insns []bpfInsn) (int, error) {
-	license := []byte("Apache\x00")
-	logBuf := make([]byte, 64*1024)
-	attr := bpfProgLoadAttr{
-		progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE,
-		insnCnt:  uint32(len(insns)),
-		insns:    uint64(uintptr(unsafe.Pointer(&insns[0]))),
-		license:  uint64(uintptr(unsafe.Pointer(&license[0]))),
-		logLevel: 1,
-		logSize:  uint32(len(logBuf)),
-		logBuf:   uint64(uintptr(unsafe.Pointer(&logBuf[0]))),
-	}
-	copy(attr.progName[:], "hull_devices")
-	fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	runtime.KeepAlive(insns)
-	runtime.KeepAlive(license)
-	if err != nil {
-		log := logBuf
-		if i := indexByte(log, 0); i >= 0 {
-			log = log[:i]
-		}
-		return -1, fmt.Errorf("bpf(BPF_PROG_LOAD) of the device program: %w: %s", err, log)
-	}
-	return fd, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
+	block = append(block, asm.Mov.Imm(asm.R0, verdict), asm.Return())
+	return block, jumps == 0, nil
 }
 
 // attachDeviceProgram loads insns and attaches the program to the cgroup
-// dir with BPF_F_ALLOW_MULTI, then detaches the device programs that were
-// attached before (an earlier Set's). The new program is in place before
-// the old ones go, so the rules never loosen in between: while both run,
-// a device must pass both.
-func attachDeviceProgram(dir string, insns []bpfInsn) error {
+// dir in place of the device programs attached before (an earlier Set's),
+// as runc does: with a single old program, BPF_F_REPLACE swaps it
+// atomically; otherwise (none, several, or a kernel before 5.6 without
+// BPF_F_REPLACE) the new program is attached with BPF_F_ALLOW_MULTI first
+// and the old ones are detached after, so the rules never loosen in
+// between: while both run, a device must pass both.
+func attachDeviceProgram(dir string, insns asm.Instructions) error {
 	cg, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer unix.Close(cg)
-	old, err := queryDevicePrograms(cg)
+	old, err := deviceProgramIDs(cg)
 	if err != nil {
 		return err
 	}
-	prog, err := loadDeviceProgram(insns)
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "hull_devices",
+		Type:         ebpf.CGroupDevice,
+		License:      "Apache",
+		Instructions: insns,
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("load the device program: %w", err)
 	}
-	defer unix.Close(prog)
-	attach := bpfAttachAttr{
-		targetFd:    uint32(cg),
-		attachBpfFd: uint32(prog),
-		attachType:  unix.BPF_CGROUP_DEVICE,
-		attachFlags: unix.BPF_F_ALLOW_MULTI,
+	defer prog.Close()
+	attach := link.RawAttachProgramOptions{
+		Target:  cg,
+		Program: prog,
+		Attach:  ebpf.AttachCGroupDevice,
+		Flags:   unix.BPF_F_ALLOW_MULTI,
 	}
-	if _, err := bpf(unix.BPF_PROG_ATTACH, unsafe.Pointer(&attach), unsafe.Sizeof(attach)); err != nil {
-		return fmt.Errorf("bpf(BPF_PROG_ATTACH) of the device program to %s: %w", dir, err)
+	if len(old) == 1 {
+		if oldProg, err := ebpf.NewProgramFromID(old[0]); err == nil {
+			replace := attach
+			replace.Anchor = link.ReplaceProgram(oldProg)
+			err = link.RawAttachProgram(replace)
+			oldProg.Close()
+			if err == nil {
+				return nil
+			}
+		}
+	}
+	if err := link.RawAttachProgram(attach); err != nil {
+		return fmt.Errorf("attach the device program to %s: %w", dir, err)
 	}
 	var errs []error
 	for _, id := range old {
-		getFd := struct{ id, nextID, openFlags uint32 }{id: id}
-		ofd, err := bpf(unix.BPF_PROG_GET_FD_BY_ID, unsafe.Pointer(&getFd), unsafe.Sizeof(getFd))
+		p, err := ebpf.NewProgramFromID(id)
 		if err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue
+			if !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("old device program %d: %w", id, err))
 			}
-			errs = append(errs, fmt.Errorf("bpf(BPF_PROG_GET_FD_BY_ID %d): %w", id, err))
 			continue
 		}
-		detach := bpfAttachAttr{targetFd: uint32(cg), attachBpfFd: uint32(ofd), attachType: unix.BPF_CGROUP_DEVICE}
-		if _, err := bpf(unix.BPF_PROG_DETACH, unsafe.Pointer(&detach), unsafe.Sizeof(detach)); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("bpf(BPF_PROG_DETACH) of the old device program %d from %s: %w", id, dir, err))
+		err = link.RawDetachProgram(link.RawDetachProgramOptions{Target: cg, Program: p, Attach: ebpf.AttachCGroupDevice})
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("detach the old device program %d from %s: %w", id, dir, err))
 		}
-		unix.Close(ofd)
+		p.Close()
 	}
 	return errors.Join(errs...)
 }
 
-// queryDevicePrograms lists the ids of the device programs attached to the
-// cgroup fd itself.
-func queryDevicePrograms(cg int) ([]uint32, error) {
-	ids := make([]uint32, 64)
-	q := bpfQueryAttr{
-		targetFd:   uint32(cg),
-		attachType: unix.BPF_CGROUP_DEVICE,
-		progIDs:    uint64(uintptr(unsafe.Pointer(&ids[0]))),
-		progCnt:    uint32(len(ids)),
-	}
-	_, err := bpf(unix.BPF_PROG_QUERY, unsafe.Pointer(&q), unsafe.Sizeof(q))
-	runtime.KeepAlive(ids)
+// deviceProgramIDs lists the device programs attached to the cgroup fd
+// itself.
+func deviceProgramIDs(cg int) ([]ebpf.ProgramID, error) {
+	res, err := link.QueryPrograms(link.QueryOptions{Target: cg, Attach: ebpf.AttachCGroupDevice})
 	if err != nil {
-		return nil, fmt.Errorf("bpf(BPF_PROG_QUERY) of device programs: %w", err)
+		return nil, fmt.Errorf("query the device programs: %w", err)
 	}
-	return ids[:q.progCnt], nil
+	ids := make([]ebpf.ProgramID, len(res.Programs))
+	for i, p := range res.Programs {
+		ids[i] = p.ID
+	}
+	return ids, nil
 }

@@ -7,13 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // runDeviceProgram interprets the few eBPF instructions deviceProgram
 // emits, for a request of device type typ ('c' or 'b'), access and numbers.
-func runDeviceProgram(t *testing.T, prog []bpfInsn, typ byte, access string, major, minor uint32) bool {
+// Jumps go to the instruction that carries their label.
+func runDeviceProgram(t *testing.T, prog asm.Instructions, typ byte, access string, major, minor uint32) bool {
 	t.Helper()
 	var acc uint32
 	for _, c := range access {
@@ -24,33 +28,45 @@ func runDeviceProgram(t *testing.T, prog []bpfInsn, typ byte, access string, maj
 		dt = devcgBlk
 	}
 	ctx := [3]uint32{acc<<16 | dt, major, minor}
+	labels := map[string]int{}
+	for i, in := range prog {
+		if in.OpCode.IsDWordLoad() {
+			t.Fatalf("unexpected 64-bit load at %d", i)
+		}
+		if s := in.Symbol(); s != "" {
+			labels[s] = i
+		}
+	}
 	var reg [11]uint64
 	for pc := 0; pc < len(prog); pc++ {
 		in := prog[pc]
-		dst, src := in.regs&0xf, in.regs>>4
-		switch in.code {
-		case opLdxW:
-			reg[dst] = uint64(ctx[in.off/4])
-		case opAnd32K:
-			reg[dst] = uint64(uint32(reg[dst]) & uint32(in.imm))
-		case opRsh32K:
-			reg[dst] = uint64(uint32(reg[dst]) >> uint32(in.imm))
-		case opMov32X:
-			reg[dst] = uint64(uint32(reg[src]))
-		case opMov64K:
-			reg[dst] = uint64(int64(in.imm))
-		case opJneK:
-			if reg[dst] != uint64(int64(in.imm)) {
-				pc += int(in.off)
+		op := in.OpCode
+		switch {
+		case op == asm.LoadMemOp(asm.Word) && in.Src == asm.R1:
+			reg[in.Dst] = uint64(ctx[in.Offset/4])
+		case op == asm.And.Op32(asm.ImmSource):
+			reg[in.Dst] = uint64(uint32(reg[in.Dst]) & uint32(in.Constant))
+		case op == asm.RSh.Op32(asm.ImmSource):
+			reg[in.Dst] = uint64(uint32(reg[in.Dst]) >> uint32(in.Constant))
+		case op == asm.Mov.Op32(asm.RegSource):
+			reg[in.Dst] = uint64(uint32(reg[in.Src]))
+		case op == asm.Mov.Op(asm.ImmSource):
+			reg[in.Dst] = uint64(in.Constant)
+		case op == asm.JNE.Op(asm.ImmSource), op == asm.JEq.Op(asm.ImmSource):
+			target, ok := labels[in.Reference()]
+			if !ok {
+				t.Fatalf("jump at %d to unknown label %q", pc, in.Reference())
 			}
-		case opJeqK:
-			if reg[dst] == uint64(int64(in.imm)) {
-				pc += int(in.off)
+			if target <= pc {
+				t.Fatalf("backward jump at %d", pc)
 			}
-		case opExit:
+			if (reg[in.Dst] == uint64(in.Constant)) == (op.JumpOp() == asm.JEq) {
+				pc = target - 1
+			}
+		case op.JumpOp() == asm.Exit:
 			return reg[0] == 1
 		default:
-			t.Fatalf("unknown opcode %#x at %d", in.code, pc)
+			t.Fatalf("unexpected instruction %v at %d", in, pc)
 		}
 	}
 	t.Fatal("program ran off its end")
@@ -165,16 +181,7 @@ func TestDeviceProgramEnforced(t *testing.T) {
 	if err := m.Set(&specs.LinuxResources{Devices: rules}); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := queryDevicePrograms(fd)
-	unix.Close(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ids) != 1 {
+	if ids := attachedDevicePrograms(t, dir); len(ids) != 1 {
 		t.Errorf("%d device programs attached after two Sets, want 1", len(ids))
 	}
 	stdin.Write([]byte("go\n"))
@@ -183,6 +190,14 @@ func TestDeviceProgramEnforced(t *testing.T) {
 	got, _ := os.ReadFile(outFile)
 	if !strings.Contains(string(got), "null-ok") || !strings.Contains(string(got), "zero-ok") {
 		t.Errorf("allowed devices refused: output %q", got)
+	}
+
+	// A second program attached beside ours (another manager's): the
+	// next Set cannot swap one for one, so it attaches its program and
+	// detaches both old ones.
+	attachAllowAll(t, dir)
+	if ids := attachedDevicePrograms(t, dir); len(ids) != 2 {
+		t.Fatalf("%d device programs attached, want 2", len(ids))
 	}
 
 	// Now deny /dev/zero: a new process in the cgroup cannot open it.
@@ -206,5 +221,48 @@ func TestDeviceProgramEnforced(t *testing.T) {
 	_ = cmd2.Wait()
 	if !strings.Contains(out2.String(), "zero-denied") {
 		t.Errorf("/dev/zero not denied: output %q", out2.String())
+	}
+	if ids := attachedDevicePrograms(t, dir); len(ids) != 1 {
+		t.Errorf("%d device programs attached after replacing two, want 1", len(ids))
+	}
+}
+
+// attachedDevicePrograms lists the device programs attached to dir.
+func attachedDevicePrograms(t *testing.T, dir string) []ebpf.ProgramID {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	ids, err := deviceProgramIDs(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// attachAllowAll attaches a device program that allows everything to dir
+// with BPF_F_ALLOW_MULTI.
+func attachAllowAll(t *testing.T, dir string) {
+	t.Helper()
+	insns, err := deviceProgram([]specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.CGroupDevice, License: "Apache", Instructions: insns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	err = link.RawAttachProgram(link.RawAttachProgramOptions{Target: fd, Program: prog,
+		Attach: ebpf.AttachCGroupDevice, Flags: unix.BPF_F_ALLOW_MULTI})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
