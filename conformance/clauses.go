@@ -183,6 +183,7 @@ func baseClauses() []Clause {
 		lnx("CL-DEVICE-CGROUP-ORDER", "configLinuxDeviceAllowedlist", "The runtime MUST apply entries in the listed order."),
 		via("CL-MEMORY", "config-linux.md#configLinuxMemory", "RT-CREATE-APPLY"),
 		via("CL-CPU", "config-linux.md#configLinuxCPU", "RT-CREATE-APPLY"),
+		via("CL-BLOCKIO", "config-linux.md#configLinuxBlockIO", "RT-CREATE-APPLY"),
 		via("CL-PIDS", "config-linux.md#configLinuxPIDS", "RT-CREATE-APPLY"),
 		lnx("CL-UNIFIED-ENABLE", "configLinuxUnified", "The OCI runtime MUST ensure that the needed cgroup controllers are enabled for the cgroup."),
 		lnx("CL-UNIFIED-UNKNOWN-WRITTEN", "configLinuxUnified", "Configuration unknown to the runtime MUST still be written to the relevant file."),

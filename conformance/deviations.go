@@ -47,10 +47,10 @@ var KnownDeviations = []KnownDeviation{
 	{"D14", "FEAT-MOUNT-OPTIONS", "TestMountOptions/ratime", "", "runc lists ratime in features but the mount fails with EINVAL"},
 	{"D14", "FEAT-MOUNT-OPTIONS", "TestMountOptions/rnostrictatime", "", "runc lists rnostrictatime in features but the mount fails with EINVAL"},
 	{"D15", "CL-ROOTFS-PROPAGATION", "TestRootfsPropagation/shared", "", "with rootfsPropagation shared, the container's / is not in a peer group (no shared:N)"},
+	{"D15", "CL-ROOTFS-PROPAGATION", "TestRootfsPropagation/unbindable", "flags: 0x5000: invalid argument", "with rootfsPropagation unbindable, runc fails to bind-mount the rootfs (EINVAL)"},
 	{"D16", "CL-MEMORY-POLICY", "TestMemoryPolicy", "", "runc 1.1 ignores linux.memoryPolicy instead of applying or refusing it"},
 	{"D17", "CFG-PROC-SCHEDULER", "TestSchedulingAndIOPriority/scheduler", "", "runc 1.1 ignores process.scheduler instead of applying or refusing it (support came in runc 1.2)"},
 	{"D17", "CFG-PROC-IOPRIORITY", "TestSchedulingAndIOPriority/io-priority", "", "runc 1.1 ignores process.ioPriority instead of applying or refusing it (support came in runc 1.2)"},
-	{"D15", "CL-ROOTFS-PROPAGATION", "TestRootfsPropagation/unbindable", "flags: 0x5000: invalid argument", "with rootfsPropagation unbindable, runc fails to bind-mount the rootfs (EINVAL)"},
 }
 
 // MatchDeviation returns the known deviation covering a failure of clause

@@ -379,3 +379,40 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// TestBlockIOThrottle throttles reads from the first whole disk of the host.
+func TestBlockIOThrottle(t *testing.T) {
+	major, minor, ok := firstDisk()
+	if !ok {
+		skipClause(t, "CL-BLOCKIO", "no whole disk in /sys/block (host probe)")
+	}
+	if !CgroupV1("blkio") && !CgroupV2Unified() {
+		skipClause(t, "CL-BLOCKIO", "no blkio/io cgroup controller (host probe)")
+	}
+	b := newBundle(t)
+	b.Spec.Linux.Resources.BlockIO = &specs.LinuxBlockIO{ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{
+		{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: 1 << 20}}}
+	runChecker(t, b, "cgroups")
+}
+
+func firstDisk() (int64, int64, bool) {
+	ents, err := os.ReadDir("/sys/block")
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, "loop") || strings.HasPrefix(n, "ram") || strings.HasPrefix(n, "zram") {
+			continue
+		}
+		b, err := os.ReadFile("/sys/block/" + n + "/dev")
+		if err != nil {
+			continue
+		}
+		var ma, mi int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d:%d", &ma, &mi); err == nil {
+			return ma, mi, true
+		}
+	}
+	return 0, 0, false
+}

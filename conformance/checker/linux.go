@@ -217,6 +217,28 @@ func checkCgroups(c *checker) {
 			c.cgroupValue("CL-MEMORY", "memory", "memory.memsw.limit_in_bytes", "memory.swap.max", want)
 		}
 	}
+	if bio := r.BlockIO; bio != nil {
+		for _, d := range bio.ThrottleReadBpsDevice {
+			p, err := cgroupFile("blkio", "blkio.throttle.read_bps_device", "io.max")
+			if err != nil {
+				p, err = cgroupFile("io", "blkio.throttle.read_bps_device", "io.max")
+			}
+			if err != nil {
+				c.fail("CL-BLOCKIO", "blkio/io cgroup: %v", err)
+				continue
+			}
+			b, err := os.ReadFile(p)
+			dev := fmt.Sprintf("%d:%d", d.Major, d.Minor)
+			want1, want2 := fmt.Sprintf("%s %d", dev, d.Rate), fmt.Sprintf("rbps=%d", d.Rate)
+			found := false
+			for _, l := range strings.Split(string(b), "\n") {
+				if l == want1 || (strings.HasPrefix(l, dev+" ") && strings.Contains(l, want2)) {
+					found = true
+				}
+			}
+			c.expect("CL-BLOCKIO", err == nil && found, "%s has %q (err %v), config says %s rate %d", p, strings.TrimSpace(string(b)), err, dev, d.Rate)
+		}
+	}
 	if p := r.Pids; p != nil && p.Limit != nil && *p.Limit > 0 {
 		c.cgroupValue("CL-PIDS", "pids", "pids.max", "pids.max", strconv.FormatInt(*p.Limit, 10))
 	}

@@ -91,7 +91,14 @@ type linux struct {
 			Mems   string  `json:"mems"`
 		} `json:"cpu"`
 		Unified map[string]string `json:"unified"`
-		Pids    *struct {
+		BlockIO *struct {
+			ThrottleReadBpsDevice []struct {
+				Major int64  `json:"major"`
+				Minor int64  `json:"minor"`
+				Rate  uint64 `json:"rate"`
+			} `json:"throttleReadBpsDevice"`
+		} `json:"blockIO"`
+		Pids *struct {
 			Limit *int64 `json:"limit"`
 		} `json:"pids"`
 	} `json:"resources"`
