@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,12 +61,27 @@ func podmanRunExitCode(s *sc, p *podman) {
 		s.Fatalf("container %s still exists after run --rm:\n%s", n, r)
 	}
 	// A missing command is a runtime create/start error Podman reports as 127.
-	r := p.runCtr(s, nil, nil, "/no/such/binary")
+	n = p.name(s)
+	r := p.pm(s, nil, "run", "--name", n, "--cidfile", filepath.Join(p.dir, n+".cid"), p.image, "/no/such/binary")
 	if r.code != 127 {
 		s.Fatalf("missing executable: want exit 127:\n%s", r)
 	}
 	if !strings.Contains(r.stderr, "/no/such/binary") {
 		s.Errorf("missing executable: the error does not name the binary:\n%s", r)
+	}
+	// The logging contract: Podman ran the runtime with --log FILE
+	// --log-format json; the error is the file's last line, a JSON object
+	// with level "error" and a msg naming the binary.
+	id := p.inspect(s, n, "{{.Id}}")
+	b, err := os.ReadFile(p.ociLog(id))
+	if err != nil {
+		s.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var last struct{ Level, Msg, Time string }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Level != "error" ||
+		!strings.Contains(last.Msg, "/no/such/binary") || last.Time == "" {
+		s.Fatalf("--log json: last line %q (%v): want {level: error, msg naming /no/such/binary, time}", lines[len(lines)-1], err)
 	}
 }
 

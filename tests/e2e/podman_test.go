@@ -171,10 +171,7 @@ func (p *podman) name(s *sc) string {
 func (p *podman) diag(t *testing.T, name, id string) {
 	t.Helper()
 	if id != "" {
-		ocilog := filepath.Join(p.runroot, "overlay-containers", id, "userdata", "oci-log")
-		if p.driver() == "vfs" {
-			ocilog = filepath.Join(p.runroot, "vfs-containers", id, "userdata", "oci-log")
-		}
+		ocilog := p.ociLog(id)
 		b, err := os.ReadFile(ocilog)
 		t.Logf("diag: %s --log (%s): %v\n%s", p.e.name, ocilog, err, b)
 	}
@@ -193,6 +190,11 @@ func (p *podman) diag(t *testing.T, name, id string) {
 			t.Logf("diag: podman events for %s:\n%s", id, strings.Join(lines, "\n"))
 		}
 	}
+}
+
+// ociLog is where Podman has the runtime write its --log.
+func (p *podman) ociLog(id string) string {
+	return filepath.Join(p.runroot, p.driver()+"-containers", id, "userdata", "oci-log")
 }
 
 func (p *podman) driver() string {
