@@ -119,13 +119,7 @@ func TestKillAll(t *testing.T) {
 	r := newRuntime(t)
 	id := newID(t)
 	b := newBundle(t, sh(`sleep 1000 & echo $! > /child1; sleep 1000 & echo $! > /child2; wait`), func(s *specs.Spec) {
-		var ns []specs.LinuxNamespace
-		for _, n := range s.Linux.Namespaces {
-			if n.Type != specs.PIDNamespace {
-				ns = append(ns, n)
-			}
-		}
-		s.Linux.Namespaces = ns
+		s.Linux.Namespaces = withoutNamespace(s.Linux.Namespaces, specs.PIDNamespace)
 	})
 	r.must("run", "--detach", "--bundle", b.dir, id)
 	var children []int

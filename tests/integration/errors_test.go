@@ -149,6 +149,30 @@ func TestCreateErrors(t *testing.T) {
 			hullWant: []string{"cwd"},
 		},
 		{
+			name: "hostname without a uts namespace",
+			edit: func(s *specs.Spec) {
+				s.Hostname = "nope"
+				s.Linux.Namespaces = withoutNamespace(s.Linux.Namespaces, specs.UTSNamespace)
+			},
+			wantAny:  []string{"hostname", "uts"},
+			hullWant: []string{"hostname"},
+		},
+		{
+			name: "net sysctl without a network namespace",
+			edit: func(s *specs.Spec) {
+				s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+				s.Linux.Namespaces = withoutNamespace(s.Linux.Namespaces, specs.NetworkNamespace)
+			},
+			wantAny:  []string{"net.ipv4.ip_forward", "sysctl"},
+			hullWant: []string{"net.ipv4.ip_forward"},
+		},
+		{
+			name:     "sysctl outside any namespace",
+			edit:     func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "10"} },
+			wantAny:  []string{"vm.swappiness", "sysctl"},
+			hullWant: []string{"vm.swappiness"},
+		},
+		{
 			name:     "failing prestart hook",
 			edit:     func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: failingHook("exit 3", nil)} }, //nolint:staticcheck // deprecated, still run
 			wantAny:  []string{"hook"},
@@ -260,4 +284,14 @@ func rmHost(t *testing.T, path string) {
 	if err := os.RemoveAll(path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func withoutNamespace(list []specs.LinuxNamespace, typ specs.LinuxNamespaceType) []specs.LinuxNamespace {
+	var out []specs.LinuxNamespace
+	for _, ns := range list {
+		if ns.Type != typ {
+			out = append(out, ns)
+		}
+	}
+	return out
 }

@@ -23,6 +23,8 @@ func TestMountSymlinkEscape(t *testing.T) {
 		{"relative symlink, dir", func(h string) string { return "../../../../../../../../.." + h }, "/evil/newdir"},
 		{"absolute symlink, file", func(h string) string { return h }, "/evil/newfile"},
 		{"symlink as the destination", func(h string) string { return h }, "/evil"},
+		// No symlink needed: dot-dot in the destination itself.
+		{"dot-dot destination", func(h string) string { return "/nowhere" }, "/../../../../../../../..HOSTDIR/newdir"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,11 +36,12 @@ func TestMountSymlinkEscape(t *testing.T) {
 			if strings.HasSuffix(tc.dest, "file") {
 				source, check = srcFile, ""
 			}
+			dest := strings.ReplaceAll(tc.dest, "HOSTDIR", hostDir)
 			r := newRuntime(t)
 			id := newID(t)
-			b := newBundle(t, sh(`cat `+tc.dest+check+` > /out; exit 0`), func(s *specs.Spec) {
+			b := newBundle(t, sh(`cat `+dest+check+` > /out; exit 0`), func(s *specs.Spec) {
 				s.Mounts = append(s.Mounts, specs.Mount{
-					Destination: tc.dest, Type: "bind", Source: source, Options: []string{"bind"},
+					Destination: dest, Type: "bind", Source: source, Options: []string{"bind"},
 				})
 			})
 			if err := os.Symlink(tc.target(hostDir), b.rootfs("evil")); err != nil {

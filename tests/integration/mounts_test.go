@@ -46,6 +46,19 @@ echo hi > /mnt/t/f && cat /mnt/t/f`,
 			want: []string{"mode=750", "rw", "nosuid", "nodev", "noexec", "size=1024k", "tmpfs", "hi"},
 		},
 		{
+			name: "cgroup mount",
+			edit: func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{
+					Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+					Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"},
+				})
+			},
+			script: `ls /sys/fs/cgroup
+[ -f /sys/fs/cgroup/pids/pids.max ] && echo pids-max
+if mkdir /sys/fs/cgroup/pids/x 2>/dev/null; then echo cgroup-writable; else echo cgroup-readonly; fi`,
+			want: []string{"memory", "pids", "cpu", "pids-max", "cgroup-readonly"},
+		},
+		{
 			name: "default dev",
 			script: `for d in null zero full random urandom tty; do [ -c /dev/$d ] && echo "char $d"; done
 for l in ptmx fd stdin stdout stderr; do [ -L /dev/$l ] && echo "link $l $(readlink /dev/$l)"; done

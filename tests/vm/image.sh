@@ -92,9 +92,11 @@ guest_files() { # $1 rootfs: hull-vm's additions (runner, minimal init, trimmed 
 set -u
 modprobe -qa 9p 9pnet_virtio virtio_console 2>/dev/null
 mkdir -p /run/hullvm /mnt/share
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 hullvmctl /run/hullvm ||
-	{ echo "hullvm-run: no control share"; exit 0; }
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none share /mnt/share
+o=trans=virtio,version=9p2000.L,msize=524288
+# under SELinux the 9p files would be unlabeled_t, which enforcing keeps us from writing
+selinuxenabled 2>/dev/null && o+=,context=system_u:object_r:tmp_t:s0
+mount -t 9p -o $o hullvmctl /run/hullvm || { echo "hullvm-run: no control share"; exit 0; }
+mount -t 9p -o $o,cache=none share /mnt/share
 out=/dev/console
 for p in /sys/class/virtio-ports/*; do
 	[ "$(cat "$p/name" 2>/dev/null)" = hullvm.out ] && out=/dev/${p##*/}
@@ -104,6 +106,7 @@ cut -d' ' -f1 /proc/uptime > /run/hullvm/started
 echo "hullvm-run: command starts at uptime $(cat /run/hullvm/started)s" > /dev/kmsg
 cd /mnt/share
 [ -f /run/hullvm/env ] && . /run/hullvm/env
+if [ "${HULLVM_ENFORCE:-}" = 1 ]; then setenforce 1 || echo "hullvm-run: setenforce 1 failed" > "$out"; fi
 timeout -k 5 "${HULLVM_CMD_TIMEOUT:-3600}" bash -c "$(cat /run/hullvm/cmd)" < /dev/null > "$out" 2>&1
 rc=$?
 echo "hullvm-run: command exited $rc" > /dev/kmsg
@@ -129,7 +132,7 @@ UNIT
 	ln -sf /etc/systemd/system/hullvm-run.service "$r/etc/systemd/system/multi-user.target.wants/hullvm-run.service"
 
 	# hullvm-init: a minimal PID 1 (no systemd) for the SELinux boot: mounts, cgroup2,
-	# policy load, enforcing, then the runner as unconfined_t (like a root login).
+	# policy load, then the runner as unconfined_t (like a root login), which sets enforcing.
 	cat > "$r/usr/local/sbin/hullvm-init" <<'INIT'
 #!/bin/bash
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
@@ -145,7 +148,9 @@ if [ -d /sys/fs/selinux ] && mount -t selinuxfs selinuxfs /sys/fs/selinux 2>/dev
 	load_policy -i 2>&1 | head -3
 	# tmpfs/devtmpfs mounted before the policy load carry no labels; relabel what we use
 	restorecon -R /dev /run /tmp 2>/dev/null
-	setenforce 1
+	# enforcing is set by the runner once it runs as unconfined_t: kernel_t may not
+	# transition there under enforcing
+	export HULLVM_ENFORCE=1
 fi
 ln -sf /proc/self/fd /dev/fd; hostname hullvm; ip link set lo up
 for c in cpu cpuset io memory pids hugetlb misc rdma; do
