@@ -49,6 +49,7 @@ func TestContainerd(t *testing.T) {
 		{"exec-paused", time.Minute, ctrdExecPaused},
 		{"seccomp", time.Minute, ctrdSeccomp},
 		{"run-tty", time.Minute, ctrdRunTTY},
+		{"join-ns", time.Minute, ctrdJoinNS},
 	} {
 		t.Run(tc.name, scenario(tc.timeout, func(s *sc) { tc.fn(s, c) }))
 	}
@@ -429,5 +430,32 @@ func ctrdRunTTY(s *sc, c *containerd) {
 	out := strings.ReplaceAll(expect(s.T, r, 3), "\r", "")
 	if !strings.HasPrefix(out, "/dev/pts/0\n") {
 		s.Fatalf("run -t: tty printed %q, want /dev/pts/0", out)
+	}
+}
+
+func ctrdJoinNS(s *sc, c *containerd) {
+	// --with-ns joins another task's namespaces by path.
+	a := c.startCtr(s, nil, "sleep", "1000")
+	pid, _ := c.task(s, a)
+	want := map[string]string{}
+	for _, ns := range []string{"net", "ipc", "uts"} {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		if err != nil {
+			s.Fatal(err)
+		}
+		want[ns] = l
+	}
+	r := c.runCtr(s, nil, []string{
+		"--with-ns", fmt.Sprintf("network:/proc/%d/ns/net", pid),
+		"--with-ns", fmt.Sprintf("ipc:/proc/%d/ns/ipc", pid),
+		"--with-ns", fmt.Sprintf("uts:/proc/%d/ns/uts", pid),
+	}, "sh", "-c", "for n in net ipc uts pid; do readlink /proc/self/ns/$n; done")
+	got := strings.Split(expect(s.T, r, 0), "\n")
+	if len(got) != 4 || got[0] != want["net"] || got[1] != want["ipc"] || got[2] != want["uts"] {
+		s.Fatalf("joined namespaces %q, want %v", got, want)
+	}
+	ownPid, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	if got[3] == ownPid {
+		s.Fatalf("the pid namespace was joined too: %s", got[3])
 	}
 }

@@ -38,6 +38,10 @@ func TestPodman(t *testing.T) {
 		{"oom", 2 * time.Minute, podmanOOM},
 		{"cap-drop", time.Minute, podmanCapDrop},
 		{"read-only", time.Minute, podmanReadOnly},
+		{"read-only-tmpfs", time.Minute, podmanReadOnlyTmpfs},
+		{"tmpfs", time.Minute, podmanTmpfs},
+		{"devices", time.Minute, podmanDevices},
+		{"init", time.Minute, podmanInit},
 		{"privileged", time.Minute, podmanPrivileged},
 		{"bind-mounts", time.Minute, podmanBind},
 		{"userns", 2 * time.Minute, podmanUserns},
@@ -334,12 +338,46 @@ func podmanCapDrop(s *sc, p *podman) {
 }
 
 func podmanReadOnly(s *sc, p *podman) {
-	r := p.runCtr(s, nil, []string{"--read-only"}, "sh", "-c", "touch /etc/x")
+	// Without Podman's tmpfs mounts (they need tmpcopyup, see
+	// read-only-tmpfs), only the read-only root is tested here.
+	r := p.runCtr(s, nil, []string{"--read-only", "--read-only-tmpfs=false"}, "sh", "-c", "touch /etc/x")
 	if r.code == 0 || !strings.Contains(r.stderr+r.stdout, "Read-only file system") {
 		s.Fatalf("write to a read-only rootfs: want EROFS:\n%s", r)
 	}
-	// Podman mounts tmpfs on /tmp, /var/tmp and /run of a read-only container.
-	expect(s.T, p.runCtr(s, nil, []string{"--read-only"}, "sh", "-c", "touch /tmp/x /run/x /var/tmp/x"), 0)
+	// /dev/shm stays writable.
+	expect(s.T, p.runCtr(s, nil, []string{"--read-only", "--read-only-tmpfs=false"}, "touch", "/dev/shm/x"), 0)
+}
+
+func podmanReadOnlyTmpfs(s *sc, p *podman) {
+	// By default Podman mounts tmpfs on /tmp, /var/tmp and /run of a
+	// read-only container, with the runc extension option "tmpcopyup"
+	// (copy the image's files at that path into the new tmpfs).
+	r := p.runCtr(s, nil, []string{"--read-only"}, "sh", "-c", "touch /tmp/x /run/x /var/tmp/x && touch /etc/x")
+	if r.code == 0 || !strings.Contains(r.stderr, "/etc/x: Read-only file system") {
+		s.Fatalf("read-only rootfs with writable tmpfs dirs:\n%s", r)
+	}
+}
+
+func podmanTmpfs(s *sc, p *podman) {
+	// --tmpfs DIR: a tmpfs with the image's content of DIR copied up
+	// (tmpcopyup): /etc/passwd is still there.
+	r := p.runCtr(s, nil, []string{"--tmpfs", "/etc:size=1m"}, "sh", "-c", "grep ' /etc ' /proc/self/mounts | cut -d' ' -f3; grep -c ^root: /etc/passwd")
+	expectOut(s.T, r, "tmpfs\n1")
+}
+
+func podmanDevices(s *sc, p *podman) {
+	// --device: Podman gives the host device's st_mode as the device's
+	// fileMode, type bits (S_IFCHR) included.
+	r := p.runCtr(s, nil, []string{"--device", "/dev/zero:/dev/myzero"}, "sh", "-c", "stat -c '%F %t:%T' /dev/myzero; head -c 5 /dev/myzero | wc -c")
+	expectOut(s.T, r, "character special file 1:5\n5")
+}
+
+func podmanInit(s *sc, p *podman) {
+	// --init bind-mounts the host's catatonit as the container's pid 1.
+	out := expect(s.T, p.runCtr(s, nil, []string{"--init"}, "ps", "-o", "pid,args"), 0)
+	if !strings.Contains(out, "1 /run/podman-init -- ps") {
+		s.Fatalf("--init: pid 1 is not podman-init:\n%s", out)
+	}
 }
 
 func podmanPrivileged(s *sc, p *podman) {
@@ -367,8 +405,11 @@ func podmanBind(s *sc, p *podman) {
 	if r.code == 0 || !strings.Contains(r.stderr, "Read-only file system") || !strings.Contains(r.stdout, "from-host") {
 		s.Fatalf("read-only bind mount:\n%s", r)
 	}
-	// A tmpfs mount.
-	expectOut(s.T, p.runCtr(s, nil, []string{"--tmpfs", "/scratch:size=1m"}, "sh", "-c", "grep ' /scratch ' /proc/self/mounts | cut -d' ' -f3"), "tmpfs")
+	// A named volume (under the private volume_path) outlives its container.
+	vol := fmt.Sprintf("e2e-vol-%d", p.seq.Add(1))
+	s.Cleanup(func() { p.cmd(time.Minute, nil, "volume", "rm", "-f", vol) })
+	expect(s.T, p.runCtr(s, nil, []string{"-v", vol + ":/v"}, "sh", "-c", "echo kept > /v/f"), 0)
+	expectOut(s.T, p.runCtr(s, nil, []string{"-v", vol + ":/v:ro"}, "cat", "/v/f"), "kept")
 }
 
 func podmanUserns(s *sc, p *podman) {
@@ -489,4 +530,11 @@ func podmanNamespaces(s *sc, p *podman) {
 	// --ipc host shares the host's SysV IPC namespace.
 	hostIPC, _ := os.Readlink("/proc/self/ns/ipc")
 	expectOut(s.T, p.runCtr(s, nil, []string{"--ipc", "host"}, "readlink", "/proc/self/ns/ipc"), hostIPC)
+	// --cgroupns private (cgroup v1): the container's cgroups are its roots.
+	out := expect(s.T, p.runCtr(s, nil, []string{"--cgroupns", "private"}, "cat", "/proc/self/cgroup"), 0)
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasSuffix(line, ":/") {
+			s.Fatalf("--cgroupns private: %q is not a root", line)
+		}
+	}
 }
