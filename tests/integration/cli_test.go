@@ -80,6 +80,24 @@ func TestList(t *testing.T) {
 	}
 }
 
+// TestListMissingRoot lists a root that does not exist yet: nothing, no
+// error (engines list before creating anything).
+func TestListMissingRoot(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	r.root = filepath.Join(r.root, "not-yet")
+	if out := r.must("list", "-q").stdout; strings.TrimSpace(out) != "" {
+		t.Errorf("list -q: %q, want nothing", out)
+	}
+	if out := strings.TrimSpace(r.must("list", "--format", "json").stdout); out != "null" && out != "[]" {
+		t.Errorf("list --format json: %q, want [] or null", out)
+	}
+	lines := strings.Split(strings.TrimSpace(r.must("list").stdout), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "ID") {
+		t.Errorf("list: %q, want only the header", lines)
+	}
+}
+
 // TestKillSignals sends signals by name, SIG-name and number; the
 // container's trap records each one.
 func TestKillSignals(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -99,3 +100,70 @@ func isZombie(pid int) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestStatusDerived kills a container's init behind the runtime's back:
+// the status must come from the process, not from the state file.
+func TestStatusDerived(t *testing.T) {
+	t.Parallel()
+	for _, status := range []string{"created", "running"} {
+		t.Run(status, func(t *testing.T) {
+			t.Parallel()
+			r := newRuntime(t)
+			id, b := containerIn(t, r, status)
+			pid := r.state(id).Pid
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			st := r.waitStatus(id, "stopped")
+			checkState(t, st, id, b.dir, "stopped")
+			if res := r.call("start", id); res.code == 0 {
+				t.Errorf("start of a container whose init died succeeded: %v", res)
+			}
+			snap := snapshot(t, b.dir)
+			r.must("delete", id)
+			checkNoLeaks(t, r, id, b.dir, snap)
+		})
+	}
+}
+
+// TestConcurrentCreate races several creates of one id: exactly one wins,
+// and the losers leave nothing behind.
+func TestConcurrentCreate(t *testing.T) {
+	t.Parallel()
+	runcDeviation(t, "runc 1.1 takes no per-id lock across processes: a losing create's cleanup can remove the winner's state dir, so sometimes none wins (see runc#886 review: multiple processes handling one container are unsupported)")
+	const n = 4
+	r := newRuntime(t)
+	id := newID(t)
+	bundles := make([]*bundle, n)
+	snaps := make([]hostSnapshot, n)
+	for i := range bundles {
+		bundles[i] = newBundle(t, []string{"sleep", "1000"}, nil)
+		snaps[i] = snapshot(t, bundles[i].dir)
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range bundles {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = r.callReaped("create", "--bundle", bundles[i].dir, id)
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i, res := range results {
+		if res.code == 0 {
+			if winner >= 0 {
+				t.Errorf("two concurrent creates of %s succeeded", id)
+			}
+			winner = i
+			continue
+		}
+		checkFailure(t, res, nil, []string{id})
+		checkNoLeaks(t, r, "", bundles[i].dir, snaps[i])
+	}
+	if winner < 0 {
+		t.Fatalf("none of %d concurrent creates of %s succeeded: %v", n, id, results)
+	}
+	checkState(t, r.state(id), id, bundles[winner].dir, "created")
+}
