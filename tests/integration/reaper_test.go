@@ -29,7 +29,11 @@ func runReaper(report string, argv []string) int {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = os.Environ()
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, reaperEnv+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	err := cmd.Run()
 	code := 0
 	if err != nil {

@@ -54,9 +54,8 @@ type result struct {
 	stderr string
 	code   int // exit status; -1 when killed by a signal or not started
 	err    error
-	// reaped: the call ran under the reaper (callReaped); leftovers are
-	// the processes it left behind when it failed ("PID CMDLINE").
-	reaped    bool
+	// leftovers are the processes a failed call under the reaper
+	// (callReaped) left behind, as "PID CMDLINE".
 	leftovers []string
 }
 
@@ -68,7 +67,6 @@ func (res result) String() string {
 // callOpts tweaks one invocation.
 type callOpts struct {
 	extraFiles []*os.File // become fds 3, 4, ...
-	env        []string   // added to the environment
 	stdin      *os.File
 	// shell runs the runtime through /bin/sh -c 'exec "$@"' with this
 	// prefix (e.g. to set LISTEN_PID=$$).
@@ -121,7 +119,7 @@ func (r *rt) command(ctx context.Context, o callOpts, args ...string) (*exec.Cmd
 	}
 	cmd.ExtraFiles = o.extraFiles
 	cmd.Dir = o.dir
-	cmd.Env = append(os.Environ(), o.env...)
+	cmd.Env = os.Environ()
 	if o.reaperReport != "" {
 		cmd.Env = append(cmd.Env, reaperEnv+"="+o.reaperReport)
 	}
@@ -149,7 +147,6 @@ func (r *rt) callReaped(args ...string) result {
 	r.t.Helper()
 	report := filepath.Join(r.t.TempDir(), "leftovers")
 	res := r.callWith(callOpts{reaperReport: report}, args...)
-	res.reaped = true
 	if data, err := os.ReadFile(report); err == nil && len(data) > 0 {
 		res.leftovers = strings.Split(string(data), "\n")
 	}
