@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -84,11 +85,16 @@ func TestMountOptions(t *testing.T) {
 			m := specs.Mount{Destination: "/mnt/opt", Type: "tmpfs", Source: "tmpfs", Options: []string{o}}
 			recursive := strings.HasPrefix(o, "r") && o != "relatime" && o != "remount" && o != "rw" && o != "ro"
 			if bindOnly[o] || recursive {
-				src := t.TempDir()
+				src := sourceWithSubmount(t)
 				m = specs.Mount{Destination: "/mnt/opt", Type: "bind", Source: src, Options: []string{"rbind", o}}
+				want := "present"
+				if o == "bind" {
+					want = "absent" // bind is not recursive
+				}
 				if o == "bind" || o == "rbind" {
 					m.Options = []string{o}
 				}
+				b.Spec.Process.Env = append(b.Spec.Process.Env, "CHECK_SUBMOUNT=/mnt/opt/sub:"+want)
 				if o == "slave" || o == "rslave" || o == "shared" || o == "rshared" {
 					b.Spec.Linux.RootfsPropagation = "shared"
 				}
@@ -166,4 +172,21 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// sourceWithSubmount returns a host directory with a tmpfs mounted on its
+// "sub" directory (unmounted at cleanup), to tell recursive from
+// non-recursive bind mounts and options.
+func sourceWithSubmount(t *testing.T) string {
+	t.Helper()
+	src := t.TempDir()
+	sub := filepath.Join(src, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, "mode=755"); err != nil {
+		t.Fatalf("mount tmpfs on %s: %v", sub, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(sub, syscall.MNT_DETACH) })
+	return src
 }

@@ -139,27 +139,83 @@ func checkMounts(c *checker) {
 		if only == "" {
 			lastIdx, lastDest = index[e.ID], dest
 		}
-		final := map[string]string{}
+		// The last option of each family wins; a recursive option (rro,
+		// rnosuid, rshared...) is checked on the mount and every submount.
+		type choice struct {
+			opt, base string
+			rec       bool
+		}
+		final := map[string]choice{}
 		var order []string
 		for _, o := range m.Options {
-			for _, oc := range optionChecks[o] {
+			base, rec := o, false
+			if b, ok := recursiveBase[o]; ok {
+				base, rec = b, true
+			}
+			for _, oc := range optionChecks[base] {
 				if _, seen := final[oc.family]; !seen {
 					order = append(order, oc.family)
 				}
-				final[oc.family] = o
+				final[oc.family] = choice{o, base, rec}
+			}
+		}
+		targets := []mountEntry{e}
+		for _, fam := range order {
+			ch := final[fam]
+			if ch.rec {
+				targets = append(targets, submounts(mi, dest)...)
+				break
 			}
 		}
 		for _, fam := range order {
-			opt := final[fam]
-			for _, oc := range optionChecks[opt] {
-				if oc.family != fam {
+			ch := final[fam]
+			for _, t := range targets {
+				if t.Point != dest && !ch.rec {
 					continue
 				}
-				c.expect(clauseForOption(opt), oc.holds(e), "mount %s option %q: want %s %q present=%v; mountinfo has %s %v %s",
-					dest, opt, oc.field, oc.token, oc.present, strings.Join(keys(e.VFS), ","), e.Optional, e.SuperRaw)
+				for _, oc := range optionChecks[ch.base] {
+					if oc.family != fam {
+						continue
+					}
+					c.expect(clauseForOption(ch.opt), oc.holds(t), "mount %s option %q: want %s %q present=%v; mountinfo has %s %v %s",
+						t.Point, ch.opt, oc.field, oc.token, oc.present, strings.Join(keys(t.VFS), ","), t.Optional, t.SuperRaw)
+				}
 			}
 		}
+		if sub := os.Getenv("CHECK_SUBMOUNT"); sub != "" && only == dest {
+			p, want, _ := strings.Cut(sub, ":")
+			_, present := topMount(mi, p)
+			opt := "bind"
+			if want == "present" {
+				opt = "rbind"
+			}
+			c.expect(clauseForOption(opt), present == (want == "present"), "submount %s of the source is in the container: %v, want %s", p, present, want)
+		}
 	}
+}
+
+// recursiveBase maps the recursive mount options (mount_setattr(2) with
+// AT_RECURSIVE) to the option they apply to the whole tree.
+var recursiveBase = map[string]string{
+	"rro": "ro", "rrw": "rw", "rnosuid": "nosuid", "rsuid": "suid", "rnodev": "nodev", "rdev": "dev",
+	"rnoexec": "noexec", "rexec": "exec", "rnoatime": "noatime", "rrelatime": "relatime",
+	"rstrictatime": "strictatime", "rnodiratime": "nodiratime", "rdiratime": "diratime",
+	"rnosymfollow": "nosymfollow", "rsymfollow": "symfollow",
+	"rshared": "shared", "rprivate": "private", "rslave": "slave", "runbindable": "unbindable",
+}
+
+// submounts returns the top mounts strictly below dest.
+func submounts(mi []mountEntry, dest string) []mountEntry {
+	var out []mountEntry
+	seen := map[string]bool{}
+	for i := len(mi) - 1; i >= 0; i-- {
+		e := mi[i]
+		if strings.HasPrefix(e.Point, dest+"/") && !seen[e.Point] {
+			seen[e.Point] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func keys(m map[string]bool) []string {
