@@ -173,6 +173,18 @@ func TestCreateErrors(t *testing.T) {
 			hullWant: []string{"vm.swappiness"},
 		},
 		{
+			name:     "nonexistent executable",
+			edit:     func(s *specs.Spec) { s.Process.Args = []string{"/nonexistent-bin"} },
+			wantAny:  []string{"/nonexistent-bin"},
+			hullWant: []string{"/nonexistent-bin"},
+		},
+		{
+			name:     "no process args",
+			edit:     func(s *specs.Spec) { s.Process.Args = nil },
+			wantAny:  []string{"args", "process"},
+			hullWant: []string{"args"},
+		},
+		{
 			name:     "failing prestart hook",
 			edit:     func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: failingHook("exit 3", nil)} }, //nolint:staticcheck // deprecated, still run
 			wantAny:  []string{"hook"},

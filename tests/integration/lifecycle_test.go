@@ -167,3 +167,55 @@ func TestConcurrentCreate(t *testing.T) {
 	}
 	checkState(t, r.state(id), id, bundles[winner].dir, "created")
 }
+
+// TestKillCreated kills a container that was never started (engines do
+// this to abort a create): it stops without running its process.
+func TestKillCreated(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := newID(t)
+	b := newBundle(t, sh(`echo ran > /ran`), nil)
+	r.must("create", "--bundle", b.dir, id)
+	r.must("kill", id, "KILL")
+	r.waitStatus(id, "stopped")
+	snap := snapshot(t, b.dir)
+	r.must("delete", id)
+	if _, err := os.Stat(b.rootfs("ran")); err == nil {
+		t.Error("the process of a killed created container ran")
+	}
+	checkNoLeaks(t, r, id, b.dir, snap)
+}
+
+// TestSessionKeyring checks that the container gets a new session keyring
+// named after it, unless --no-new-keyring.
+func TestSessionKeyring(t *testing.T) {
+	t.Parallel()
+	for _, noNew := range []bool{false, true} {
+		name := "new keyring"
+		if noNew {
+			name = "no-new-keyring"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newRuntime(t)
+			id := newID(t)
+			b := newBundle(t, sh(`grep -c "_ses.$0:" /proc/keys; true`), func(s *specs.Spec) {
+				s.Linux.MaskedPaths = nil
+			})
+			b.spec.Process.Args = append(b.spec.Process.Args, id)
+			b.write(t)
+			args := []string{"run", "--bundle", b.dir, id}
+			if noNew {
+				args = []string{"run", "--no-new-keyring", "--bundle", b.dir, id}
+			}
+			res := r.call(args...)
+			want := "1\n"
+			if noNew {
+				want = "0\n"
+			}
+			if res.code != 0 || res.stdout != want {
+				t.Errorf("keyrings named _ses.%s: %v, want %q", id, res, want)
+			}
+		})
+	}
+}
