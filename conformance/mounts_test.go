@@ -78,7 +78,7 @@ func TestMountOptions(t *testing.T) {
 				skipClause(t, clause, "not listed in features")
 			}
 			if o == "idmap" || o == "ridmap" {
-				skipClause(t, clause, "%s needs a user namespace mapping for the mount; not exercised", o)
+				skipClause(t, clause, "%s needs mount uidMappings in a user namespace: see TestIdmapMount", o)
 			}
 			rt := newRuntime(t)
 			b := newBundle(t)
