@@ -337,8 +337,8 @@ func ctrdPrivileged(s *sc, c *containerd) {
 	r := c.runCtr(s, nil, []string{"--privileged"}, "sh", "-c",
 		"mount -t tmpfs none /mnt && echo mounted; test -e /dev/kmsg && echo host-dev; true")
 	expectOut(s.T, r, "mounted\nhost-dev")
-	r = c.runCtr(s, nil, nil, "sh", "-c", "mount -t tmpfs none /mnt && echo mounted; test -e /dev/kmsg && echo host-dev; true")
-	expectOut(s.T, r, "")
+	r = c.runCtr(s, nil, nil, "sh", "-c", "mount -t tmpfs none /mnt && echo mounted; test -e /dev/kmsg && echo host-dev; echo end")
+	expectOut(s.T, r, "end")
 }
 
 func ctrdBind(s *sc, c *containerd) {

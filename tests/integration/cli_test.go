@@ -281,3 +281,26 @@ func TestLogJSON(t *testing.T) {
 		t.Errorf("no error-level line in %q", data)
 	}
 }
+
+// TestLogText checks --log FILE (default text format) on a failing create.
+func TestLogText(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	logFile := filepath.Join(t.TempDir(), "log")
+	missing := filepath.Join(t.TempDir(), "no-such-bundle")
+	res := r.callReaped("--log", logFile, "create", "--bundle", missing, newID(t))
+	checkFailure(t, res, []string{missing}, []string{missing})
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatalf("log file: %v", err)
+	}
+	found := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, "level=error") && strings.Contains(line, "msg=") && strings.Contains(line, missing) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no level=error line naming %s in %q", missing, data)
+	}
+}
