@@ -39,11 +39,14 @@ type options struct {
 	rotate      bool
 	keepUnified bool
 	jsonOut     string
+	extra       []string
+	vs          string
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.runtimes, "runtimes", "hull,runc,crun", "comma-separated runtimes; the first is compared against the others")
+	flag.StringVar(&o.runtimes, "runtimes", "hull,runc,crun", "comma-separated runtimes, measured in this order each round")
+	flag.StringVar(&o.vs, "vs", "crun,runc", "reference runtimes: every other runtime gets a ratio column against each")
 	flag.StringVar(&o.hull, "hull", "./hull", "hull binary")
 	flag.StringVar(&o.runc, "runc", "/usr/sbin/runc", "runc binary")
 	flag.StringVar(&o.crun, "crun", "/usr/bin/crun", "crun binary")
@@ -57,6 +60,14 @@ func main() {
 	flag.BoolVar(&o.rotate, "rotate", true, "rotate which runtime goes first each round (A B C, B C A, ...) so none always follows the same one")
 	flag.BoolVar(&o.keepUnified, "keep-unified", false, "do not detach "+cgroup2Hybrid+" (crun 1.8 fails on hybrid hosts)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every sample to this file as JSON")
+	flag.Func("add", "`name=path`: one more runtime to name in -runtimes (a hull build to compare, say); repeatable", func(v string) error {
+		name, path, ok := strings.Cut(v, "=")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("want name=path, got %q", v)
+		}
+		o.extra = append(o.extra, name, path)
+		return nil
+	})
 	flag.Parse()
 
 	if os.Getenv(nsEnv) != "1" {
@@ -111,10 +122,13 @@ func run(o options) error {
 		return err
 	}
 	bins := map[string]string{"hull": o.hull, "runc": o.runc, "crun": o.crun}
+	for i := 0; i+1 < len(o.extra); i += 2 {
+		bins[o.extra[i]] = o.extra[i+1]
+	}
 	for _, name := range strings.Split(o.runtimes, ",") {
 		bin, ok := bins[name]
 		if !ok {
-			return fmt.Errorf("unknown runtime %q (want hull, runc or crun)", name)
+			return fmt.Errorf("unknown runtime %q (want hull, runc, crun or a name given with -add)", name)
 		}
 		abs, err := exec.LookPath(bin)
 		if err != nil {
@@ -494,16 +508,30 @@ func (b *bench) report(total time.Duration) {
 	}
 	w := os.Stdout
 	fmt.Fprintf(w, "## Times (median of %d rounds; %d-container rows: %d rounds)\n\n", b.o.n, b.o.big, b.o.bigN)
-	b.res.table(w, names, "ms")
+	refs := b.refs()
+	b.res.table(w, names, refs, "ms")
 	fmt.Fprintf(w, "\n## CPU time (user+sys from wait4: the call plus the children it reaped; less sensitive to a loaded machine than wall time)\n\n")
-	b.res.table(w, names, "cpu ms")
+	b.res.table(w, names, refs, "cpu ms")
 	fmt.Fprintf(w, "\n## Peak RSS (/usr/bin/time %%M, median of %d rounds) and a created init's memory (%d rounds)\n\n", b.o.rssN, b.o.n)
-	b.res.table(w, names, "MB")
+	b.res.table(w, names, refs, "MB")
 	fmt.Fprintf(w, "\nRatios are medians of per-round ratios (pair by pair), not ratios of medians.\n")
 	fmt.Fprintf(w, "Floor (CLONE_NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS + chroot + exec /bin/true from Go): %s ms median.\n",
 		fmtVal(median(b.floor), "ms"))
 	fmt.Fprintf(w, "Order: %s, rotated each round: %v. Wall time of the bench: %s.\n",
 		strings.Join(names, " "), b.o.rotate, total.Round(time.Second))
+}
+
+// refs returns the -vs runtimes that are being measured.
+func (b *bench) refs() []string {
+	var out []string
+	for _, ref := range strings.Split(b.o.vs, ",") {
+		for _, rt := range b.rts {
+			if rt.name == ref {
+				out = append(out, ref)
+			}
+		}
+	}
+	return out
 }
 
 func (b *bench) writeJSON(path string) error {

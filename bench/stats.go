@@ -83,17 +83,32 @@ func fmtRatio(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// table writes a markdown table of medians and pairwise ratios of the first
-// runtime against each other one, for the metrics whose unit is in units.
-func (r *results) table(w io.Writer, rts []string, units ...string) {
+// table writes a markdown table of medians, and of pairwise ratios of every
+// runtime not in refs against each runtime in refs, for the metrics whose
+// unit is in units.
+func (r *results) table(w io.Writer, rts, refs []string, units ...string) {
 	want := map[string]bool{}
 	for _, u := range units {
 		want[u] = true
 	}
+	isRef := map[string]bool{}
+	for _, x := range refs {
+		isRef[x] = true
+	}
+	type pair struct{ num, den string }
+	var pairs []pair
+	for _, x := range rts {
+		if isRef[x] {
+			continue
+		}
+		for _, ref := range refs {
+			pairs = append(pairs, pair{x, ref})
+		}
+	}
 	head := []string{"operation", "unit", "n"}
 	head = append(head, rts...)
-	for _, o := range rts[1:] {
-		head = append(head, rts[0]+"/"+o)
+	for _, p := range pairs {
+		head = append(head, p.num+"/"+p.den)
 	}
 	fmt.Fprintf(w, "| %s |\n", strings.Join(head, " | "))
 	fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(head)))
@@ -107,8 +122,8 @@ func (r *results) table(w io.Writer, rts []string, units ...string) {
 		for _, rt := range rts {
 			row = append(row, fmtVal(median(m.vals[rt]), m.unit))
 		}
-		for _, o := range rts[1:] {
-			row = append(row, fmtRatio(pairRatio(m.vals[rts[0]], m.vals[o])))
+		for _, p := range pairs {
+			row = append(row, fmtRatio(pairRatio(m.vals[p.num], m.vals[p.den])))
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 	}
