@@ -226,6 +226,7 @@ func baseClauses() []Clause {
 		{ID: "FEAT-LINUX-SECCOMP-SUPPORTED-FLAGS", Level: MUST, Section: "features-linux.md#linuxFeaturesSeccomp", Text: "The runtime MUST recognize and support the elements in this array in the [`flags` property"},
 		{ID: "FEAT-LINUX-MEMPOLICY-MODES", Level: MUST, Section: "features-linux.md#linuxFeaturesMemoryPolicy", Text: "as the [`mode` of `linux.memoryPolicy` objects"},
 		{ID: "FEAT-LINUX-MEMPOLICY-FLAGS", Level: MUST, Section: "features-linux.md#linuxFeaturesMemoryPolicy", Text: "in the [`flags` property of the `linux.memoryPolicy` object"},
+		{ID: "FEAT-LINUX-MOUNTEXT-IDMAP", Level: MUST, Section: "features-linux.md#linuxFeaturesMountExtensions", Text: "runtimes MUST still set this value to `true`"},
 		{ID: "FEAT-LINUX-SECCOMP-ARCHS", Level: MUST, Section: "features-linux.md#linuxFeaturesSeccomp", Text: "in the [`architectures` property"},
 	}
 }

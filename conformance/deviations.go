@@ -51,6 +51,7 @@ var KnownDeviations = []KnownDeviation{
 	{"D16", "CL-MEMORY-POLICY", "TestMemoryPolicy", "", "runc 1.1 ignores linux.memoryPolicy instead of applying or refusing it"},
 	{"D17", "CFG-PROC-SCHEDULER", "TestSchedulingAndIOPriority/scheduler", "", "runc 1.1 ignores process.scheduler instead of applying or refusing it (support came in runc 1.2)"},
 	{"D17", "CFG-PROC-IOPRIORITY", "TestSchedulingAndIOPriority/io-priority", "", "runc 1.1 ignores process.ioPriority instead of applying or refusing it (support came in runc 1.2)"},
+	{"D18", "CFG-VALID-VALUES", "TestIdmapMount", "the mount's idmapping gives", "runc 1.1 accepts idmap/ridmap mounts with uidMappings/gidMappings but ignores them (no idmapping; files show as the overflow id)"},
 }
 
 // MatchDeviation returns the known deviation covering a failure of clause

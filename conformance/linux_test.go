@@ -312,21 +312,19 @@ func TestCgroupUnified(t *testing.T) {
 // TestIdmapMount bind-mounts a host directory with the idmap (and ridmap)
 // option into a container with a user namespace: a file owned by host root
 // must appear with the owner the mount's uidMappings/gidMappings give it
-// (for ridmap, also in a submount of the source).
+// (for ridmap, also in a submount of the source). A runtime whose features
+// do not enable idmap mounts must refuse the config (config.md "Valid
+// values") or, if it applies the mapping anyway, say so in features.
 func TestIdmapMount(t *testing.T) {
 	for _, opt := range []string{"idmap", "ridmap"} {
 		t.Run(opt, func(t *testing.T) {
 			clause := MountOptionClauseIdmap(opt)
 			requireSuite(t)
 			f := suite.features
-			if f == nil || f.Linux == nil || f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil ||
-				f.Linux.MountExtensions.IDMap.Enabled == nil || !*f.Linux.MountExtensions.IDMap.Enabled {
-				skipClause(t, clause, "features does not say linux.mountExtensions.idmap.enabled")
-			}
-			if !contains(f.MountOptions, opt) {
-				skipClause(t, clause, "features mountOptions does not list %s", opt)
-			}
+			enabled := f != nil && f.Linux != nil && f.Linux.MountExtensions != nil && f.Linux.MountExtensions.IDMap != nil &&
+				f.Linux.MountExtensions.IDMap.Enabled != nil && *f.Linux.MountExtensions.IDMap.Enabled
 			namespaceListed(t, "user", clause)
+			rt := newRuntime(t)
 			b := newBundle(t)
 			src := t.TempDir()
 			if err := os.Chmod(src, 0o755); err != nil {
@@ -361,8 +359,29 @@ func TestIdmapMount(t *testing.T) {
 			b.Spec.Linux.GIDMappings = userMapping
 			b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/mnt/idmap", Type: "bind", Source: src,
 				Options: []string{"rbind", opt}, UIDMappings: userMapping, GIDMappings: userMapping})
-			b.Spec.Process.Env = append(b.Spec.Process.Env, "IDMAP_PATH="+paths, "IDMAP_WANT=0:0", "IDMAP_CLAUSE="+clause)
-			runChecker(t, b, "idmapmount")
+			checkClause := clause
+			if !enabled {
+				checkClause = "CFG-VALID-VALUES" // accepted although unsupported: must then work
+			}
+			b.Spec.Process.Env = append(b.Spec.Process.Env, "IDMAP_PATH="+paths, "IDMAP_WANT=0:0", "IDMAP_CLAUSE="+checkClause)
+			b.Spec.Process.Args = []string{"/checker", "idmapmount"}
+			c := newCtr(t, rt, b)
+			res := c.create()
+			if enabled {
+				record(t, clause, res.OK(), "create with an %s mount: %v %s", opt, res.Err, trim(res.Stderr))
+				record(t, "FEAT-LINUX-MOUNTEXT-IDMAP", true, "features sets mountExtensions.idmap.enabled")
+			} else if !res.OK() {
+				record(t, "CFG-VALID-VALUES", true, "without idmap support in features, create refused the %s mount: %v", opt, res.Err)
+			}
+			if !res.OK() {
+				return
+			}
+			c.mustStart()
+			c.mustWaitStatus("stopped")
+			ok := c.recordChecker()
+			if !enabled {
+				record(t, "FEAT-LINUX-MOUNTEXT-IDMAP", !ok, "the runtime applies %s mounts: %v (want false: its features do not set mountExtensions.idmap.enabled)", opt, ok)
+			}
 		})
 	}
 }
