@@ -18,9 +18,13 @@
 // removes only the directories Apply created (State.Created).
 //
 // The systemd driver (configs.Cgroup.Systemd, cgroupsPath
-// "slice:prefix:name") starts a transient unit over D-Bus with its own small
-// client (dbus_*.go), then uses the filesystem manager of the unit's
-// cgroup for the rest.
+// "slice:prefix:name") starts a transient unit over D-Bus with
+// github.com/coreos/go-systemd/v22 (on github.com/godbus/dbus/v5), then
+// uses the filesystem manager of the unit's cgroup for the rest. It
+// connects only when it talks to systemd, never in New or Load.
+//
+// On v2 the device rules are an eBPF program built, loaded and attached
+// with github.com/cilium/ebpf.
 package cgroups
 
 import (

@@ -8,35 +8,29 @@ import (
 	"strings"
 	"time"
 
+	systemdDbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
 	"github.com/hullrt/hull/libct/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// The D-Bus names of systemd's manager.
-const (
-	systemdBusName   = "org.freedesktop.systemd1"
-	systemdPath      = objectPath("/org/freedesktop/systemd1")
-	systemdInterface = "org.freedesktop.systemd1.Manager"
-	systemdPrivate   = "/run/systemd/private"
-	systemBusSocket  = "/run/dbus/system_bus_socket"
-)
-
 // systemdManager runs the container in a transient systemd unit (a scope,
-// or a slice) created over D-Bus, with Delegate=yes, and drives the
-// cgroup's files through the filesystem manager of the unit's path for
-// everything systemd does not do (freezing, stats, the v1 controllers
-// systemd does not manage, settings without a unit property).
+// or a slice) created over D-Bus with github.com/coreos/go-systemd/v22,
+// with Delegate=yes, and drives the cgroup's files through the filesystem
+// manager of the unit's path for everything systemd does not do (freezing,
+// stats, the v1 controllers systemd does not manage, settings without a
+// unit property), as runc does.
 type systemdManager struct {
 	unit, slice, id string
 	fs              Manager
 	v2              bool
-	rootless        bool
 	res             *specs.LinuxResources
 	// started is set once this manager started the unit; a manager
 	// rebuilt by Load joins the existing unit instead.
 	started, loaded bool
-	// dial connects to systemd (a parameter for the tests).
-	dial    func() (*dbusConn, error)
+	// dial connects to systemd (a parameter for the tests). It is called
+	// by the methods that talk to systemd only, never by New or Load.
+	dial    func(ctx context.Context) (*systemdDbus.Conn, error)
 	timeout time.Duration
 }
 
@@ -46,7 +40,7 @@ func newSystemd(c *configs.Cgroup, id string, rootless bool) (Manager, error) {
 	return newSystemdAt(DefaultRoot, c, id, rootless, dialSystemd)
 }
 
-func newSystemdAt(root string, c *configs.Cgroup, id string, rootless bool, dial func() (*dbusConn, error)) (*systemdManager, error) {
+func newSystemdAt(root string, c *configs.Cgroup, id string, rootless bool, dial func(context.Context) (*systemdDbus.Conn, error)) (*systemdManager, error) {
 	if rootless {
 		return nil, fmt.Errorf("systemd cgroup driver for rootless containers (the user's systemd instance): %w", ErrNotSupported)
 	}
@@ -78,93 +72,83 @@ func loadSystemd(s *State) (Manager, error) {
 	return &systemdManager{unit: s.Unit, fs: fs, v2: v2, loaded: true, dial: dialSystemd, timeout: 30 * time.Second}, nil
 }
 
-// dialSystemd connects to systemd: its private socket as root (no bus
-// daemon involved), else the system bus.
-func dialSystemd() (*dbusConn, error) {
-	if os.Geteuid() == 0 {
-		if _, err := os.Stat(systemdPrivate); err == nil {
-			return dialDBus(systemdPrivate, false, 10*time.Second)
-		}
-	}
-	path := systemBusSocket
-	if addr := os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"); addr != "" {
-		p, err := busSocketPath(addr)
-		if err != nil {
-			return nil, err
-		}
-		path = p
-	}
-	return dialDBus(path, true, 10*time.Second)
-}
-
-// subscribe asks systemd for its job signals (and, on a bus, the bus to
-// route them to us), before the call whose job is awaited.
-func subscribe(c *dbusConn, timeout time.Duration) error {
-	if c.name != "" {
-		rule := "type='signal',sender='" + systemdBusName + "',interface='" + systemdInterface + "',member='JobRemoved'"
-		if _, err := c.call(timeout, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "AddMatch", "s", rule); err != nil {
-			return err
-		}
-	}
-	_, err := c.call(timeout, systemdBusName, systemdPath, systemdInterface, "Subscribe", "")
-	return err
-}
-
-// waitJob waits for the JobRemoved signal of job and checks its result.
-func waitJob(c *dbusConn, timeout time.Duration, job objectPath, unit string) error {
-	m, err := c.next(timeout, func(m *message) bool {
-		return m.typ == msgSignal && m.member == "JobRemoved" && len(m.body) == 4 && m.body[1] == job
-	})
+// dialSystemd connects to systemd as runc does: over the system bus
+// ($DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket), or, as root
+// without a bus, over systemd's private socket /run/systemd/private.
+// The connection lives until Close; every call has its own deadline.
+func dialSystemd(ctx context.Context) (*systemdDbus.Conn, error) {
+	c, err := systemdDbus.NewWithContext(ctx)
 	if err != nil {
-		return fmt.Errorf("systemd unit %s: waiting for job %s: %w", unit, job, err)
+		return nil, fmt.Errorf("connect to systemd over d-bus: %w", err)
 	}
-	if res, _ := m.body[3].(string); res != "done" {
-		return fmt.Errorf("systemd unit %s: job %s ended %q", unit, job, res)
-	}
-	return nil
+	return c, nil
 }
 
-// unitCall makes a job-returning call (StartTransientUnit, StopUnit) and
-// waits for the job.
-func (m *systemdManager) unitCall(c *dbusConn, member, sig string, args ...any) error {
-	reply, err := c.call(m.timeout, systemdBusName, systemdPath, systemdInterface, member, sig, args...)
-	if err != nil {
-		return err
+// connect dials systemd for one operation, within the timeout. The
+// context given to dial outlives it: godbus closes the connection when that
+// context ends, so it is cancelled only if the dial takes too long.
+func (m *systemdManager) connect() (*systemdDbus.Conn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	timer := time.AfterFunc(m.timeout, cancel)
+	c, err := m.dial(ctx)
+	if !timer.Stop() {
+		if err == nil {
+			c.Close()
+		}
+		return nil, fmt.Errorf("connect to systemd over d-bus: timed out after %v", m.timeout)
 	}
-	if len(reply.body) != 1 {
-		return fmt.Errorf("systemd %s: unexpected reply %v", member, reply.body)
+	return c, err
+}
+
+// isDBusError reports whether err is the D-Bus error name
+// ("org.freedesktop.systemd1.NoSuchUnit").
+func isDBusError(err error, name string) bool {
+	var de dbus.Error
+	if errors.As(err, &de) {
+		return de.Name == name
 	}
-	job, ok := reply.body[0].(objectPath)
-	if !ok {
-		return fmt.Errorf("systemd %s: unexpected reply %v", member, reply.body)
+	var dep *dbus.Error
+	return errors.As(err, &dep) && dep.Name == name
+}
+
+// waitJob waits for the result of the job that a call reported on done
+// (systemd's JobRemoved signal); anything but "done" is a failure.
+func (m *systemdManager) waitJob(ctx context.Context, done <-chan string) error {
+	select {
+	case res := <-done:
+		if res != "done" {
+			return fmt.Errorf("job ended %q", res)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the job: %w", ctx.Err())
 	}
-	return waitJob(c, m.timeout, job, m.unit)
 }
 
 // unitProperties are the properties of the new unit.
-func (m *systemdManager) unitProperties(pid int) ([]property, error) {
-	ps := []property{
-		prop("Description", "s", "hull container "+m.id),
-		prop("DefaultDependencies", "b", false),
-		prop("MemoryAccounting", "b", true),
-		prop("CPUAccounting", "b", true),
-		prop("TasksAccounting", "b", true),
+func (m *systemdManager) unitProperties(pid int) ([]systemdDbus.Property, error) {
+	ps := []systemdDbus.Property{
+		prop("Description", "hull container "+m.id),
+		prop("DefaultDependencies", false),
+		prop("MemoryAccounting", true),
+		prop("CPUAccounting", true),
+		prop("TasksAccounting", true),
 	}
 	if m.v2 {
-		ps = append(ps, prop("IOAccounting", "b", true))
+		ps = append(ps, prop("IOAccounting", true))
 	} else {
-		ps = append(ps, prop("BlockIOAccounting", "b", true))
+		ps = append(ps, prop("BlockIOAccounting", true))
 	}
 	if strings.HasSuffix(m.unit, ".scope") {
 		// The container manages its own subtree (cgroupns, systemd in
 		// the container): systemd must leave it alone.
-		ps = append(ps, prop("Delegate", "b", true))
+		ps = append(ps, prop("Delegate", true))
 		if m.slice != "" {
-			ps = append(ps, prop("Slice", "s", m.slice))
+			ps = append(ps, prop("Slice", m.slice))
 		}
 	}
 	if pid > 0 {
-		ps = append(ps, prop("PIDs", "au", []uint32{uint32(pid)}))
+		ps = append(ps, prop("PIDs", []uint32{uint32(pid)}))
 	}
 	rps, err := resourceProperties(m.res, m.v2, readProcDevices(m.res))
 	if err != nil {
@@ -196,34 +180,42 @@ func (m *systemdManager) Apply(pid int) error {
 	if err != nil {
 		return fmt.Errorf("systemd unit %s: %w", m.unit, err)
 	}
-	c, err := m.dial()
+	c, err := m.connect()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := subscribe(c, m.timeout); err != nil {
-		return err
-	}
-	props := make([]any, len(ps))
-	for i, p := range ps {
-		props[i] = []any{p.Name, p.Value}
-	}
-	start := func() error {
-		return m.unitCall(c, "StartTransientUnit", "ssa(sv)a(sa(sv))", m.unit, "replace", props, []any{})
-	}
-	err = start()
-	var de *dbusError
-	if errors.As(err, &de) && strings.HasSuffix(de.Name, ".UnitExists") {
-		// A failed unit of the same name (a crashed earlier run) lingers
-		// until reset; an active one is another container's.
-		_, _ = c.call(m.timeout, systemdBusName, systemdPath, systemdInterface, "ResetFailedUnit", "s", m.unit)
-		err = start()
-	}
-	if err != nil {
+	if err := m.start(c, ps); err != nil {
 		return fmt.Errorf("start systemd unit %s: %w", m.unit, err)
 	}
 	m.started = true
 	if err := m.fs.Apply(pid); err != nil {
+		_ = m.stop(c)
+		return err
+	}
+	return nil
+}
+
+// start starts the transient unit and waits for its job. A unit of the
+// same name that failed earlier (a crashed run) lingers until reset, so
+// UnitExists resets it and tries once more; an active one is another
+// container's and stays an error. A job that does not end "done" leaves
+// no unit behind.
+func (m *systemdManager) start(c *systemdDbus.Conn, ps []systemdDbus.Property) error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	// Buffered: go-systemd delivers the job's result while holding a
+	// lock, and nobody may be receiving any more after a timeout.
+	done := make(chan string, 1)
+	_, err := c.StartTransientUnitContext(ctx, m.unit, "replace", ps, done)
+	if isDBusError(err, "org.freedesktop.systemd1.UnitExists") {
+		_ = c.ResetFailedUnitContext(ctx, m.unit)
+		_, err = c.StartTransientUnitContext(ctx, m.unit, "replace", ps, done)
+	}
+	if err != nil {
+		return err
+	}
+	if err := m.waitJob(ctx, done); err != nil {
 		_ = m.stop(c)
 		return err
 	}
@@ -243,17 +235,7 @@ func (m *systemdManager) Set(r *specs.LinuxResources) error {
 			return fmt.Errorf("systemd unit %s: %w", m.unit, err)
 		}
 		if len(ps) > 0 {
-			c, err := m.dial()
-			if err != nil {
-				return err
-			}
-			props := make([]any, len(ps))
-			for i, p := range ps {
-				props[i] = []any{p.Name, p.Value}
-			}
-			_, err = c.call(m.timeout, systemdBusName, systemdPath, systemdInterface, "SetUnitProperties", "sba(sv)", m.unit, true, props)
-			c.Close()
-			if err != nil {
+			if err := m.setProperties(r, ps); err != nil {
 				return fmt.Errorf("update systemd unit %s: %w", m.unit, err)
 			}
 		}
@@ -267,14 +249,42 @@ func (m *systemdManager) Set(r *specs.LinuxResources) error {
 	return nil
 }
 
-// stop stops the unit and waits for it; a unit that is gone is fine.
-func (m *systemdManager) stop(c *dbusConn) error {
-	err := m.unitCall(c, "StopUnit", "ss", m.unit, "replace")
-	var de *dbusError
-	if errors.As(err, &de) && strings.HasSuffix(de.Name, ".NoSuchUnit") {
+// setProperties sends SetUnitProperties (runtime, not persisted in a unit
+// file). On v1, systemd applies DeviceAllow by writing "a" to devices.deny
+// and then the allow list, so a running container would briefly lose its
+// devices (runc#2366): as runc does, the cgroup is frozen around the call
+// unless it already is.
+func (m *systemdManager) setProperties(r *specs.LinuxResources, ps []systemdDbus.Property) error {
+	if !m.v2 && len(r.Devices) > 0 {
+		if frozen, err := m.fs.Frozen(); err == nil && !frozen {
+			if err := m.fs.Freeze(); err == nil {
+				defer func() { _ = m.fs.Thaw() }()
+			}
+		}
+	}
+	c, err := m.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	return c.SetUnitPropertiesContext(ctx, m.unit, true, ps...)
+}
+
+// stop stops the unit and waits for it; a unit that is gone is fine. A
+// failed unit is reset so that its name can be used again.
+func (m *systemdManager) stop(c *systemdDbus.Conn) error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	done := make(chan string, 1)
+	_, err := c.StopUnitContext(ctx, m.unit, "replace", done)
+	if err == nil {
+		err = m.waitJob(ctx, done)
+	} else if isDBusError(err, "org.freedesktop.systemd1.NoSuchUnit") {
 		err = nil
 	}
-	_, _ = c.call(m.timeout, systemdBusName, systemdPath, systemdInterface, "ResetFailedUnit", "s", m.unit)
+	_ = c.ResetFailedUnitContext(ctx, m.unit)
 	return err
 }
 
@@ -283,13 +293,11 @@ func (m *systemdManager) stop(c *dbusConn) error {
 func (m *systemdManager) Destroy() error {
 	var errs []error
 	if m.started || m.loaded {
-		c, err := m.dial()
+		c, err := m.connect()
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			if err := subscribe(c, m.timeout); err != nil {
-				errs = append(errs, err)
-			} else if err := m.stop(c); err != nil {
+			if err := m.stop(c); err != nil {
 				errs = append(errs, fmt.Errorf("stop systemd unit %s: %w", m.unit, err))
 			}
 			c.Close()

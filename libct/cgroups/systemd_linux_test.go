@@ -1,14 +1,20 @@
 package cgroups
 
 import (
+	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	systemdDbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+	"github.com/hullrt/hull/libct/configs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -56,13 +62,62 @@ Block devices:
 254 virtblk
 `
 
-// propMap turns properties into name -> value for comparison.
-func propMap(ps []property) map[string]any {
+// propMap turns properties into name -> value for comparison; of a
+// property sent twice (DeviceAllow), the last value.
+func propMap(ps []systemdDbus.Property) map[string]any {
 	m := make(map[string]any, len(ps))
 	for _, p := range ps {
-		m[p.Name] = p.Value.Value
+		m[p.Name] = p.Value.Value()
 	}
 	return m
+}
+
+// propertySignatures are the D-Bus types systemd takes for the properties
+// (org.freedesktop.systemd1(5)); it refuses a value of another type.
+var propertySignatures = map[string]string{
+	"MemoryMax": "t", "MemoryLimit": "t", "MemoryLow": "t", "MemorySwapMax": "t",
+	"CPUWeight": "t", "CPUShares": "t", "CPUQuotaPerSecUSec": "t", "CPUQuotaPeriodUSec": "t",
+	"AllowedCPUs": "ay", "AllowedMemoryNodes": "ay", "TasksMax": "t",
+	"IOWeight": "t", "BlockIOWeight": "t", "IODeviceWeight": "a(st)", "BlockIODeviceWeight": "a(st)",
+	"IOReadBandwidthMax": "a(st)", "IOWriteBandwidthMax": "a(st)", "IOReadIOPSMax": "a(st)", "IOWriteIOPSMax": "a(st)",
+	"BlockIOReadBandwidth": "a(st)", "BlockIOWriteBandwidth": "a(st)",
+	"DeviceAllow": "a(ss)", "DevicePolicy": "s",
+	"Description": "s", "Slice": "s", "Delegate": "b", "DefaultDependencies": "b", "PIDs": "au",
+	"MemoryAccounting": "b", "CPUAccounting": "b", "TasksAccounting": "b", "IOAccounting": "b", "BlockIOAccounting": "b",
+}
+
+// checkSignatures fails for a property of an unexpected D-Bus type.
+func checkSignatures(t *testing.T, ps []systemdDbus.Property) {
+	t.Helper()
+	for _, p := range ps {
+		if got, want := p.Value.Signature().String(), propertySignatures[p.Name]; got != want {
+			t.Errorf("%s: D-Bus type %q, want %q", p.Name, got, want)
+		}
+	}
+}
+
+// checkDeviceOrder checks that device properties clear DeviceAllow first
+// and end with DevicePolicy.
+func checkDeviceOrder(t *testing.T, ps []systemdDbus.Property) {
+	t.Helper()
+	first, policy, last := -1, -1, -1
+	for i, p := range ps {
+		switch p.Name {
+		case "DeviceAllow":
+			if first < 0 {
+				first = i
+				if v, ok := p.Value.Value().([]deviceAllow); !ok || len(v) != 0 {
+					t.Errorf("first DeviceAllow = %#v, want the empty list that clears it", p.Value.Value())
+				}
+			}
+			last = i
+		case "DevicePolicy":
+			policy = i
+		}
+	}
+	if (first < 0) != (policy < 0) || policy < last {
+		t.Errorf("device properties out of order (DeviceAllow at %d..%d, DevicePolicy at %d)", first, last, policy)
+	}
 }
 
 func TestResourceProperties(t *testing.T) {
@@ -96,8 +151,8 @@ func TestResourceProperties(t *testing.T) {
 		{name: "v2 io", v2: true, res: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(500),
 			ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1000}},
 			ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 10}}}},
-			want: map[string]any{"IOWeight": uint64(4950), "IOReadBandwidthMax": []any{[]any{"/dev/block/8:0", uint64(1000)}},
-				"IOWriteIOPSMax": []any{[]any{"/dev/block/8:0", uint64(10)}}}},
+			want: map[string]any{"IOWeight": uint64(4950), "IOReadBandwidthMax": []ioDevice{{"/dev/block/8:0", 1000}},
+				"IOWriteIOPSMax": []ioDevice{{"/dev/block/8:0", 10}}}},
 		{name: "v1 blkio", res: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(500),
 			ThrottleReadIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 10}}}},
 			want: map[string]any{"BlockIOWeight": uint64(500)}},
@@ -109,12 +164,15 @@ func TestResourceProperties(t *testing.T) {
 			{Allow: true, Type: "c", Major: i64(1), Minor: i64(9), Access: "r"},
 			{Allow: false, Type: "c", Major: i64(1), Minor: i64(9), Access: "r"},
 			{Allow: true, Type: "c", Major: i64(999), Access: "r"},
-		}}, want: map[string]any{"DevicePolicy": "strict", "DeviceAllow": []any{
-			[]any{"/dev/char/1:3", "rwm"}, []any{"char-pts", "rw"}, []any{"block-*", "m"},
+		}}, want: map[string]any{"DevicePolicy": "strict", "DeviceAllow": []deviceAllow{
+			{"/dev/char/1:3", "rwm"}, {"char-pts", "rw"}, {"block-*", "m"},
 		}}},
+		{name: "devices deny all", v2: true, res: specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"}}},
+			want: map[string]any{"DevicePolicy": "strict", "DeviceAllow": []deviceAllow{}}},
 		{name: "devices allow all", v2: true, res: specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
 			{Allow: false, Access: "rwm"}, {Allow: true, Access: "rwm"}}},
-			want: map[string]any{"DevicePolicy": "auto", "DeviceAllow": []any{}}},
+			want: map[string]any{"DevicePolicy": "auto", "DeviceAllow": []deviceAllow{}}},
 		{name: "devices deny one after allow all", v2: true, res: specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
 			{Allow: true, Access: "rwm"}, {Allow: false, Type: "c", Major: i64(1), Minor: i64(3)}}}, wantErr: true},
 	}
@@ -134,140 +192,242 @@ func TestResourceProperties(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("properties:\n got %#v\nwant %#v", got, tt.want)
 			}
-			// Every property must marshal with its signature.
-			var e encoder
-			for _, p := range ps {
-				if err := e.encode("(sv)", []any{p.Name, p.Value}); err != nil {
-					t.Errorf("%s: %v", p.Name, err)
-				}
-			}
+			checkSignatures(t, ps)
+			checkDeviceOrder(t, ps)
 		})
 	}
+}
+
+// startBus runs a private dbus-daemon and points the system bus address at
+// it, so that dialSystemd connects there.
+func startBus(t *testing.T) {
+	t.Helper()
+	daemon, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		t.Skip("dbus-daemon not installed")
+	}
+	conf := "/usr/share/dbus-1/session.conf"
+	if _, err := os.Stat(conf); err != nil {
+		t.Skip("no dbus session.conf")
+	}
+	sock := filepath.Join(t.TempDir(), "bus")
+	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--nopidfile", "--print-address", "--address=unix:path="+sock)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon: %v", err)
+	}
+	if !strings.Contains(line, sock) {
+		t.Fatalf("dbus-daemon address %q", line)
+	}
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+sock)
+}
+
+// fakeCall is a method call the fake systemd received.
+type fakeCall struct {
+	member, unit string
+	props        []systemdDbus.Property
 }
 
 // fakeSystemd plays systemd on a test bus: it owns org.freedesktop.systemd1,
 // answers the calls the driver makes, creates and removes the unit's
 // directory in a fake cgroup tree, and sends JobRemoved for each job.
 type fakeSystemd struct {
-	c     *dbusConn
+	conn  *dbus.Conn
 	root  string // fake cgroup tree; units live under system.slice
 	mu    sync.Mutex
-	calls []*message
-	units map[string]bool
+	calls []fakeCall
+	units map[string]string // unit -> "active" or "failed"
+	// result is the JobRemoved result of a start job ("done" if empty).
+	result string
+	job    uint32
+	// onSet runs in SetUnitProperties (under mu).
+	onSet func()
 }
 
-func startFakeSystemd(t *testing.T, sock, root string) *fakeSystemd {
-	c, err := dialDBus(sock, true, 5*time.Second)
+func startFakeSystemd(t *testing.T, root string) *fakeSystemd {
+	t.Helper()
+	conn, err := dbus.ConnectSystemBus()
 	if err != nil {
 		t.Fatal(err)
 	}
-	reply, err := c.call(5*time.Second, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "su", systemdBusName, uint32(4))
-	if err != nil || reply.body[0] != uint32(1) {
+	t.Cleanup(func() { conn.Close() })
+	f := &fakeSystemd{conn: conn, root: root, units: map[string]string{}}
+	if err := conn.Export(f, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager"); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := conn.RequestName("org.freedesktop.systemd1", dbus.NameFlagDoNotQueue)
+	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("RequestName: %v %v", reply, err)
 	}
-	f := &fakeSystemd{c: c, root: root, units: map[string]bool{}}
-	go f.serve()
-	t.Cleanup(func() { c.Close() })
 	return f
 }
 
-func (f *fakeSystemd) serve() {
-	job := uint32(0)
-	for {
-		m, err := f.c.next(time.Hour, func(m *message) bool { return m.typ == msgMethodCall })
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.calls = append(f.calls, m)
-		f.mu.Unlock()
-		reply := &message{typ: msgMethodReturn, replySerial: m.serial, dest: m.src}
-		var done *message
-		fail := func(name, text string) {
-			reply = &message{typ: msgError, replySerial: m.serial, dest: m.src, errName: name, sig: "s", body: []any{text}}
-		}
-		switch m.member {
-		case "Subscribe", "ResetFailedUnit", "SetUnitProperties":
-		case "StartTransientUnit", "StopUnit":
-			unit := m.body[0].(string)
-			dir := filepath.Join(f.root, "system.slice", unit)
-			f.mu.Lock()
-			switch {
-			case m.member == "StartTransientUnit" && f.units[unit]:
-				fail("org.freedesktop.systemd1.UnitExists", "Unit "+unit+" already exists.")
-			case m.member == "StartTransientUnit":
-				f.units[unit] = true
-				if os.Mkdir(filepath.Dir(dir), 0o755) == nil {
-					fakeCgroup(filepath.Dir(dir))
-					// systemd enables the controllers for delegation.
-					os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control"),
-						[]byte("+"+strings.ReplaceAll(allControllers, " ", " +")), 0o644)
-				}
-				os.Mkdir(dir, 0o755)
-				fakeCgroup(dir)
-			case !f.units[unit]:
-				fail("org.freedesktop.systemd1.NoSuchUnit", "Unit "+unit+" not loaded.")
-			default:
-				delete(f.units, unit)
-				entries, _ := os.ReadDir(dir)
-				for _, e := range entries {
-					os.Remove(filepath.Join(dir, e.Name()))
-				}
-				os.Remove(dir)
-			}
-			f.mu.Unlock()
-			if reply.typ == msgMethodReturn {
-				job++
-				path := objectPath("/org/freedesktop/systemd1/job/" + strings.Repeat("1", int(job)))
-				reply.sig, reply.body = "o", []any{path}
-				done = &message{typ: msgSignal, path: systemdPath, iface: systemdInterface, member: "JobRemoved",
-					sig: "uoss", body: []any{job, path, unit, "done"}}
-			}
+// record keeps a call, with the struct arrays that arrive as [][]any
+// stored back into the driver's types for comparison.
+func (f *fakeSystemd) record(member, unit string, props []systemdDbus.Property) {
+	for i, p := range props {
+		var v any
+		switch p.Value.Signature().String() {
+		case "a(ss)":
+			v = &[]deviceAllow{}
+		case "a(st)":
+			v = &[]ioDevice{}
 		default:
-			fail("org.freedesktop.DBus.Error.UnknownMethod", m.member)
+			continue
 		}
-		if _, err := f.c.send(reply); err != nil {
-			return
-		}
-		if done != nil {
-			if _, err := f.c.send(done); err != nil {
-				return
-			}
+		if err := p.Value.Store(v); err == nil {
+			props[i].Value = dbus.MakeVariant(reflect.ValueOf(v).Elem().Interface())
 		}
 	}
+	f.calls = append(f.calls, fakeCall{member, unit, props})
 }
 
-func (f *fakeSystemd) call(member string) *message {
+// jobDone sends the JobRemoved signal of a new job and returns the job.
+func (f *fakeSystemd) jobDone(unit, result string) dbus.ObjectPath {
+	f.job++
+	job := dbus.ObjectPath("/org/freedesktop/systemd1/job/" + strconv.Itoa(int(f.job)))
+	id := f.job
+	// After the reply, as systemd does (go-systemd copes with either order).
+	go f.conn.Emit("/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager.JobRemoved", id, job, unit, result)
+	return job
+}
+
+func (f *fakeSystemd) StartTransientUnit(name, mode string, props []systemdDbus.Property, aux []systemdDbus.PropertyCollection) (dbus.ObjectPath, *dbus.Error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, m := range f.calls {
-		if m.member == member {
-			return m
+	f.record("StartTransientUnit", name, props)
+	if _, ok := f.units[name]; ok {
+		return "", dbus.NewError("org.freedesktop.systemd1.UnitExists", []any{"Unit " + name + " already exists."})
+	}
+	result := f.result
+	if result == "" {
+		result = "done"
+	}
+	if result == "done" {
+		f.units[name] = "active"
+		dir := filepath.Join(f.root, "system.slice", name)
+		if os.Mkdir(filepath.Dir(dir), 0o755) == nil {
+			fakeCgroup(filepath.Dir(dir))
+			// systemd enables the controllers for delegation.
+			os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control"),
+				[]byte("+"+strings.ReplaceAll(allControllers, " ", " +")), 0o644)
+		}
+		os.Mkdir(dir, 0o755)
+		fakeCgroup(dir)
+	} else {
+		f.units[name] = "failed"
+	}
+	return f.jobDone(name, result), nil
+}
+
+func (f *fakeSystemd) StopUnit(name, mode string) (dbus.ObjectPath, *dbus.Error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("StopUnit", name, nil)
+	if f.units[name] != "active" {
+		return "", dbus.NewError("org.freedesktop.systemd1.NoSuchUnit", []any{"Unit " + name + " not loaded."})
+	}
+	delete(f.units, name)
+	dir := filepath.Join(f.root, "system.slice", name)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+	os.Remove(dir)
+	return f.jobDone(name, "done"), nil
+}
+
+func (f *fakeSystemd) ResetFailedUnit(name string) *dbus.Error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("ResetFailedUnit", name, nil)
+	if f.units[name] == "failed" {
+		delete(f.units, name)
+	}
+	return nil
+}
+
+func (f *fakeSystemd) SetUnitProperties(name string, runtime bool, props []systemdDbus.Property) *dbus.Error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("SetUnitProperties", name, props)
+	if f.onSet != nil {
+		f.onSet()
+	}
+	if !runtime {
+		return dbus.NewError("org.freedesktop.DBus.Error.InvalidArgs", []any{"hull sets runtime properties only"})
+	}
+	if f.units[name] != "active" {
+		return dbus.NewError("org.freedesktop.systemd1.NoSuchUnit", []any{"Unit " + name + " not loaded."})
+	}
+	return nil
+}
+
+// members lists the methods called, in order.
+func (f *fakeSystemd) members() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ms []string
+	for _, c := range f.calls {
+		ms = append(ms, c.member)
+	}
+	return ms
+}
+
+// call returns the last call of member.
+func (f *fakeSystemd) call(member string) *fakeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.calls) - 1; i >= 0; i-- {
+		if f.calls[i].member == member {
+			c := f.calls[i]
+			return &c
 		}
 	}
 	return nil
 }
 
-// TestSystemdDriverOverDBus runs the driver against a fake systemd on a
-// real dbus-daemon, with a fake v2 cgroup tree.
-func TestSystemdDriverOverDBus(t *testing.T) {
-	sock := startBus(t)
+// fakeSystemdTree is a fake v2 cgroup root with every controller enabled.
+func fakeSystemdTree(t *testing.T) string {
+	t.Helper()
 	root := fakeRoot(t)
 	for name, content := range map[string]string{"cgroup.controllers": allControllers + "\n", "cgroup.subtree_control": "+" + strings.ReplaceAll(allControllers, " ", " +") + "\n"} {
 		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fake := startFakeSystemd(t, sock, root)
-	unit, slice, path, err := systemdUnit("", "c1")
+	return root
+}
+
+// newTestSystemd is the driver of unit id's default scope over the fake
+// tree, dialing the test bus.
+func newTestSystemd(t *testing.T, root, id string, res *specs.LinuxResources) *systemdManager {
+	t.Helper()
+	unit, slice, path, err := systemdUnit("", id)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &systemdManager{unit: unit, slice: slice, id: id, v2: true, res: res, dial: dialSystemd, timeout: 5 * time.Second,
+		fs: &v2Manager{root: root, dir: filepath.Join(root, path)}}
+}
+
+// TestSystemdDriverOverDBus runs the driver (go-systemd on godbus) against
+// a fake systemd on a real dbus-daemon, with a fake v2 cgroup tree.
+func TestSystemdDriverOverDBus(t *testing.T) {
+	startBus(t)
+	root := fakeSystemdTree(t)
+	fake := startFakeSystemd(t, root)
 	res := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 20)}, Pids: &specs.LinuxPids{Limit: i64(10)},
 		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"}}}
-	dial := func() (*dbusConn, error) { return dialDBus(sock, true, 5*time.Second) }
-	m := &systemdManager{unit: unit, slice: slice, id: "c1", v2: true, res: res, dial: dial, timeout: 5 * time.Second,
-		fs: &v2Manager{root: root, dir: filepath.Join(root, path)}}
+	m := newTestSystemd(t, root, "c1", res)
 	if err := m.Apply(0); err == nil {
 		t.Fatal("Apply(0) of a scope: want an error")
 	}
@@ -275,17 +435,16 @@ func TestSystemdDriverOverDBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := fake.call("StartTransientUnit")
-	if start == nil || start.body[0] != "hull-c1.scope" || start.body[1] != "replace" {
+	if start == nil || start.unit != "hull-c1.scope" {
 		t.Fatalf("StartTransientUnit call = %+v", start)
 	}
-	got := map[string]any{}
-	for _, p := range start.body[2].([]any) {
-		kv := p.([]any)
-		got[kv[0].(string)] = kv[1].(variant).Value
-	}
+	checkSignatures(t, start.props)
+	checkDeviceOrder(t, start.props)
+	got := propMap(start.props)
 	for name, want := range map[string]any{
-		"Slice": "system.slice", "Delegate": true, "PIDs": []any{uint32(4321)}, "MemoryMax": uint64(1 << 20),
+		"Slice": "system.slice", "Delegate": true, "PIDs": []uint32{4321}, "MemoryMax": uint64(1 << 20),
 		"TasksMax": uint64(10), "DevicePolicy": "strict", "Description": "hull container c1",
+		"DeviceAllow": []deviceAllow{{"/dev/char/1:3", "rwm"}}, "DefaultDependencies": false,
 	} {
 		if !reflect.DeepEqual(got[name], want) {
 			t.Errorf("property %s = %#v, want %#v", name, got[name], want)
@@ -309,11 +468,12 @@ func TestSystemdDriverOverDBus(t *testing.T) {
 	if st.Driver != DriverSystemd || st.Unit != "hull-c1.scope" || st.Paths[""] != m.Path("") {
 		t.Fatalf("State() = %+v", st)
 	}
-	l := &systemdManager{unit: st.Unit, fs: &v2Manager{root: root, dir: st.Paths[""]}, v2: true, loaded: true, dial: dial, timeout: 5 * time.Second}
+	l := &systemdManager{unit: st.Unit, fs: &v2Manager{root: root, dir: st.Paths[""]}, v2: true, loaded: true, dial: dialSystemd, timeout: 5 * time.Second}
 	if err := l.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(20)}}); err != nil {
 		t.Fatal(err)
 	}
-	if set := fake.call("SetUnitProperties"); set == nil || set.body[0] != "hull-c1.scope" || set.body[1] != true {
+	set := fake.call("SetUnitProperties")
+	if set == nil || set.unit != "hull-c1.scope" || !reflect.DeepEqual(propMap(set.props), map[string]any{"TasksMax": uint64(20)}) {
 		t.Errorf("SetUnitProperties call = %+v", set)
 	}
 	if got := readTrim(t, filepath.Join(m.Path(""), "pids.max")); got != "20" {
@@ -329,5 +489,145 @@ func TestSystemdDriverOverDBus(t *testing.T) {
 	l.loaded = true
 	if err := l.Destroy(); err != nil {
 		t.Errorf("second Destroy: %v", err)
+	}
+	// An update of a unit that is gone is systemd's error, named.
+	l.loaded = true
+	err := l.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(30)}})
+	if err == nil || !strings.Contains(err.Error(), "NoSuchUnit") && !strings.Contains(err.Error(), "not loaded") {
+		t.Errorf("update of a stopped unit: %v, want systemd's NoSuchUnit", err)
+	}
+}
+
+// TestSystemdStartUnitExists covers a unit name that is taken: a failed
+// unit of an earlier run is reset and the start retried; an active one is
+// another container's, and an error.
+func TestSystemdStartUnitExists(t *testing.T) {
+	startBus(t)
+	root := fakeSystemdTree(t)
+	fake := startFakeSystemd(t, root)
+	fake.mu.Lock()
+	fake.units["hull-old.scope"] = "failed"
+	fake.units["hull-busy.scope"] = "active"
+	fake.mu.Unlock()
+
+	m := newTestSystemd(t, root, "old", nil)
+	if err := m.Apply(4321); err != nil {
+		t.Fatalf("start over a failed unit: %v", err)
+	}
+	want := []string{"StartTransientUnit", "ResetFailedUnit", "StartTransientUnit"}
+	if got := fake.members(); !reflect.DeepEqual(got, want) {
+		t.Errorf("calls = %v, want %v", got, want)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+
+	busy := newTestSystemd(t, root, "busy", nil)
+	err := busy.Apply(4321)
+	if err == nil || !isDBusError(err, "org.freedesktop.systemd1.UnitExists") {
+		t.Fatalf("start over an active unit: %v, want UnitExists", err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if fake.units["hull-busy.scope"] != "active" {
+		t.Errorf("the other container's unit was touched: %q", fake.units["hull-busy.scope"])
+	}
+}
+
+// TestSystemdStartJobFails covers a start job that systemd ends other than
+// "done": Apply fails naming the result and leaves no unit behind.
+func TestSystemdStartJobFails(t *testing.T) {
+	startBus(t)
+	root := fakeSystemdTree(t)
+	fake := startFakeSystemd(t, root)
+	fake.mu.Lock()
+	fake.result = "failed"
+	fake.mu.Unlock()
+	m := newTestSystemd(t, root, "bad", nil)
+	err := m.Apply(4321)
+	if err == nil || !strings.Contains(err.Error(), `"failed"`) {
+		t.Fatalf("Apply = %v, want the job's result", err)
+	}
+	if m.started {
+		t.Errorf("manager marked started after a failed start")
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if _, ok := fake.units["hull-bad.scope"]; ok {
+		t.Errorf("failed unit left behind (not reset)")
+	}
+}
+
+// TestSystemdV1FreezesAroundDevices checks, on the host's v1 freezer, that
+// an update carrying device rules runs SetUnitProperties with the cgroup
+// frozen (systemd rewrites devices.deny "a" first) and thaws it after,
+// that a frozen container stays frozen, and that other updates do not
+// freeze.
+func TestSystemdV1FreezesAroundDevices(t *testing.T) {
+	needV1Root(t)
+	startBus(t)
+	fake := startFakeSystemd(t, t.TempDir())
+	fs, err := New(&configs.Cgroup{}, testID(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.Path("freezer") == "" {
+		t.Skip("no v1 freezer hierarchy")
+	}
+	cmd := startSleep(t)
+	if err := fs.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		killWait(cmd)
+		if err := fs.Destroy(); err != nil {
+			t.Error(err)
+		}
+	}()
+	const unit = "hull-v1.scope"
+	var states []string
+	fake.mu.Lock()
+	fake.units[unit] = "active"
+	fake.onSet = func() {
+		b, _ := os.ReadFile(filepath.Join(fs.Path("freezer"), "freezer.state"))
+		states = append(states, strings.TrimSpace(string(b)))
+	}
+	fake.mu.Unlock()
+	m := &systemdManager{unit: unit, fs: fs, loaded: true, dial: dialSystemd, timeout: 5 * time.Second}
+	devices := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"}}
+	tests := []struct {
+		name      string
+		frozen    bool
+		res       *specs.LinuxResources
+		wantInSet string
+	}{
+		{"devices", false, &specs.LinuxResources{Devices: devices}, "FROZEN"},
+		{"devices while paused", true, &specs.LinuxResources{Devices: devices}, "FROZEN"},
+		{"no devices", false, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(100)}}, "THAWED"},
+	}
+	for _, tt := range tests {
+		if tt.frozen {
+			if err := fs.Freeze(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fake.mu.Lock()
+		states = nil
+		fake.mu.Unlock()
+		if err := m.Set(tt.res); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		fake.mu.Lock()
+		got := states
+		fake.mu.Unlock()
+		if len(got) != 1 || got[0] != tt.wantInSet {
+			t.Errorf("%s: freezer.state during SetUnitProperties = %q, want %s", tt.name, got, tt.wantInSet)
+		}
+		if frozen, err := fs.Frozen(); err != nil || frozen != tt.frozen {
+			t.Errorf("%s: frozen after Set = %v, %v; want %v", tt.name, frozen, err, tt.frozen)
+		}
+		if err := fs.Thaw(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

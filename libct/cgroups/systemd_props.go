@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	systemdDbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -75,18 +77,34 @@ func expandSlice(slice string) (string, error) {
 	return b.String(), nil
 }
 
-func prop(name, sig string, v any) property {
-	return property{Name: name, Value: variant{Sig: sig, Value: v}}
+// prop is a unit property; godbus derives its D-Bus type from v's Go
+// type: uint64 "t", []byte "ay", []uint32 "au", []deviceAllow "a(ss)",
+// []ioDevice "a(st)".
+func prop(name string, v any) systemdDbus.Property {
+	return systemdDbus.Property{Name: name, Value: dbus.MakeVariant(v)}
+}
+
+// deviceAllow is an entry of DeviceAllow: a device node or class and the
+// access granted ("rwm").
+type deviceAllow struct {
+	Path, Perms string
+}
+
+// ioDevice is an entry of the per-device io properties (IOReadBandwidthMax,
+// IODeviceWeight, ...): a block device and a value.
+type ioDevice struct {
+	Path  string
+	Value uint64
 }
 
 // resourceProperties maps resources to the unit properties systemd
 // manages, so that a `systemctl daemon-reload` does not undo them. The fs
 // driver then writes the full set to the files as well.
-func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([]property, error) {
+func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([]systemdDbus.Property, error) {
 	if r == nil {
 		return nil, nil
 	}
-	var ps []property
+	var ps []systemdDbus.Property
 	if m := r.Memory; m != nil {
 		var limit, swap int64
 		if m.Limit != nil {
@@ -103,29 +121,29 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 		}
 		switch {
 		case limit != 0 && v2:
-			ps = append(ps, prop("MemoryMax", "t", tv(limit)))
+			ps = append(ps, prop("MemoryMax", tv(limit)))
 		case limit != 0:
-			ps = append(ps, prop("MemoryLimit", "t", tv(limit)))
+			ps = append(ps, prop("MemoryLimit", tv(limit)))
 		}
 		if v2 {
 			if m.Reservation != nil && *m.Reservation != 0 {
-				ps = append(ps, prop("MemoryLow", "t", tv(*m.Reservation)))
+				ps = append(ps, prop("MemoryLow", tv(*m.Reservation)))
 			}
 			sw, err := ConvertMemorySwapToV2(swap, limit)
 			if err != nil {
 				return nil, fmt.Errorf("memory swap: %w", err)
 			}
 			if swap != 0 || sw == -1 {
-				ps = append(ps, prop("MemorySwapMax", "t", tv(sw)))
+				ps = append(ps, prop("MemorySwapMax", tv(sw)))
 			}
 		}
 	}
 	if c := r.CPU; c != nil {
 		if c.Shares != nil && *c.Shares != 0 {
 			if v2 {
-				ps = append(ps, prop("CPUWeight", "t", ConvertCPUSharesToWeight(*c.Shares)))
+				ps = append(ps, prop("CPUWeight", ConvertCPUSharesToWeight(*c.Shares)))
 			} else {
-				ps = append(ps, prop("CPUShares", "t", *c.Shares))
+				ps = append(ps, prop("CPUShares", *c.Shares))
 			}
 		}
 		var period uint64
@@ -133,10 +151,10 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 			period = *c.Period
 		}
 		if period != 0 {
-			ps = append(ps, prop("CPUQuotaPeriodUSec", "t", period))
+			ps = append(ps, prop("CPUQuotaPeriodUSec", period))
 		}
 		if c.Quota != nil && *c.Quota != 0 {
-			ps = append(ps, prop("CPUQuotaPerSecUSec", "t", cpuQuotaPerSec(*c.Quota, period)))
+			ps = append(ps, prop("CPUQuotaPerSecUSec", cpuQuotaPerSec(*c.Quota, period)))
 		}
 		if v2 {
 			for _, s := range []struct{ name, list string }{{"AllowedCPUs", c.Cpus}, {"AllowedMemoryNodes", c.Mems}} {
@@ -147,7 +165,7 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 				if err != nil {
 					return nil, fmt.Errorf("%s %q: %w", strings.ToLower(s.name), s.list, err)
 				}
-				ps = append(ps, prop(s.name, "ay", mask))
+				ps = append(ps, prop(s.name, mask))
 			}
 		}
 	}
@@ -162,7 +180,7 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 			// well, and the fs driver writes the exact 0 to pids.max.
 			v = 1
 		}
-		ps = append(ps, prop("TasksMax", "t", v))
+		ps = append(ps, prop("TasksMax", v))
 	}
 	if b := r.BlockIO; b != nil {
 		ps = append(ps, ioProperties(b, v2)...)
@@ -210,17 +228,17 @@ func listToBitmask(list string) ([]byte, error) {
 	return mask, nil
 }
 
-func ioProperties(b *specs.LinuxBlockIO, v2 bool) []property {
-	var ps []property
+func ioProperties(b *specs.LinuxBlockIO, v2 bool) []systemdDbus.Property {
+	var ps []systemdDbus.Property
 	dev := func(major, minor int64) string { return fmt.Sprintf("/dev/block/%d:%d", major, minor) }
 	if b.Weight != nil && *b.Weight != 0 {
 		if v2 {
-			ps = append(ps, prop("IOWeight", "t", ConvertBlkioWeightToIOWeight(uint64(*b.Weight))))
+			ps = append(ps, prop("IOWeight", ConvertBlkioWeightToIOWeight(uint64(*b.Weight))))
 		} else {
-			ps = append(ps, prop("BlockIOWeight", "t", uint64(*b.Weight)))
+			ps = append(ps, prop("BlockIOWeight", uint64(*b.Weight)))
 		}
 	}
-	var weights []any
+	var weights []ioDevice
 	for _, wd := range b.WeightDevice {
 		if wd.Weight == nil {
 			continue
@@ -229,14 +247,14 @@ func ioProperties(b *specs.LinuxBlockIO, v2 bool) []property {
 		if v2 {
 			w = ConvertBlkioWeightToIOWeight(w)
 		}
-		weights = append(weights, []any{dev(wd.Major, wd.Minor), w})
+		weights = append(weights, ioDevice{dev(wd.Major, wd.Minor), w})
 	}
 	if len(weights) > 0 {
 		name := "BlockIODeviceWeight"
 		if v2 {
 			name = "IODeviceWeight"
 		}
-		ps = append(ps, prop(name, "a(st)", weights))
+		ps = append(ps, prop(name, weights))
 	}
 	for _, t := range []struct {
 		v1, v2 string
@@ -254,11 +272,11 @@ func ioProperties(b *specs.LinuxBlockIO, v2 bool) []property {
 		if name == "" || len(t.devs) == 0 {
 			continue // v1 iops: no systemd property, the fs driver writes it
 		}
-		var list []any
+		var list []ioDevice
 		for _, d := range t.devs {
-			list = append(list, []any{dev(d.Major, d.Minor), d.Rate})
+			list = append(list, ioDevice{dev(d.Major, d.Minor), d.Rate})
 		}
-		ps = append(ps, prop(name, "a(st)", list))
+		ps = append(ps, prop(name, list))
 	}
 	return ps
 }
@@ -269,7 +287,13 @@ func ioProperties(b *specs.LinuxBlockIO, v2 bool) []property {
 // everything may only take back an earlier allow of the same devices. A
 // device class without a minor is named as /proc/devices names its major
 // ("char-pts").
-func deviceProperties(rules []specs.LinuxDeviceCgroup, procDevices string) ([]property, error) {
+//
+// Like DeviceAllow= in a unit file, a non-empty DeviceAllow adds to the
+// unit's list and an empty one clears it, so the list is cleared first (an
+// update must drop what it no longer allows), as runc does. DevicePolicy
+// comes after DeviceAllow: in the other order systemd marks the transient
+// unit as needing a daemon-reload (systemd#35710, runc#4612).
+func deviceProperties(rules []specs.LinuxDeviceCgroup, procDevices string) ([]systemdDbus.Property, error) {
 	type entry struct{ typ, major, minor, access string }
 	allowAll := true
 	var allow []entry
@@ -306,9 +330,10 @@ func deviceProperties(rules []specs.LinuxDeviceCgroup, procDevices string) ([]pr
 		}
 	}
 	if allowAll {
-		return []property{prop("DevicePolicy", "s", "auto"), prop("DeviceAllow", "a(ss)", []any{})}, nil
+		return []systemdDbus.Property{prop("DeviceAllow", []deviceAllow{}), prop("DevicePolicy", "auto")}, nil
 	}
-	var list []any
+	ps := []systemdDbus.Property{prop("DeviceAllow", []deviceAllow{})}
+	var list []deviceAllow
 	for _, e := range allow {
 		kinds := []string{e.typ}
 		if e.typ == "a" {
@@ -332,10 +357,13 @@ func deviceProperties(rules []specs.LinuxDeviceCgroup, procDevices string) ([]pr
 				}
 				spec = class + "-" + name
 			}
-			list = append(list, []any{spec, e.access})
+			list = append(list, deviceAllow{spec, e.access})
 		}
 	}
-	return []property{prop("DevicePolicy", "s", "strict"), prop("DeviceAllow", "a(ss)", list)}, nil
+	if len(list) > 0 {
+		ps = append(ps, prop("DeviceAllow", list))
+	}
+	return append(ps, prop("DevicePolicy", "strict")), nil
 }
 
 func slicesDeleteFunc[T any](s []T, del func(T) bool) []T {
