@@ -57,7 +57,9 @@ func TestContainerd(t *testing.T) {
 
 func ctrdRunExitCode(s *sc, c *containerd) {
 	expectOut(s.T, c.runCtr(s, nil, nil, "echo", "hello"), "hello")
-	expect(s.T, c.runCtr(s, nil, nil, "sh", "-c", "exit 42"), 42)
+	if out := expect(s.T, c.runCtr(s, nil, nil, "sh", "-c", "echo bye; exit 42"), 42); out != "bye" {
+		s.Fatalf("exit 42: stdout %q", out)
+	}
 	r := c.runCtr(s, nil, nil, "/no/such/binary")
 	if r.code == 0 || !strings.Contains(r.stderr, "/no/such/binary") {
 		s.Fatalf("missing executable: want a failure naming it:\n%s", r)
@@ -316,7 +318,7 @@ func ctrdCapDrop(s *sc, c *containerd) {
 	if r.code == 0 || !strings.Contains(r.stderr+r.stdout, "Operation not permitted") {
 		s.Fatalf("chown without CAP_CHOWN: want EPERM:\n%s", r)
 	}
-	expect(s.T, c.runCtr(s, nil, nil, "sh", "-c", "touch /tmp/f && chown 1000 /tmp/f"), 0)
+	expectOut(s.T, c.runCtr(s, nil, nil, "sh", "-c", "touch /tmp/f && chown 1000 /tmp/f && echo chowned"), "chowned")
 	out := expect(s.T, c.runCtr(s, nil, []string{"--cap-add", "CAP_NET_ADMIN"}, "sh", "-c", "grep CapEff /proc/self/status | cut -f2"), 0)
 	v, err := strconv.ParseUint(out, 16, 64)
 	if err != nil || v&(1<<12) == 0 {
@@ -330,7 +332,7 @@ func ctrdReadOnly(s *sc, c *containerd) {
 		s.Fatalf("write to a read-only rootfs: want EROFS:\n%s", r)
 	}
 	// /dev is a tmpfs of its own, writable even with a read-only rootfs.
-	expect(s.T, c.runCtr(s, nil, []string{"--read-only"}, "sh", "-c", "touch /dev/shm/x"), 0)
+	expectOut(s.T, c.runCtr(s, nil, []string{"--read-only"}, "sh", "-c", "touch /dev/shm/x && echo touched"), "touched")
 }
 
 func ctrdPrivileged(s *sc, c *containerd) {
