@@ -75,7 +75,7 @@ func propMap(ps []systemdDbus.Property) map[string]any {
 // propertySignatures are the D-Bus types systemd takes for the properties
 // (org.freedesktop.systemd1(5)); it refuses a value of another type.
 var propertySignatures = map[string]string{
-	"MemoryMax": "t", "MemoryLimit": "t", "MemoryLow": "t", "MemorySwapMax": "t",
+	"MemoryMax": "t", "MemoryLimit": "t", "MemoryLow": "t", "MemorySwapMax": "t", "MemoryMin": "t", "MemoryHigh": "t",
 	"CPUWeight": "t", "CPUShares": "t", "CPUQuotaPerSecUSec": "t", "CPUQuotaPeriodUSec": "t",
 	"AllowedCPUs": "ay", "AllowedMemoryNodes": "ay", "TasksMax": "t",
 	"IOWeight": "t", "BlockIOWeight": "t", "IODeviceWeight": "a(st)", "BlockIODeviceWeight": "a(st)",
@@ -173,6 +173,19 @@ func TestResourceProperties(t *testing.T) {
 		{name: "devices allow all", v2: true, res: specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
 			{Allow: false, Access: "rwm"}, {Allow: true, Access: "rwm"}}},
 			want: map[string]any{"DevicePolicy": "auto", "DeviceAllow": []deviceAllow{}}},
+		{name: "v2 unified", v2: true, res: specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(100)}, Unified: map[string]string{
+			"memory.max": "200", "memory.high": "max", "memory.min": "10", "memory.low": "20", "memory.swap.max": "0",
+			"pids.max": "0", "cpu.weight": "50", "cpu.max": "25000 50000", "cpuset.cpus": "1", "cpuset.mems": "0",
+			"io.max": "8:0 rbps=1", "memory.oom.group": "1"}},
+			want: map[string]any{"MemoryMax": uint64(200), "MemoryHigh": uint64(infinity), "MemoryMin": uint64(10), "MemoryLow": uint64(20),
+				"MemorySwapMax": uint64(0), "TasksMax": uint64(1), "CPUWeight": uint64(50), "CPUQuotaPeriodUSec": uint64(50000),
+				"CPUQuotaPerSecUSec": uint64(500000), "AllowedCPUs": []byte{0x02}, "AllowedMemoryNodes": []byte{0x01}}},
+		{name: "v2 unified cpu.max max", v2: true, res: specs.LinuxResources{Unified: map[string]string{"cpu.max": "max"}},
+			want: map[string]any{"CPUQuotaPerSecUSec": uint64(infinity)}},
+		{name: "v1 unified ignored", res: specs.LinuxResources{Unified: map[string]string{"memory.max": "1"}}, want: map[string]any{}},
+		{name: "v2 unified bad memory", v2: true, res: specs.LinuxResources{Unified: map[string]string{"memory.max": "1G"}}, wantErr: true},
+		{name: "v2 unified bad weight", v2: true, res: specs.LinuxResources{Unified: map[string]string{"cpu.weight": "0"}}, wantErr: true},
+		{name: "v2 unified bad cpu.max", v2: true, res: specs.LinuxResources{Unified: map[string]string{"cpu.max": "1 2 3"}}, wantErr: true},
 		{name: "devices deny one after allow all", v2: true, res: specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
 			{Allow: true, Access: "rwm"}, {Allow: false, Type: "c", Major: i64(1), Minor: i64(3)}}}, wantErr: true},
 	}

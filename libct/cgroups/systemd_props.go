@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -191,6 +192,86 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 			return nil, err
 		}
 		ps = append(ps, dps...)
+	}
+	if v2 && len(r.Unified) > 0 {
+		ups, err := unifiedProperties(r.Unified)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, ups...)
+	}
+	return ps, nil
+}
+
+// unifiedProperties maps the entries of the unified map that systemd
+// manages itself to their unit properties, as runc does: systemd rewrites
+// those files from the unit on a daemon-reload, so a value written to the
+// file alone would be undone. They come after the properties of the other
+// fields, so that (as in the files) the unified map wins. The other
+// entries are the fs driver's only.
+func unifiedProperties(unified map[string]string) ([]systemdDbus.Property, error) {
+	keys := make([]string, 0, len(unified))
+	for k := range unified {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var ps []systemdDbus.Property
+	for _, k := range keys {
+		v := strings.TrimSpace(unified[k])
+		bad := func(want string) error { return fmt.Errorf("unified %s %q: want %s", k, v, want) }
+		switch k {
+		case "memory.min", "memory.low", "memory.high", "memory.max", "memory.swap.max", "pids.max":
+			n := uint64(infinity)
+			if v != "max" {
+				var err error
+				if n, err = strconv.ParseUint(v, 10, 64); err != nil {
+					return nil, bad("a number or max")
+				}
+			}
+			name := map[string]string{"memory.min": "MemoryMin", "memory.low": "MemoryLow", "memory.high": "MemoryHigh",
+				"memory.max": "MemoryMax", "memory.swap.max": "MemorySwapMax", "pids.max": "TasksMax"}[k]
+			if name == "TasksMax" && n == 0 {
+				n = 1 // as for pids.limit 0: systemd refuses 0, the file gets 0
+			}
+			ps = append(ps, prop(name, n))
+		case "cpu.weight":
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n < 1 || n > 10000 {
+				return nil, bad("1-10000")
+			}
+			ps = append(ps, prop("CPUWeight", n))
+		case "cpu.max":
+			f := strings.Fields(v)
+			if len(f) < 1 || len(f) > 2 {
+				return nil, bad(`"$MAX [$PERIOD]"`)
+			}
+			var period uint64
+			if len(f) == 2 {
+				var err error
+				if period, err = strconv.ParseUint(f[1], 10, 64); err != nil || period == 0 {
+					return nil, bad("a period in microseconds")
+				}
+				ps = append(ps, prop("CPUQuotaPeriodUSec", period))
+			}
+			quota := int64(-1)
+			if f[0] != "max" {
+				var err error
+				if quota, err = strconv.ParseInt(f[0], 10, 64); err != nil || quota <= 0 {
+					return nil, bad("a quota in microseconds or max")
+				}
+			}
+			ps = append(ps, prop("CPUQuotaPerSecUSec", cpuQuotaPerSec(quota, period)))
+		case "cpuset.cpus", "cpuset.mems":
+			mask, err := listToBitmask(v)
+			if err != nil {
+				return nil, fmt.Errorf("unified %s %q: %w", k, v, err)
+			}
+			name := "AllowedCPUs"
+			if k == "cpuset.mems" {
+				name = "AllowedMemoryNodes"
+			}
+			ps = append(ps, prop(name, mask))
+		}
 	}
 	return ps, nil
 }
