@@ -32,6 +32,8 @@ type systemdManager struct {
 	// by the methods that talk to systemd only, never by New or Load.
 	dial    func(ctx context.Context) (*systemdDbus.Conn, error)
 	timeout time.Duration
+	// version is systemd's major version, once asked (0: not known).
+	version int
 }
 
 // newSystemd prepares (without any D-Bus traffic) the manager of a
@@ -125,6 +127,30 @@ func (m *systemdManager) waitJob(ctx context.Context, done <-chan string) error 
 	}
 }
 
+// supported drops what the running systemd does not know from ps, asking
+// systemd its version only when ps has such a property.
+func (m *systemdManager) supported(c *systemdDbus.Conn, ps []systemdDbus.Property) []systemdDbus.Property {
+	if !needsVersion(ps) {
+		return ps
+	}
+	if m.version == 0 {
+		// An unknown version (0) drops the newer properties: safe, the
+		// fs driver writes their files anyway.
+		// GetManagerProperty takes no context: bound it here.
+		got := make(chan string, 1)
+		go func() {
+			v, _ := c.GetManagerProperty("Version")
+			got <- v
+		}()
+		select {
+		case v := <-got:
+			m.version = parseSystemdVersion(v)
+		case <-time.After(m.timeout):
+		}
+	}
+	return forVersion(ps, m.version)
+}
+
 // unitProperties are the properties of the new unit.
 func (m *systemdManager) unitProperties(pid int) ([]systemdDbus.Property, error) {
 	ps := []systemdDbus.Property{
@@ -185,7 +211,7 @@ func (m *systemdManager) Apply(pid int) error {
 		return err
 	}
 	defer c.Close()
-	if err := m.start(c, ps); err != nil {
+	if err := m.start(c, m.supported(c, ps)); err != nil {
 		return fmt.Errorf("start systemd unit %s: %w", m.unit, err)
 	}
 	m.started = true
@@ -269,7 +295,7 @@ func (m *systemdManager) setProperties(r *specs.LinuxResources, ps []systemdDbus
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
 	defer cancel()
-	return c.SetUnitPropertiesContext(ctx, m.unit, true, ps...)
+	return c.SetUnitPropertiesContext(ctx, m.unit, true, m.supported(c, ps)...)
 }
 
 // stop stops the unit and waits for it; a unit that is gone is fine. A

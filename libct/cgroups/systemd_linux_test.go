@@ -263,6 +263,22 @@ type fakeSystemd struct {
 	job    uint32
 	// onSet runs in SetUnitProperties (under mu).
 	onSet func()
+	// version is the manager's Version property.
+	version string
+}
+
+// fakeProperties answers org.freedesktop.DBus.Properties.Get for the
+// manager's Version.
+type fakeProperties struct{ f *fakeSystemd }
+
+func (p fakeProperties) Get(iface, name string) (dbus.Variant, *dbus.Error) {
+	p.f.mu.Lock()
+	defer p.f.mu.Unlock()
+	p.f.record("Get "+name, "", nil)
+	if iface != "org.freedesktop.systemd1.Manager" || name != "Version" {
+		return dbus.Variant{}, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{name})
+	}
+	return dbus.MakeVariant(p.f.version), nil
 }
 
 func startFakeSystemd(t *testing.T, root string) *fakeSystemd {
@@ -272,8 +288,11 @@ func startFakeSystemd(t *testing.T, root string) *fakeSystemd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	f := &fakeSystemd{conn: conn, root: root, units: map[string]string{}}
+	f := &fakeSystemd{conn: conn, root: root, units: map[string]string{}, version: "252.22-1~deb12u1"}
 	if err := conn.Export(f, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Export(fakeProperties{f}, "/org/freedesktop/systemd1", "org.freedesktop.DBus.Properties"); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := conn.RequestName("org.freedesktop.systemd1", dbus.NameFlagDoNotQueue)
@@ -642,5 +661,79 @@ func TestSystemdV1FreezesAroundDevices(t *testing.T) {
 		if err := fs.Thaw(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestParseSystemdVersion(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{`"252.22-1~deb12u1"`, 252}, {`"v245.4-1.fc32"`, 245}, {`"239"`, 239}, {`""`, 0}, {`"x"`, 0},
+	}
+	for _, tt := range tests {
+		if got := parseSystemdVersion(tt.in); got != tt.want {
+			t.Errorf("parseSystemdVersion(%s) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestSystemdOldVersion checks that properties an old systemd does not know
+// are left out of the calls (it would refuse the whole call), that the
+// version is asked only when such a property is there, and that the fs
+// driver still writes their files.
+func TestSystemdOldVersion(t *testing.T) {
+	tests := []struct {
+		version  string
+		res      *specs.LinuxResources
+		wantAsk  bool
+		wantSent []string
+		wantLeft []string
+	}{
+		{`239.1`, &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0", Quota: i64(50000), Period: u64(100000)}, Pids: &specs.LinuxPids{Limit: i64(5)}},
+			true, []string{"CPUQuotaPerSecUSec", "TasksMax"}, []string{"AllowedCPUs", "CPUQuotaPeriodUSec"}},
+		{`243`, &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0", Quota: i64(50000), Period: u64(100000)}},
+			true, []string{"CPUQuotaPeriodUSec", "CPUQuotaPerSecUSec"}, []string{"AllowedCPUs"}},
+		{`252`, &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}, true, []string{"AllowedCPUs"}, nil},
+		{`not a version`, &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}, Pids: &specs.LinuxPids{Limit: i64(5)}},
+			true, []string{"TasksMax"}, []string{"AllowedCPUs"}},
+		{`239`, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(5)}}, false, []string{"TasksMax"}, nil},
+	}
+	startBus(t)
+	root := fakeSystemdTree(t)
+	fake := startFakeSystemd(t, root)
+	for i, tt := range tests {
+		t.Run(tt.version, func(t *testing.T) {
+			fake.mu.Lock()
+			fake.version, fake.calls = tt.version, nil
+			fake.mu.Unlock()
+			m := newTestSystemd(t, root, "old"+strconv.Itoa(i), tt.res)
+			if err := m.Apply(4321); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Destroy()
+			if asked := fake.call("Get Version") != nil; asked != tt.wantAsk {
+				t.Errorf("asked the version: %v, want %v", asked, tt.wantAsk)
+			}
+			sent := propMap(fake.call("StartTransientUnit").props)
+			for _, name := range tt.wantSent {
+				if _, ok := sent[name]; !ok {
+					t.Errorf("%s not sent", name)
+				}
+			}
+			for _, name := range tt.wantLeft {
+				if _, ok := sent[name]; ok {
+					t.Errorf("%s sent to systemd %s", name, tt.version)
+				}
+			}
+			if err := m.Set(tt.res); err != nil {
+				t.Fatal(err)
+			}
+			if tt.res.CPU != nil && tt.res.CPU.Cpus != "" {
+				if got := readTrim(t, filepath.Join(m.Path(""), "cpuset.cpus")); got != tt.res.CPU.Cpus {
+					t.Errorf("cpuset.cpus = %q, want %q from the fs driver", got, tt.res.CPU.Cpus)
+				}
+			}
+		})
 	}
 }

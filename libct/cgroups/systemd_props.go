@@ -203,6 +203,42 @@ func resourceProperties(r *specs.LinuxResources, v2 bool, procDevices string) ([
 	return ps, nil
 }
 
+// propertySince is the first systemd version that takes each property
+// newer than the rest (systemd's NEWS): an older systemd refuses the
+// whole call with an unknown property, so such a property is left out
+// there, as runc does, and the fs driver's write of the file stands alone.
+var propertySince = map[string]int{
+	"MemoryMin":          240,
+	"CPUQuotaPeriodUSec": 242,
+	"AllowedCPUs":        244,
+	"AllowedMemoryNodes": 244,
+}
+
+// needsVersion reports whether ps has a property that not every systemd
+// knows.
+func needsVersion(ps []systemdDbus.Property) bool {
+	return slices.ContainsFunc(ps, func(p systemdDbus.Property) bool { return propertySince[p.Name] != 0 })
+}
+
+// forVersion drops the properties systemd version ver (0: unknown) does
+// not know.
+func forVersion(ps []systemdDbus.Property, ver int) []systemdDbus.Property {
+	return slices.DeleteFunc(slices.Clone(ps), func(p systemdDbus.Property) bool { return ver < propertySince[p.Name] })
+}
+
+// parseSystemdVersion reads the major version from the manager's Version
+// property as go-systemd formats it: "\"252.22-1~deb12u1\"" is 252. It is
+// 0 when there is no number.
+func parseSystemdVersion(s string) int {
+	s = strings.TrimPrefix(strings.Trim(s, `"`), "v")
+	end := 0
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+	}
+	v, _ := strconv.Atoi(s[:end])
+	return v
+}
+
 // unifiedProperties maps the entries of the unified map that systemd
 // manages itself to their unit properties, as runc does: systemd rewrites
 // those files from the unit on a daemon-reload, so a value written to the
