@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,57 +102,20 @@ func ctrdExec(s *sc, c *containerd) {
 	}
 }
 
-// ptyRun runs args with a new pty as stdin, stdout and stderr (ctr -t
-// wants its own stdin to be a terminal) and returns what the pty printed.
-func ptyRun(timeout time.Duration, args ...string) result {
-	master, slave, err := openPty()
-	if err != nil {
-		return result{args: args, code: -1, err: fmt.Errorf("open a pty: %w", err)}
-	}
-	defer master.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	setPgid(cmd)
-	if err := cmd.Start(); err != nil {
-		slave.Close()
-		return result{args: args, code: -1, err: err}
-	}
-	slave.Close()
-	var out bytes.Buffer
-	done := make(chan struct{})
-	go func() { io.Copy(&out, master); close(done) }()
-	werr := cmd.Wait()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		master.Close()
-		<-done
-	}
-	r := result{args: args, stdout: out.String(), code: cmd.ProcessState.ExitCode()}
-	if ctx.Err() != nil {
-		r.err = fmt.Errorf("timed out after %s", timeout)
-	} else if werr != nil && cmd.ProcessState == nil {
-		r.err = werr
-	}
-	return r
-}
-
 func ctrdExecTTY(s *sc, c *containerd) {
 	id := c.startCtr(s, nil, "sleep", "1000")
 	base := []string{"ctr", "--address", c.sock, "--namespace", c.ns, "task", "exec", "-t"}
-	r := ptyRun(s.budget(30*time.Second), append(base, "--exec-id", "t1", id, "sh", "-c", "tty; test -t 0 && test -t 1 && echo both-tty")...)
+	r := ptyRun(s.budget(30*time.Second), nil, append(base, "--exec-id", "t1", id, "sh", "-c", "tty; test -t 0 && test -t 1 && echo both-tty")...)
 	out := strings.ReplaceAll(expect(s.T, r, 0), "\r", "")
 	if !strings.HasPrefix(out, "/dev/pts/") || !strings.Contains(out, "both-tty") {
 		s.Fatalf("exec -t: want a pty on stdin and stdout, got %q", out)
 	}
-	expect(s.T, ptyRun(s.budget(30*time.Second), append(base, "--exec-id", "t2", id, "sh", "-c", "exit 3")...), 3)
+	expect(s.T, ptyRun(s.budget(30*time.Second), nil, append(base, "--exec-id", "t2", id, "sh", "-c", "exit 3")...), 3)
 	// A task started with a tty, then a tty exec into it.
 	id2 := c.id(s)
 	runArgs := append(append([]string{"ctr", "--address", c.sock, "--namespace", c.ns, "run", "-d", "-t"}, c.runtimeOpts()...), ctrdImage, id2, "sleep", "1000")
-	expect(s.T, ptyRun(s.budget(30*time.Second), runArgs...), 0)
-	r = ptyRun(s.budget(30*time.Second), append(base, "--exec-id", "t3", id2, "tty")...)
+	expect(s.T, ptyRun(s.budget(30*time.Second), nil, runArgs...), 0)
+	r = ptyRun(s.budget(30*time.Second), nil, append(base, "--exec-id", "t3", id2, "tty")...)
 	if out := strings.TrimSpace(strings.ReplaceAll(expect(s.T, r, 0), "\r", "")); !strings.HasPrefix(out, "/dev/pts/") {
 		s.Fatalf("exec -t into a tty task: tty printed %q", out)
 	}
@@ -428,10 +390,18 @@ func ctrdRunTTY(s *sc, c *containerd) {
 	// shim over --console-socket; the exit status comes back through ctr.
 	id := c.id(s)
 	args := append(append([]string{"ctr", "--address", c.sock, "--namespace", c.ns, "run", "--rm", "-t"}, c.runtimeOpts()...), ctrdImage, id, "sh", "-c", "tty; stty size; exit 3")
-	r := ptyRun(s.budget(30*time.Second), args...)
+	r := ptyRun(s.budget(30*time.Second), nil, args...)
 	out := strings.ReplaceAll(expect(s.T, r, 3), "\r", "")
-	if !strings.HasPrefix(out, "/dev/pts/0\n") {
-		s.Fatalf("run -t: tty printed %q, want /dev/pts/0", out)
+	if want := fmt.Sprintf("/dev/pts/0\n%d %d", ptyRows, ptyCols); out != want {
+		s.Fatalf("run -t: tty and stty size printed %q, want %q (ctr's terminal size)", out, want)
+	}
+	// Interactive: typed input reaches the shell through the pty.
+	id2 := c.startCtr(s, nil, "sleep", "1000")
+	base := []string{"ctr", "--address", c.sock, "--namespace", c.ns, "task", "exec", "-t", "--exec-id", "i1", id2, "sh"}
+	r = ptyRun(s.budget(30*time.Second), &ptyInput{prompt: "# ", text: "stty size; echo $((6*7)); exit 5\r"}, base...)
+	out = strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
+	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42\n", ptyRows, ptyCols)) {
+		s.Fatalf("interactive exec -t: want the terminal size and 42 in:\n%q", out)
 	}
 }
 

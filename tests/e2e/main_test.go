@@ -197,6 +197,31 @@ func run(timeout time.Duration, stdin []byte, extraEnv []string, args ...string)
 	return r
 }
 
+// runExtraFiles is run with files given to the command as fds 3, 4, ...
+func runExtraFiles(timeout time.Duration, extraEnv []string, files []*os.File, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.ExtraFiles = files
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	setPgid(cmd)
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), code: -1}
+	if cmd.ProcessState != nil {
+		r.code = cmd.ProcessState.ExitCode()
+	}
+	var ee *exec.ExitError
+	if ctx.Err() != nil {
+		r.err = fmt.Errorf("timed out after %s", timeout)
+	} else if err != nil && !errors.As(err, &ee) {
+		r.err = err
+	}
+	return r
+}
+
 // expect fails t unless r exited with code; it returns r's trimmed stdout.
 func expect(t *testing.T, r result, code int) string {
 	t.Helper()

@@ -27,6 +27,8 @@ func TestPodman(t *testing.T) {
 		{"stdin-pipe", time.Minute, podmanStdin},
 		{"detached-exec", 2 * time.Minute, podmanExec},
 		{"exec-tty", time.Minute, podmanExecTTY},
+		{"interactive-tty", time.Minute, podmanInteractive},
+		{"preserve-fds", time.Minute, podmanPreserveFds},
 		{"ps-top", time.Minute, podmanTop},
 		{"pause-resume", time.Minute, podmanPause},
 		{"stop-sigterm", time.Minute, podmanStopTerm},
@@ -537,4 +539,48 @@ func podmanNamespaces(s *sc, p *podman) {
 			s.Fatalf("--cgroupns private: %q is not a root", line)
 		}
 	}
+}
+
+func podmanInteractive(s *sc, p *podman) {
+	// run -it and exec -it on a terminal: the runtime passes the pty master
+	// to conmon over --console-socket; typed input, the terminal size and
+	// the exit status go through it.
+	base := []string{"podman", "--root", p.graph, "--runroot", p.runroot, "--runtime", p.e.runtime}
+	typed := &ptyInput{prompt: "# ", text: "stty size; echo $((6*7)); exit 5\r"}
+	n := p.name(s)
+	r := ptyRun(s.budget(30*time.Second), typed, append(base, "run", "-it", "--name", n, "--cidfile", filepath.Join(p.dir, n+".cid"), p.image, "sh")...)
+	r.args = append(p.env, r.args...)
+	out := strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
+	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42\n", ptyRows, ptyCols)) {
+		s.Fatalf("run -it: want the terminal size and 42 in:\n%q", out)
+	}
+	n2 := p.startCtr(s, nil, "sleep", "1000")
+	r = ptyRun(s.budget(30*time.Second), typed, append(base, "exec", "-it", n2, "sh")...)
+	out = strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
+	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42\n", ptyRows, ptyCols)) {
+		s.Fatalf("exec -it: want the terminal size and 42 in:\n%q", out)
+	}
+}
+
+func podmanPreserveFds(s *sc, p *podman) {
+	// --preserve-fds 1: the client's fd 3 reaches the process as fd 3.
+	f, err := os.CreateTemp(p.dir, "fd3-")
+	if err != nil {
+		s.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("fd3-data"); err != nil {
+		s.Fatal(err)
+	}
+	withFd3 := func(args ...string) result {
+		if _, err := f.Seek(0, 0); err != nil {
+			s.Fatal(err)
+		}
+		full := append([]string{"podman", "--root", p.graph, "--runroot", p.runroot, "--runtime", p.e.runtime}, args...)
+		return runExtraFiles(s.budget(60*time.Second), p.env, []*os.File{f}, full...)
+	}
+	n := p.name(s)
+	expectOut(s.T, withFd3("run", "--preserve-fds", "1", "--name", n, "--cidfile", filepath.Join(p.dir, n+".cid"), p.image, "sh", "-c", "cat <&3"), "fd3-data")
+	n2 := p.startCtr(s, nil, "sleep", "1000")
+	expectOut(s.T, withFd3("exec", "--preserve-fds", "1", n2, "sh", "-c", "cat <&3"), "fd3-data")
 }

@@ -3,6 +3,11 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
 	"bufio"
 	"os"
 	"os/exec"
@@ -159,4 +164,92 @@ func openPty() (master, slave *os.File, err error) {
 		return nil, nil, err
 	}
 	return m, s, nil
+}
+
+// ptyRows and ptyCols are the window size of the terminal ptyRun gives its
+// command; engines pass it on to the container's pty.
+const (
+	ptyRows = 33
+	ptyCols = 111
+)
+
+// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// ptyInput is what ptyRun types: text, once the output shows prompt.
+type ptyInput struct {
+	prompt string
+	text   string
+}
+
+// ptyRun runs args on a new pty of ptyRows x ptyCols as stdin, stdout and
+// stderr (engines' -t wants its own stdin to be a terminal), types in (if
+// any), and returns everything the pty printed.
+func ptyRun(timeout time.Duration, in *ptyInput, args ...string) result {
+	master, slave, err := openPty()
+	if err != nil {
+		return result{args: args, code: -1, err: fmt.Errorf("open a pty: %w", err)}
+	}
+	defer master.Close()
+	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: ptyRows, Col: ptyCols}); err != nil {
+		slave.Close()
+		return result{args: args, code: -1, err: fmt.Errorf("set the pty's window size: %w", err)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	setPgid(cmd)
+	if err := cmd.Start(); err != nil {
+		slave.Close()
+		return result{args: args, code: -1, err: err}
+	}
+	slave.Close()
+	var out lockedBuffer
+	done := make(chan struct{})
+	go func() { io.Copy(&out, master); close(done) }()
+	var typeErr error
+	if in != nil {
+		typeErr = eventually(timeout, func() error {
+			if !strings.Contains(out.String(), in.prompt) {
+				return fmt.Errorf("no prompt %q on the terminal after %s: %q", in.prompt, timeout, out.String())
+			}
+			return nil
+		})
+		if typeErr == nil {
+			_, typeErr = master.Write([]byte(in.text))
+		}
+	}
+	werr := cmd.Wait()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		master.Close()
+		<-done
+	}
+	r := result{args: args, stdout: out.String(), code: cmd.ProcessState.ExitCode()}
+	switch {
+	case ctx.Err() != nil:
+		r.err = fmt.Errorf("timed out after %s", timeout)
+	case typeErr != nil:
+		r.err = typeErr
+	case werr != nil && cmd.ProcessState == nil:
+		r.err = werr
+	}
+	return r
 }

@@ -140,3 +140,28 @@ func checkOrder(t *testing.T, dir string, want []string) {
 		t.Fatalf("hooks ran %v, want %v", got, want)
 	}
 }
+
+// TestHookArgsEnv checks that a hook gets exactly its args (argv[0]
+// included) and its env.
+func TestHookArgsEnv(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := newID(t)
+	out := filepath.Join(t.TempDir(), "hook.out")
+	b := newBundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
+			Path: "/bin/sh",
+			Args: []string{"custom-argv0", "-c", `{ tr '\0' ' ' < /proc/$$/cmdline; echo; echo "var=$HOOK_VAR"; } > "$0"`, out},
+			Env:  []string{"HOOK_VAR=hook value", "PATH=/bin:/usr/bin"},
+		}}}
+	})
+	r.must("create", "--bundle", b.dir, id)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "custom-argv0 -c ") || lines[1] != "var=hook value" {
+		t.Errorf("hook saw %q, want argv[0] custom-argv0 and HOOK_VAR", data)
+	}
+}
