@@ -7,10 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/rootfs"
@@ -53,6 +56,9 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	if err := checkLSM(cfg, cfg.Process); err != nil {
 		return nil, err
 	}
+	if caps := capabilities.Ungrantable(cfg.Process.Capabilities); len(caps) > 0 {
+		logrus.Warnf("process.capabilities: hull does not hold %s, so the container cannot have them", strings.Join(caps, ", "))
+	}
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", root, err)
 	}
@@ -81,8 +87,17 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	}
 	defer unlock()
 	defer func() {
-		if err != nil {
-			_ = c.destroy()
+		if err == nil {
+			return
+		}
+		_ = c.destroy()
+		// runtime.md: when a prestart, createRuntime or createContainer
+		// hook fails, the lifecycle continues at delete: the container
+		// is destroyed and the poststop hooks run.
+		if isHookFailure(err) && cfg.Hooks != nil {
+			if herr := runAllHooks("poststop", cfg.Hooks.Poststop, c.specState(Stopped, 0)); herr != nil {
+				logrus.Warn(herr)
+			}
 		}
 	}()
 

@@ -93,3 +93,21 @@ func runHook(h specs.Hook, stdin []byte) error {
 	}
 	return nil
 }
+
+// hookFailure marks an error as a failed hook, for the lifecycle rules of
+// runtime.md (continue at delete: destroy, then poststop hooks).
+type hookFailure struct{ err error }
+
+func (h *hookFailure) Error() string { return h.err.Error() }
+func (h *hookFailure) Unwrap() error { return h.err }
+
+// isHookFailure reports whether err comes from a hook, run by the parent
+// or (createContainer, startContainer) by init.
+func isHookFailure(err error) bool {
+	var hf *hookFailure
+	if errors.As(err, &hf) {
+		return true
+	}
+	var se *stageError
+	return errors.As(err, &se) && strings.HasSuffix(se.Stage, " hooks")
+}

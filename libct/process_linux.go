@@ -270,7 +270,7 @@ func (ch *child) start() (*os.Process, error) {
 			if ch.runHooks != nil {
 				if err := ch.runHooks(proc.Pid); err != nil {
 					_ = pipe.send(syncMsg{Type: syncError, Err: err.Error()})
-					return fail(err)
+					return fail(&hookFailure{err})
 				}
 			}
 			if err := pipe.send(syncMsg{Type: syncHooksDone}); err != nil {

@@ -144,6 +144,17 @@ func Apply(c *configs.Capabilities) error {
 	if err != nil {
 		return err
 	}
+	// A capability hull itself does not hold (outside its bounding set,
+	// like CAP_SYS_RESOURCE in some sandboxes) cannot be granted: it is
+	// left out, as the spec asks (a warning, not a failure; the parent
+	// logs it, see Ungrantable).
+	_, curPerm, curInh, err := capget()
+	if err != nil {
+		return err
+	}
+	eff &= curPerm
+	perm &= curPerm
+	inh &= curPerm | curInh
 	if err := capset(eff, perm, inh); err != nil {
 		return err
 	}
@@ -163,6 +174,45 @@ func Apply(c *configs.Capabilities) error {
 		}
 	}
 	return nil
+}
+
+// capget reads the calling thread's effective, permitted and inheritable
+// sets.
+func capget() (eff, perm, inh set, err error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, 0, 0, fmt.Errorf("capget: %w", err)
+	}
+	eff = set(data[0].Effective) | set(data[1].Effective)<<32
+	perm = set(data[0].Permitted) | set(data[1].Permitted)<<32
+	inh = set(data[0].Inheritable) | set(data[1].Inheritable)<<32
+	return eff, perm, inh, nil
+}
+
+// Ungrantable returns the names of the capabilities c asks for that the
+// calling process cannot give (not in its permitted set), for a warning
+// before the container starts.
+func Ungrantable(c *configs.Capabilities) []string {
+	if c == nil {
+		return nil
+	}
+	_, perm, _, err := capget()
+	if err != nil {
+		return nil
+	}
+	seen := map[int]bool{}
+	var out []string
+	for _, l := range [][]int{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+		for _, n := range l {
+			if n < 0 || n > Last() || perm.has(n) || seen[n] {
+				continue
+			}
+			seen[n] = true
+			out = append(out, Name(n))
+		}
+	}
+	return out
 }
 
 // capset sets the three capset(2) sets of the calling thread.

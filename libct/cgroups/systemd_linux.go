@@ -79,9 +79,16 @@ func loadSystemd(s *State) (Manager, error) {
 // without a bus, over systemd's private socket /run/systemd/private.
 // The connection lives until Close; every call has its own deadline.
 func dialSystemd(ctx context.Context) (*systemdDbus.Conn, error) {
-	c, err := systemdDbus.NewWithContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connect to systemd over d-bus: %w", err)
+	c, err := systemdDbus.NewSystemConnectionContext(ctx)
+	if err == nil {
+		return c, nil
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("connect to systemd over the system bus: %w", err)
+	}
+	c, err2 := systemdDbus.NewSystemdConnectionContext(ctx)
+	if err2 != nil {
+		return nil, fmt.Errorf("connect to systemd: over the system bus: %w; over /run/systemd/private: %w", err, err2)
 	}
 	return c, nil
 }

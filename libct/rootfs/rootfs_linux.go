@@ -50,9 +50,14 @@ func Finalize(c *configs.Config) error { return finalize(realSys{}, c) }
 
 // prepare is Prepare through the seam.
 func prepare(s sysOps, c *configs.Config) error {
-	prop := c.RootPropagation
-	if prop == 0 {
-		prop = unix.MS_SLAVE | unix.MS_REC
+	// rslave unless the config wants the rootfs shared (then / must be
+	// shared for mounts to flow back to the host). An "unbindable" or
+	// "private" rootfsPropagation is applied to the new / after the
+	// pivot (applyRootPropagation): an unbindable / here would make the
+	// rootfs bind below fail with EINVAL.
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if c.RootPropagation&unix.MS_SHARED != 0 {
+		prop = c.RootPropagation
 	}
 	if err := s.mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("set propagation of / to %#x: %w", prop, err)
@@ -107,9 +112,33 @@ func parentMountPrivate(s sysOps, rootfs string) error {
 
 // pivotRoot is PivotRoot through the seam.
 func pivotRoot(s sysOps, c *configs.Config) error {
+	var err error
 	if c.NoPivotRoot {
-		return moveRoot(s, c.Rootfs)
+		err = moveRoot(s, c.Rootfs)
+	} else {
+		err = pivotInto(s, c)
 	}
+	if err != nil {
+		return err
+	}
+	return applyRootPropagation(s, c)
+}
+
+// applyRootPropagation sets linux.rootfsPropagation on the container's /
+// once it is the root, as runc does: applied before, it would change the
+// host's / when that is shared.
+func applyRootPropagation(s sysOps, c *configs.Config) error {
+	if c.RootPropagation == 0 {
+		return nil
+	}
+	if err := s.mount("", "/", "", c.RootPropagation, ""); err != nil {
+		return fmt.Errorf("set rootfsPropagation of / to %#x: %w", c.RootPropagation, err)
+	}
+	return nil
+}
+
+// pivotInto is pivot_root into the rootfs, detaching the old root.
+func pivotInto(s sysOps, c *configs.Config) error {
 	oldroot, err := s.openat(unix.AT_FDCWD, "/", unix.O_DIRECTORY|unix.O_PATH, 0)
 	if err != nil {
 		return fmt.Errorf("pivot_root: open old root: %w", err)

@@ -184,9 +184,12 @@ func TestPrepareOperations(t *testing.T) {
 		want []string
 	}{
 		{"default rslave", 0, []string{"mount  on / type= flags=rec,slave", bind}},
-		{"rprivate", unix.MS_PRIVATE | unix.MS_REC, []string{"mount  on / type= flags=rec,private", bind}},
+		// Anything but shared is applied after the pivot
+		// (applyRootPropagation); before it, / is rslave.
+		{"rprivate", unix.MS_PRIVATE | unix.MS_REC, []string{"mount  on / type= flags=rec,slave", bind}},
+		{"runbindable", unix.MS_UNBINDABLE | unix.MS_REC, []string{"mount  on / type= flags=rec,slave", bind}},
 		{"rshared", unix.MS_SHARED | unix.MS_REC, []string{"mount  on / type= flags=rec,shared", "mount  on /fake type= flags=private", bind}},
-		{"slave, not recursive", unix.MS_SLAVE, []string{"mount  on / type= flags=slave", "mount  on /fake type= flags=private", bind}},
+		{"shared, not recursive", unix.MS_SHARED, []string{"mount  on / type= flags=shared", "mount  on /fake type= flags=private", bind}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

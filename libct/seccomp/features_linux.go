@@ -1,6 +1,8 @@
 package seccomp
 
 import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"sort"
 
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -19,7 +21,9 @@ func Features() *features.Seccomp {
 		f.Operators = append(f.Operators, string(o))
 	}
 	for a := range knownArchs {
-		f.Archs = append(f.Archs, string(a))
+		if archSupported(a) {
+			f.Archs = append(f.Archs, string(a))
+		}
 	}
 	for fl := range knownFlags {
 		f.KnownFlags = append(f.KnownFlags, string(fl))
@@ -31,4 +35,16 @@ func Features() *features.Seccomp {
 		sort.Strings(l)
 	}
 	return f
+}
+
+// archSupported reports whether the libseccomp hull is linked with knows
+// the architecture (2.5.4 lacks loongarch64 and sh, for instance): only
+// those may be listed, since a profile naming the others fails.
+func archSupported(a specs.Arch) bool {
+	sa, ok := archs[a]
+	if !ok {
+		return false
+	}
+	_, err := libseccomp.GetSyscallFromNameByArch("read", sa)
+	return err == nil
 }
