@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -64,8 +65,8 @@ func validateState(raw map[string]any, id, bundle, wantStatus string, annotation
 			}
 		}
 		for k, v := range annotations {
-			if m[k] != v {
-				errs = append(errs, "annotation "+k+" is "+strconv.Quote(m[k].(string))+", config says "+v)
+			if got, _ := m[k].(string); got != v {
+				errs = append(errs, fmt.Sprintf("annotation %s is %v, config says %q", k, m[k], v))
 			}
 		}
 	} else if len(annotations) > 0 {
