@@ -17,8 +17,11 @@ case $runtime in
 	*/*) runtime=$(cd "$(dirname "$runtime")" && pwd)/$(basename "$runtime") ;;
 esac
 cd "$here"
+# The suite builds its in-container checker with go at start-up; pass the
+# absolute path, sudo's secure_path may not contain it.
+gotool=$(command -v go)
 go test -c -o conformance.test .
 if [ "$(id -u)" -ne 0 ]; then
-	exec sudo ./conformance.test -runtime "$runtime" "$@"
+	exec sudo ./conformance.test -go "$gotool" -runtime "$runtime" "$@"
 fi
-exec ./conformance.test -runtime "$runtime" "$@"
+exec ./conformance.test -go "$gotool" -runtime "$runtime" "$@"
