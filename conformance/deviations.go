@@ -40,7 +40,7 @@ var KnownDeviations = []KnownDeviation{
 	{"D11", "CFG-CAPS-WARN", "TestUngrantableCapability", "unable to apply caps", "runc fails create (\"unable to apply caps\") when a capability outside its own bounding set is requested, instead of warning"},
 	{"D11", "CFG-CAPS-NO-FAIL", "TestUngrantableCapability", "unable to apply caps", "runc fails create when a capability outside its own bounding set is requested"},
 	{"D11", "RT-WARNINGS-CONTINUE", "TestUngrantableCapability", "unable to apply caps", "runc fails create when a capability outside its own bounding set is requested, instead of warning"},
-	{"D12", "CFG-MOUNTOPT-RO", "", "mount /sys/fs/cgroup option", "runc's cgroup v1 mount is a read-write tmpfs at /sys/fs/cgroup (only the hierarchies below are read-only) although the mount says ro"},
+	{"D12", "CFG-MOUNTOPT-RO", "", "mount /sys/fs/cgroup option", "runc's cgroup v1 mount puts a read-write tmpfs at /sys/fs/cgroup although the mount says ro"},
 	{"D12", "RT-LIFE-CREATE-ENV", "TestDefaultConfig", "", "consequence of D12: the default config's /sys/fs/cgroup is not read-only"},
 	{"D13", "CFG-MOUNTOPT-DEFAULTS", "TestMountOptions/defaults", "", "runc passes \"defaults\" to mount(2) as filesystem data, which tmpfs rejects (EINVAL)"},
 	{"D13", "FEAT-MOUNT-OPTIONS", "TestMountOptions/defaults", "", "runc lists \"defaults\" in features but passes it to mount(2) as data (EINVAL)"},
