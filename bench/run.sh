@@ -3,7 +3,7 @@
 # interleaved round by round, and prints markdown tables of medians and
 # pairwise ratios (see bench/README in RESULTS.md). Needs root.
 #
-#   ./bench/run.sh                     # default: about 3-4 minutes
+#   ./bench/run.sh                     # default: about 1.5-3 minutes
 #   ./bench/run.sh -n 50 -big-n 5      # more rounds
 #   ./bench/run.sh -runtimes hull,crun # a subset; the first is compared
 #
