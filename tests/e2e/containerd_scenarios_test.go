@@ -389,17 +389,18 @@ func ctrdRunTTY(s *sc, c *containerd) {
 	// Foreground run with a tty: the runtime hands the pty master to the
 	// shim over --console-socket; the exit status comes back through ctr.
 	id := c.id(s)
-	args := append(append([]string{"ctr", "--address", c.sock, "--namespace", c.ns, "run", "--rm", "-t"}, c.runtimeOpts()...), ctrdImage, id, "sh", "-c", "tty; stty size; exit 3")
+	args := append(append([]string{"ctr", "--address", c.sock, "--namespace", c.ns, "run", "--rm", "-t"}, c.runtimeOpts()...), ctrdImage, id, "sh", "-c", "tty; exit 3")
 	r := ptyRun(s.budget(30*time.Second), nil, args...)
-	out := strings.ReplaceAll(expect(s.T, r, 3), "\r", "")
-	if want := fmt.Sprintf("/dev/pts/0\n%d %d", ptyRows, ptyCols); out != want {
-		s.Fatalf("run -t: tty and stty size printed %q, want %q (ctr's terminal size)", out, want)
+	// (ctr sets the window size only after the task started: a command
+	// that reads it at once may see 0x0; the interactive case checks it.)
+	if out := strings.ReplaceAll(expect(s.T, r, 3), "\r", ""); out != "/dev/pts/0" {
+		s.Fatalf("run -t: tty printed %q, want /dev/pts/0", out)
 	}
 	// Interactive: typed input reaches the shell through the pty.
 	id2 := c.startCtr(s, nil, "sleep", "1000")
 	base := []string{"ctr", "--address", c.sock, "--namespace", c.ns, "task", "exec", "-t", "--exec-id", "i1", id2, "sh"}
 	r = ptyRun(s.budget(30*time.Second), &ptyInput{prompt: "# ", text: "stty size; echo $((6*7)); exit 5\r"}, base...)
-	out = strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
+	out := strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
 	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42\n", ptyRows, ptyCols)) {
 		s.Fatalf("interactive exec -t: want the terminal size and 42 in:\n%q", out)
 	}

@@ -545,11 +545,10 @@ func podmanInteractive(s *sc, p *podman) {
 	// run -it and exec -it on a terminal: the runtime passes the pty master
 	// to conmon over --console-socket; typed input, the terminal size and
 	// the exit status go through it.
-	base := []string{"podman", "--root", p.graph, "--runroot", p.runroot, "--runtime", p.e.runtime}
+	base := append(append([]string{"env"}, p.env...), "podman", "--root", p.graph, "--runroot", p.runroot, "--runtime", p.e.runtime)
 	typed := &ptyInput{prompt: "# ", text: "stty size; echo $((6*7)); exit 5\r"}
 	n := p.name(s)
 	r := ptyRun(s.budget(30*time.Second), typed, append(base, "run", "-it", "--name", n, "--cidfile", filepath.Join(p.dir, n+".cid"), p.image, "sh")...)
-	r.args = append(p.env, r.args...)
 	out := strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
 	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42\n", ptyRows, ptyCols)) {
 		s.Fatalf("run -it: want the terminal size and 42 in:\n%q", out)

@@ -127,7 +127,8 @@ func TestConsoleSocket(t *testing.T) {
 	r := newRuntime(t)
 	id := newID(t)
 	cs := newConsoleReceiver(t)
-	b := newBundle(t, sh(`tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; stty size; read x; echo "got-$x"`),
+	b := newBundle(t, sh(`tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; stty size
+stat -c 'console %t:%T' /dev/console; read x; echo "got-$x"`),
 		func(s *specs.Spec) {
 			s.Process.Terminal = true
 			s.Process.ConsoleSize = &specs.Box{Height: 40, Width: 100}
@@ -139,7 +140,8 @@ func TestConsoleSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.must("start", id)
-	for _, want := range []string{"/dev/pts/0", "stdio-is-tty", "40 100", "got-abc"} {
+	// /dev/console is the pty's slave, /dev/pts/0 (major 136 = 0x88).
+	for _, want := range []string{"/dev/pts/0", "stdio-is-tty", "40 100", "console 88:0", "got-abc"} {
 		waitFor(t, "pty output "+want, func() bool { return strings.Contains(out.String(), want) })
 	}
 	r.waitStatus(id, "stopped")

@@ -143,6 +143,14 @@ func TestCreateErrors(t *testing.T) {
 			hullWant: []string{"RLIMIT_BOGUS"},
 		},
 		{
+			name: "rlimit soft above hard",
+			edit: func(s *specs.Spec) {
+				s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 2000, Hard: 1000}}
+			},
+			wantAny:  []string{"RLIMIT_NOFILE", "rlimit", "invalid argument"},
+			hullWant: []string{"rlimits[0]"},
+		},
+		{
 			name:     "relative cwd",
 			edit:     func(s *specs.Spec) { s.Process.Cwd = "tmp" },
 			wantAny:  []string{"cwd", "absolute"},

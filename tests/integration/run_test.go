@@ -110,21 +110,34 @@ func TestRunKeep(t *testing.T) {
 	r.must("delete", id)
 }
 
-// TestCreatePidFile checks create --pid-file against the state pid.
+// TestCreatePidFile checks create --pid-file against the state pid, with
+// an absolute path and one relative to the working directory.
 func TestCreatePidFile(t *testing.T) {
 	t.Parallel()
-	r := newRuntime(t)
-	id := newID(t)
-	b := newBundle(t, []string{"true"}, nil)
-	pidFile := t.TempDir() + "/pid"
-	r.must("create", "--pid-file", pidFile, "--bundle", b.dir, id)
-	st := r.state(id)
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatalf("pid file: %v", err)
-	}
-	if got := strings.TrimSpace(string(data)); got != itoa(st.Pid) {
-		t.Errorf("pid file %q, state pid %d", got, st.Pid)
+	for _, relative := range []bool{false, true} {
+		t.Run(map[bool]string{false: "absolute", true: "relative"}[relative], func(t *testing.T) {
+			t.Parallel()
+			r := newRuntime(t)
+			id := newID(t)
+			b := newBundle(t, []string{"true"}, nil)
+			cwd := t.TempDir()
+			pidFile, arg := filepath.Join(cwd, "pid"), filepath.Join(cwd, "pid")
+			if relative {
+				arg = "pid"
+			}
+			res := r.callWith(callOpts{dir: cwd}, "create", "--pid-file", arg, "--bundle", b.dir, id)
+			if res.code != 0 {
+				t.Fatalf("create: %v", res)
+			}
+			st := r.state(id)
+			data, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatalf("pid file: %v", err)
+			}
+			if got := strings.TrimSpace(string(data)); got != itoa(st.Pid) {
+				t.Errorf("pid file %q, state pid %d", got, st.Pid)
+			}
+		})
 	}
 }
 
