@@ -401,7 +401,7 @@ func ctrdRunTTY(s *sc, c *containerd) {
 	base := []string{"ctr", "--address", c.sock, "--namespace", c.ns, "task", "exec", "-t", "--exec-id", "i1", id2, "sh"}
 	r = ptyRun(s.budget(30*time.Second), &ptyInput{prompt: "# ", text: "stty size; echo $((6*7)); exit 5\r"}, base...)
 	out := strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
-	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42\n", ptyRows, ptyCols)) {
+	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42", ptyRows, ptyCols)) {
 		s.Fatalf("interactive exec -t: want the terminal size and 42 in:\n%q", out)
 	}
 }

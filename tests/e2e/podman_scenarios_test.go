@@ -550,13 +550,13 @@ func podmanInteractive(s *sc, p *podman) {
 	n := p.name(s)
 	r := ptyRun(s.budget(30*time.Second), typed, append(base, "run", "-it", "--name", n, "--cidfile", filepath.Join(p.dir, n+".cid"), p.image, "sh")...)
 	out := strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
-	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42\n", ptyRows, ptyCols)) {
+	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42", ptyRows, ptyCols)) {
 		s.Fatalf("run -it: want the terminal size and 42 in:\n%q", out)
 	}
 	n2 := p.startCtr(s, nil, "sleep", "1000")
 	r = ptyRun(s.budget(30*time.Second), typed, append(base, "exec", "-it", n2, "sh")...)
 	out = strings.ReplaceAll(expect(s.T, r, 5), "\r", "")
-	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42\n", ptyRows, ptyCols)) {
+	if !strings.Contains(out, fmt.Sprintf("\n%d %d\n42", ptyRows, ptyCols)) {
 		s.Fatalf("exec -it: want the terminal size and 42 in:\n%q", out)
 	}
 }
