@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,7 +27,7 @@ func deleteCommand() *cli.Command {
 				// A create killed before it wrote state.json leaves only
 				// its directory: remove that. With --force a missing
 				// container is not an error (engines rely on it).
-				_ = os.Remove(filepath.Join(ctx.String("root"), id))
+				_ = libct.RemoveStale(ctx.String("root"), id)
 				if ctx.Bool("force") {
 					return nil
 				}

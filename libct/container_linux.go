@@ -348,22 +348,49 @@ func (c *Container) destroy() error {
 	if c.p.InitPid > 0 {
 		waitGone(c.p.InitPid, c.p.InitStartTime, 10*time.Second)
 	}
+	// Every step runs even when one before it failed: what can be removed
+	// is removed, and the errors are reported together.
+	var errs []error
 	if cg != nil {
 		// Without a pid namespace of its own, init's death does not take
 		// the other processes with it; and a dead init's threads may
 		// still be leaving the cgroup. Kill what is left and wait until
 		// the cgroup is empty, or rmdir fails with EBUSY.
-		if err := cgroups.KillAll(cg, 10*time.Second); err != nil {
-			return fmt.Errorf("kill the container's processes: %w", err)
+		if err := cgroups.KillAll(cg, 10*time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("kill the container's processes: %w", err))
 		}
 		if err := cg.Destroy(); err != nil {
-			return fmt.Errorf("remove cgroup: %w", err)
+			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
 		}
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("remove state: %w", err)
+	if len(errs) == 0 {
+		if err := os.RemoveAll(c.dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove state: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// RemoveStale removes the state directory of a container whose create
+// never wrote state.json (hull was killed during create). It waits for the
+// directory's lock, so a create still in progress is never disturbed.
+func RemoveStale(root, id string) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
+	dir := filepath.Join(root, id)
+	unlock, err := lockDir(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
+		return fmt.Errorf("container %q exists", id)
+	}
+	return os.RemoveAll(dir)
 }
 
 // waitGone waits until pid (with that start time) has exited (is gone or a
