@@ -52,14 +52,12 @@ func TestMain(m *testing.M) {
 	if suite.runtime == "" {
 		suite.runtime = os.Getenv("RUNTIME")
 	}
-	tmp, err := os.MkdirTemp("", "conformance-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "conformance:", err)
-		os.Exit(2)
-	}
-	suite.setupErr = setup(tmp)
+	tmp := ""
+	suite.setupErr = setup(&tmp)
 	code := m.Run()
-	os.RemoveAll(tmp)
+	if tmp != "" {
+		os.RemoveAll(tmp)
+	}
 	if len(suite.report.Entries()) > 0 {
 		fmt.Println()
 		suite.report.Print(os.Stdout, suite.runtime)
@@ -73,10 +71,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func setup(tmp string) error {
+// setup resolves the runtime, builds the checker in a temporary directory
+// (returned in *tmp for removal) and reads the runtime's features.
+func setup(tmpOut *string) error {
 	if suite.runtime == "" {
 		return fmt.Errorf("no runtime given: pass -runtime PATH or set RUNTIME")
 	}
+	tmp, err := os.MkdirTemp("", "conformance-")
+	if err != nil {
+		return err
+	}
+	*tmpOut = tmp
 	p, err := exec.LookPath(suite.runtime)
 	if err != nil {
 		return fmt.Errorf("runtime %s: %w", suite.runtime, err)
