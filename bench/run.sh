@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/run.sh [driver flags] times hull against runc and crun in one run,
 # interleaved round by round, and prints markdown tables of medians and
-# pairwise ratios (see bench/README in RESULTS.md). Needs root.
+# pairwise ratios (method and results: bench/RESULTS.md). Needs root.
 #
 #   ./bench/run.sh                     # default: about 1.5-3 minutes
 #   ./bench/run.sh -n 50 -big-n 5      # more rounds
