@@ -29,7 +29,7 @@ type podman struct {
 	image   string
 	seq     atomic.Int64
 
-	cgroupsBefore map[string]bool // libpod-* cgroups that existed before the run
+	cgroupsBefore map[string]bool // cgroups under libpod_parent before the run
 }
 
 const podmanImage = "localhost/hull-e2e/busybox:latest"
@@ -290,15 +290,36 @@ func (p *podman) teardown() []string {
 	for _, parent := range libpodParents() {
 		ents, _ := os.ReadDir(parent)
 		for _, ent := range ents {
-			if ent.IsDir() && strings.HasPrefix(ent.Name(), "libpod-") && !p.cgroupsBefore[filepath.Join(parent, ent.Name())] {
-				leaks = append(leaks, "cgroup left behind: "+filepath.Join(parent, ent.Name()))
-				_ = os.Remove(filepath.Join(parent, ent.Name()))
+			dir := filepath.Join(parent, ent.Name())
+			if !ent.IsDir() || p.cgroupsBefore[dir] || ent.Name() == "conmon" {
+				continue
 			}
+			if strings.HasPrefix(ent.Name(), "libpod-") {
+				leaks = append(leaks, "cgroup left behind: "+dir)
+			} else {
+				// A pod's cgroup (/libpod_parent/POD_ID): Podman 4.3 removes
+				// it from the v1 controllers' hierarchies but not from
+				// name=systemd and the cgroup2 one of a hybrid host, with
+				// runc too. An engine leftover, not the runtime's.
+				fmt.Fprintf(os.Stderr, "e2e: removing %s (a pod cgroup Podman leaves on hybrid hosts)\n", dir)
+			}
+			rmdirTree(dir)
 		}
 		_ = os.Remove(filepath.Join(parent, "conmon"))
 		_ = os.Remove(parent)
 	}
 	return leaks
+}
+
+// rmdirTree removes an (empty) cgroup directory tree, deepest first.
+func rmdirTree(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, ent := range ents {
+		if ent.IsDir() {
+			rmdirTree(filepath.Join(dir, ent.Name()))
+		}
+	}
+	_ = os.Remove(dir)
 }
 
 // libpodParents lists Podman's cgroupfs parent in every v1 hierarchy.
@@ -307,13 +328,14 @@ func libpodParents() []string {
 	return dirs
 }
 
-// libpodCgroups is the set of container cgroups under libpod_parent now.
+// libpodCgroups is the set of container and pod cgroups under
+// libpod_parent now.
 func libpodCgroups() map[string]bool {
 	set := map[string]bool{}
 	for _, parent := range libpodParents() {
 		ents, _ := os.ReadDir(parent)
 		for _, ent := range ents {
-			if ent.IsDir() && strings.HasPrefix(ent.Name(), "libpod-") {
+			if ent.IsDir() {
 				set[filepath.Join(parent, ent.Name())] = true
 			}
 		}
