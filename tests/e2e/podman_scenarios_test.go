@@ -259,10 +259,13 @@ func podmanRmForce(s *sc, p *podman) {
 }
 
 func podmanLimits(s *sc, p *podman) {
-	n := p.startCtr(s, []string{"--memory", "64m", "--cpus", "0.5", "--cpu-shares", "512", "--pids-limit", "50"}, "sleep", "1000")
+	n := p.startCtr(s, []string{"--memory", "64m", "--memory-swap", "96m", "--memory-reservation", "32m", "--cpus", "0.5", "--cpu-shares", "512", "--cpuset-cpus", "0", "--pids-limit", "50"}, "sleep", "1000")
 	pid := p.pid(s, n)
 	for _, c := range []struct{ ctrl, file, want string }{
 		{"memory", "memory.limit_in_bytes", "67108864"},
+		{"memory", "memory.memsw.limit_in_bytes", "100663296"},
+		{"memory", "memory.soft_limit_in_bytes", "33554432"},
+		{"cpuset", "cpuset.cpus", "0"},
 		{"cpu", "cpu.cfs_quota_us", "50000"},
 		{"cpu", "cpu.cfs_period_us", "100000"},
 		{"cpu", "cpu.shares", "512"},
@@ -529,6 +532,10 @@ func podmanNamespaces(s *sc, p *podman) {
 	}
 	// Private pid namespace: the command is pid 1.
 	expectOut(s.T, p.runCtr(s, nil, nil, "sh", "-c", "echo $$"), "1")
+	// --network host shares the host's network namespace.
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	expectOut(s.T, p.runCtr(s, nil, []string{"--network", "host"}, "readlink", "/proc/self/ns/net"), hostNet)
+	expectOut(s.T, p.runCtr(s, nil, []string{"--oom-score-adj", "123"}, "cat", "/proc/self/oom_score_adj"), "123")
 	// --ipc host shares the host's SysV IPC namespace.
 	hostIPC, _ := os.Readlink("/proc/self/ns/ipc")
 	expectOut(s.T, p.runCtr(s, nil, []string{"--ipc", "host"}, "readlink", "/proc/self/ns/ipc"), hostIPC)
