@@ -16,4 +16,9 @@
 // rewrites in readme_linux_test.go); afterwards every container under that
 // root is deleted and the directory removed. A failure names the README
 // line it comes from.
+//
+// TestManPages holds the man pages to the binary the same way: every
+// command of `hull --help` has a page, and each page's OPTIONS document
+// exactly the flags its --help shows (hidden runc-compatibility flags
+// aside). Both need the built ./hull.
 package readme
