@@ -189,3 +189,47 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// waitStopped polls until the container's process has exited.
+func waitStopped(t *testing.T, c *Container) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Status() != Stopped {
+		if time.Now().After(deadline) {
+			t.Fatal("container did not stop")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTmpCopyUp: a tmpfs with "tmpcopyup" starts with the image's files
+// at that path, and writes to it do not reach the image.
+func TestTmpCopyUp(t *testing.T) {
+	cfg := testConfig(t, "sh", "-c", "cat /etc/sub/hello > /tmp/out; readlink /etc/link >> /tmp/out; echo changed > /etc/sub/hello")
+	etc := filepath.Join(cfg.Rootfs, "etc")
+	if err := os.MkdirAll(filepath.Join(etc, "sub"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "sub", "hello"), []byte("hi\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nowhere", filepath.Join(etc, "link")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mounts = append(cfg.Mounts, &configs.Mount{Source: "tmpfs", Destination: "/etc", Type: "tmpfs", TmpCopyUp: true})
+	c := createTest(t, cfg)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitStopped(t, c)
+	out, err := os.ReadFile(filepath.Join(cfg.Rootfs, "tmp", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != "hi\n/nowhere\n" {
+		t.Errorf("container saw %q, want the image's file and link", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(etc, "sub", "hello")); string(b) != "hi\n" {
+		t.Errorf("the container's write reached the image: %q", b)
+	}
+}

@@ -475,7 +475,16 @@ func convertDevices(in []specs.LinuxDevice) ([]specs.LinuxDevice, error) {
 			return nil, fieldErr(f, "unknown device type %q (c, b, u or p)", d.Type)
 		}
 		if d.FileMode != nil && *d.FileMode&^0o7777 != 0 {
-			return nil, fieldErr(f, "fileMode %d has bits other than permission bits", uint32(*d.FileMode))
+			// Podman passes the host node's whole st_mode: the file
+			// type bits are accepted when they say what type says, and
+			// dropped (mknod takes the type from the device type).
+			ifmt := uint32(*d.FileMode) & unix.S_IFMT
+			want := map[string]uint32{"c": unix.S_IFCHR, "u": unix.S_IFCHR, "b": unix.S_IFBLK, "p": unix.S_IFIFO}[d.Type]
+			if ifmt != want || uint32(*d.FileMode)&^(unix.S_IFMT|0o7777) != 0 {
+				return nil, fieldErr(f, "fileMode %#o does not match device type %q", uint32(*d.FileMode), d.Type)
+			}
+			perm := *d.FileMode & 0o7777
+			d.FileMode = &perm
 		}
 		d.Path = p
 		out = append(out, d)

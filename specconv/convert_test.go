@@ -154,9 +154,9 @@ func TestConvertBad(t *testing.T) {
 		{"mount abs escapes", func(s *specs.Spec, o *Options) { s.Mounts[1].Destination = "/dev/../../x" }, "mounts[1]", "escapes the rootfs"},
 		{"mount no dest", func(s *specs.Spec, o *Options) { s.Mounts[0].Destination = "" }, "mounts[0].destination", "required"},
 		{"mount on root", func(s *specs.Spec, o *Options) { s.Mounts[0].Destination = "/proc/.." }, "mounts[0]", "whole rootfs"},
-		{"tmpcopyup", func(s *specs.Spec, o *Options) {
-			s.Mounts[1].Options = append(s.Mounts[1].Options, "tmpcopyup")
-		}, "mounts[1].options[4]", "not supported"},
+		{"tmpcopyup not tmpfs", func(s *specs.Spec, o *Options) {
+			s.Mounts[0].Options = append(s.Mounts[0].Options, "tmpcopyup")
+		}, "mounts[0].options", "only for tmpfs"},
 		{"bind no source", func(s *specs.Spec, o *Options) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Options: []string{"rbind"}})
 		}, "mounts[7].source", "required"},

@@ -100,6 +100,7 @@ type mountOptions struct {
 	data           []string
 	recSet, recClr uint64
 	idmap, ridmap  bool
+	tmpcopyup      bool
 }
 
 // parseMountOptions sorts a mount's options into MS_* flags, propagation
@@ -146,8 +147,7 @@ func parseMountOptions(options []string) (mountOptions, error) {
 		case "ridmap":
 			m.ridmap = true
 		case "tmpcopyup":
-			// A MAY in the spec; libct/rootfs has no copy-up yet.
-			return m, fieldErr(idx("options", i), "\"tmpcopyup\" is not supported by hull")
+			m.tmpcopyup = true
 		case "":
 		default:
 			m.data = append(m.data, o)
@@ -208,6 +208,10 @@ func convertMount(sm specs.Mount, c *configs.Config, rootless bool) (*configs.Mo
 		Data:             strings.Join(opts.data, ","),
 		RecAttrSet:       opts.recSet,
 		RecAttrClr:       opts.recClr,
+		TmpCopyUp:        opts.tmpcopyup,
+	}
+	if m.TmpCopyUp && sm.Type != "tmpfs" {
+		return nil, fieldErr("options", "\"tmpcopyup\" is only for tmpfs mounts, not %q", sm.Type)
 	}
 	// The spec: a bind mount has bind or rbind in its options; type is
 	// then a dummy. A type of "bind" alone is taken as a (non-recursive)
@@ -322,7 +326,7 @@ func MountOptions() []string {
 	for name := range recAtime {
 		out = append(out, name)
 	}
-	out = append(out, "idmap", "ridmap")
+	out = append(out, "idmap", "ridmap", "tmpcopyup")
 	sort.Strings(out)
 	return out
 }

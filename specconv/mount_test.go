@@ -67,7 +67,7 @@ func TestParseMountOptions(t *testing.T) {
 		{opts: []string{"nosuid", "strictatime", "mode=755", "", "size=65536k"}, want: mountOptions{
 			flags: unix.MS_NOSUID | unix.MS_STRICTATIME, data: []string{"mode=755", "size=65536k"}}},
 		{opts: []string{"newinstance", "rsync"}, want: mountOptions{data: []string{"newinstance", "rsync"}}},
-		{opts: []string{"ro", "tmpcopyup"}, error: `options[1]: "tmpcopyup" is not supported`},
+		{opts: []string{"ro", "tmpcopyup"}, want: mountOptions{flags: unix.MS_RDONLY, tmpcopyup: true}},
 		{opts: []string{"a\x00b"}, error: "options[0]: contains a NUL byte"},
 	}
 	for _, tc := range tests {

@@ -60,6 +60,9 @@ type Mount struct {
 	GIDMappings []specs.LinuxIDMapping `json:"gidMappings,omitempty"`
 	// IDMapRecursive is set by the "ridmap" option.
 	IDMapRecursive bool `json:"idmapRecursive,omitempty"`
+	// TmpCopyUp (the "tmpcopyup" option of a tmpfs) fills the new tmpfs
+	// with what the image has at the destination, as runc does.
+	TmpCopyUp bool `json:"tmpCopyUp,omitempty"`
 }
 
 // IsBind reports whether the mount is a bind mount.

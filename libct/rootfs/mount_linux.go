@@ -173,7 +173,20 @@ func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 		}
 	}
 
+	// tmpcopyup: hold the covered directory open to copy from it.
+	copySrc := -1
+	if mnt.TmpCopyUp && existed {
+		if copySrc, err = m.sys.openat(dst, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0); err != nil {
+			return fmt.Errorf("mounts[%d]: tmpcopyup: open %s: %w", i, dest, err)
+		}
+		defer m.sys.close(copySrc)
+	}
 	err = m.sys.mount(mnt.Source, procFd(dst), mnt.Type, flags, data)
+	if err == nil && copySrc >= 0 {
+		if err := m.copyUp(i, dest, copySrc); err != nil {
+			return err
+		}
+	}
 	if mnt.Type == "sysfs" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
 		// A user namespace without its own network namespace may not
 		// mount sysfs: bind the runtime's /sys instead, with the same
@@ -189,6 +202,19 @@ func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 	}
 	// dst is the directory under the new mount: afterMount reopens dest.
 	return m.afterMount(i, mnt, dest)
+}
+
+// copyUp copies the covered directory into the tmpfs now mounted on dest.
+func (m *mounter) copyUp(i int, dest string, src int) error {
+	root, err := m.t.open(dest, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW)
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: tmpcopyup: open new tmpfs %s: %w", i, dest, err)
+	}
+	defer m.sys.close(root)
+	if err := copyUp(src, root); err != nil {
+		return fmt.Errorf("mounts[%d]: tmpcopyup into %s: %w", i, dest, err)
+	}
+	return nil
 }
 
 // deferReadonly says whether the read-only flag of mnt is applied by
