@@ -195,7 +195,10 @@ func TestConvertBad(t *testing.T) {
 		}, "linux.devices[1]", "duplicate"},
 		{"device mode", func(s *specs.Spec, o *Options) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "p", FileMode: ptr(os.FileMode(0o20666))}}
-		}, "linux.devices[0]", "permission bits"},
+		}, "linux.devices[0]", `does not match device type "p"`},
+		{"device mode extra bits", func(s *specs.Spec, o *Options) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "c", Major: 1, Minor: 5, FileMode: ptr(os.FileMode(0o120666))}}
+		}, "linux.devices[0]", `does not match device type "c"`},
 		{"masked relative", func(s *specs.Spec, o *Options) { s.Linux.MaskedPaths[1] = "proc/kcore" }, "linux.maskedPaths[1]", "not an absolute path"},
 		{"readonly escapes", func(s *specs.Spec, o *Options) { s.Linux.ReadonlyPaths[0] = "/../etc" }, "linux.readonlyPaths[0]", "escapes"},
 		{"propagation", func(s *specs.Spec, o *Options) { s.Linux.RootfsPropagation = "foo" }, "linux.rootfsPropagation", "unknown value"},
@@ -660,5 +663,20 @@ func TestConvertDockerConfig(t *testing.T) {
 	}
 	if c.Process.ApparmorProfile != "docker-default" || len(c.Process.Capabilities.Bounding) != 14 || c.Cgroup.Path != "/docker/0123456789ab" {
 		t.Errorf("process %+v cgroup %+v", c.Process, c.Cgroup)
+	}
+}
+
+// TestDeviceModeWithType: Podman sends a device's whole st_mode; the type
+// bits are accepted when they match and dropped.
+func TestDeviceModeWithType(t *testing.T) {
+	s := Example()
+	mode := os.FileMode(0o20644) // S_IFCHR|0644, as podman --privileged sends it
+	s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/zero2", Type: "c", Major: 1, Minor: 5, FileMode: &mode}}
+	c, err := Convert(s, Options{Bundle: newBundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *c.Devices[0].FileMode; got != 0o644 {
+		t.Errorf("fileMode %#o, want 0644", uint32(got))
 	}
 }
