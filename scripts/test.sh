@@ -52,7 +52,7 @@ summary() {
 trap summary EXIT
 
 unit_packages() {
-	go list ./... | grep -v '/tests/integration$'
+	go list ./... | grep -v -e '/tests/integration$' -e '/tests/readme$'
 }
 
 built=0
@@ -80,14 +80,28 @@ else
 	skip integration "no binary"
 fi
 
-if [[ -f conformance/run.sh ]]; then
-	if ((built)); then
-		step conformance bash conformance/run.sh "$HULL_BINARY"
+# optional_step NAME SCRIPT ARGS...: a suite that lives in its own
+# directory; a missing script is reported, never silently passed.
+optional_step() {
+	local name=$1 script=$2
+	shift 2
+	if [[ ! -f $script ]]; then
+		skip "$name" "$script not present"
+	elif ((built)); then
+		step "$name" bash "$script" "$@"
 	else
-		skip conformance "no binary"
+		skip "$name" "no binary"
 	fi
-else
-	skip conformance "conformance/run.sh not present"
+}
+
+if ((built)); then
+	step readme go test -count=1 -timeout 10m ./tests/readme/
 fi
+# The conformance suite and the engine scenarios prove themselves on
+# Debian's runc first: a check that fails there is a broken check.
+optional_step conformance-runc conformance/run.sh /usr/sbin/runc
+optional_step conformance conformance/run.sh "$HULL_BINARY"
+optional_step e2e-runc tests/e2e/run.sh /usr/sbin/runc
+optional_step e2e tests/e2e/run.sh "$HULL_BINARY"
 
 exit $failed
