@@ -69,16 +69,16 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if err := cg.Set(r); err != nil {
 		return err
 	}
-	c.p.Config.Cgroup.Resources = r
+	c.config().Cgroup.Resources = r
 	return c.saveState()
 }
 
 // Resources returns the resources currently stored for the container.
 func (c *Container) Resources() *specs.LinuxResources {
-	if c.p.Config.Cgroup == nil || c.p.Config.Cgroup.Resources == nil {
+	if c.config().Cgroup == nil || c.config().Cgroup.Resources == nil {
 		return &specs.LinuxResources{}
 	}
-	return c.p.Config.Cgroup.Resources
+	return c.config().Cgroup.Resources
 }
 
 // Stats reads the container's cgroup accounting.

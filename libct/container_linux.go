@@ -33,6 +33,9 @@ type Container struct {
 	cg   cgroups.Manager
 	// initProc is set when this process started init and kept it (run).
 	initProc *os.Process
+	// rawConfig is the config as read from state.json, until config()
+	// decodes it.
+	rawConfig json.RawMessage
 }
 
 // Wait waits for the init that this process started (CreateOpts.KeepInit)
@@ -75,14 +78,31 @@ func Load(root, id string) (*Container, error) {
 		}
 		return nil, fmt.Errorf("read state of %q: %w", id, err)
 	}
-	c := &Container{root: root, dir: dir}
-	if err := json.Unmarshal(b, &c.p); err != nil {
+	var l loaded
+	if err := json.Unmarshal(b, &l); err != nil {
 		return nil, fmt.Errorf("state of %q is corrupt: %w", id, err)
 	}
-	if c.p.Config == nil {
+	if len(l.Config) == 0 || string(l.Config) == "null" {
 		return nil, fmt.Errorf("state of %q is corrupt: no config", id)
 	}
-	return c, nil
+	return &Container{root: root, dir: dir, p: persisted{head: l.head}, rawConfig: l.Config}, nil
+}
+
+// config returns the container's configuration, decoding it from the
+// state on first use.
+func (c *Container) config() *configs.Config {
+	if c.p.Config == nil {
+		cfg := &configs.Config{}
+		if err := json.Unmarshal(c.rawConfig, cfg); err != nil {
+			// Load checked it is there; a config that does not decode
+			// was written by another version of hull. Use what the head
+			// says, so that state, kill and delete keep working.
+			cfg = &configs.Config{Version: c.p.Version, Bundle: c.p.Bundle, Rootfs: c.p.Rootfs, Annotations: c.p.Annotations, Process: &configs.Process{}}
+		}
+		c.p.Config = cfg
+		c.rawConfig = nil
+	}
+	return c.p.Config
 }
 
 // List loads every container under root, in directory order. Entries that
@@ -113,7 +133,7 @@ func List(root string) ([]*Container, error) {
 func (c *Container) ID() string { return c.p.ID }
 
 // Config returns the container's configuration.
-func (c *Container) Config() *configs.Config { return c.p.Config }
+func (c *Container) Config() *configs.Config { return c.config() }
 
 // Pid returns the host pid of the container's init.
 func (c *Container) Pid() int { return c.p.InitPid }
@@ -124,15 +144,15 @@ func (c *Container) Status() Status { return c.status() }
 // State returns the container's state, with its status derived now.
 func (c *Container) State() *State {
 	s := &State{
-		OCIVersion:  c.p.Config.Version,
+		OCIVersion:  c.p.Version,
 		ID:          c.p.ID,
 		Pid:         c.p.InitPid,
 		Status:      c.status(),
-		Bundle:      c.p.Config.Bundle,
-		Rootfs:      c.p.Config.Rootfs,
+		Bundle:      c.p.Bundle,
+		Rootfs:      c.p.Rootfs,
 		Created:     c.p.Created,
 		Owner:       c.p.Owner,
-		Annotations: c.p.Config.Annotations,
+		Annotations: c.p.Annotations,
 	}
 	if s.Status == Stopped {
 		s.Pid = 0
@@ -143,12 +163,12 @@ func (c *Container) State() *State {
 // specState is the state given to hooks on stdin.
 func (c *Container) specState(st Status, pid int) *specs.State {
 	return &specs.State{
-		Version:     c.p.Config.Version,
+		Version:     c.p.Version,
 		ID:          c.p.ID,
 		Status:      specs.ContainerState(st),
 		Pid:         pid,
-		Bundle:      c.p.Config.Bundle,
-		Annotations: c.p.Config.Annotations,
+		Bundle:      c.p.Bundle,
+		Annotations: c.p.Annotations,
 	}
 }
 
@@ -213,7 +233,7 @@ func (c *Container) Start() error {
 	if err := waitExec(fd, errFd); err != nil {
 		return err
 	}
-	if h := c.p.Config.Hooks; h != nil {
+	if h := c.config().Hooks; h != nil {
 		if err := runHooks("poststart", h.Poststart, c.specState(Running, c.p.InitPid)); err != nil {
 			// runtime.md: generate an error and stop the container; it
 			// stays until delete.
@@ -329,7 +349,7 @@ func (c *Container) Delete(force bool) error {
 	if err := c.destroy(); err != nil {
 		return err
 	}
-	if h := c.p.Config.Hooks; h != nil {
+	if h := c.config().Hooks; h != nil {
 		if err := runAllHooks("poststop", h.Poststop, c.specState(Stopped, 0)); err != nil {
 			return &HookWarning{Err: err}
 		}

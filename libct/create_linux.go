@@ -74,11 +74,13 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	c := &Container{root: root, dir: dir, p: persisted{
-		ID:       id,
-		Created:  time.Now().UTC(),
-		Owner:    owner(),
-		Config:   cfg,
-		Rootless: o.Rootless,
+		head: head{
+			ID:       id,
+			Created:  time.Now().UTC(),
+			Owner:    owner(),
+			Rootless: o.Rootless,
+		},
+		Config: cfg,
 	}}
 	unlock, err := lockDir(dir)
 	if err != nil {

@@ -40,16 +40,16 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	default:
 		return nil, fmt.Errorf("cannot exec in a %s container", st)
 	}
-	if err := checkLSM(c.p.Config, p); err != nil {
+	if err := checkLSM(c.config(), p); err != nil {
 		return nil, err
 	}
-	filter, err := compileSeccomp(c.root, c.p.Config.Seccomp)
+	filter, err := compileSeccomp(c.root, c.config().Seccomp)
 	if err != nil {
 		return nil, err
 	}
 	join := map[configs.NamespaceType]string{}
 	initNS := "/proc/" + strconv.Itoa(c.p.InitPid) + "/ns/"
-	for _, ns := range c.p.Config.Namespaces {
+	for _, ns := range c.config().Namespaces {
 		join[ns.Type] = initNS + string(ns.Type)
 	}
 	console, err := consoleConn(p.Terminal, &CreateOpts{ConsoleSocket: o.ConsoleSocket, ConsoleConn: o.ConsoleConn})
@@ -62,7 +62,7 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	ch := &child{
 		mode:       modeExec,
 		id:         c.p.ID,
-		cfg:        c.p.Config,
+		cfg:        c.config(),
 		proc:       p,
 		cg:         c.cgroup(),
 		join:       join,

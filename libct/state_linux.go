@@ -37,16 +37,35 @@ const (
 
 // persisted is the content of state.json. Status is never stored: it is
 // derived from the init process and the exec FIFO each time it is read.
+//
+// What `state` and `list` print is kept beside the config (head), so that
+// they decode only that: the first decode of a configs.Config costs a
+// fresh process more than the rest of `hull state` (bench/RESULTS.md). The
+// config itself is decoded on first use (Container.config).
 type persisted struct {
+	head
+	Config *configs.Config `json:"config"`
+}
+
+// head is the part of state.json that status and `state` need.
+type head struct {
 	ID            string            `json:"id"`
 	InitPid       int               `json:"init_pid"`
 	InitStartTime uint64            `json:"init_start_time"`
 	Created       time.Time         `json:"created"`
 	Owner         string            `json:"owner"`
-	Config        *configs.Config   `json:"config"`
 	Cgroup        *cgroups.State    `json:"cgroup,omitempty"`
 	Rootless      bool              `json:"rootless,omitempty"`
-	Extra         map[string]string `json:"extra,omitempty"`
+	Version       string            `json:"ociVersion"`
+	Bundle        string            `json:"bundle"`
+	Rootfs        string            `json:"rootfs"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+}
+
+// loaded is what Load decodes: the head, and the config still as JSON.
+type loaded struct {
+	head
+	Config json.RawMessage `json:"config"`
 }
 
 // idPattern is what runc accepts as a container id; "." and ".." are
@@ -95,6 +114,8 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 func (c *Container) saveState() error {
+	cfg := c.config()
+	c.p.Version, c.p.Bundle, c.p.Rootfs, c.p.Annotations = cfg.Version, cfg.Bundle, cfg.Rootfs, cfg.Annotations
 	b, err := json.Marshal(&c.p)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
