@@ -162,13 +162,14 @@ func (c *Container) State() *State {
 
 // specState is the state given to hooks on stdin.
 func (c *Container) specState(st Status, pid int) *specs.State {
+	cfg := c.config()
 	return &specs.State{
-		Version:     c.p.Version,
+		Version:     cfg.Version,
 		ID:          c.p.ID,
 		Status:      specs.ContainerState(st),
 		Pid:         pid,
-		Bundle:      c.p.Bundle,
-		Annotations: c.p.Annotations,
+		Bundle:      cfg.Bundle,
+		Annotations: cfg.Annotations,
 	}
 }
 
