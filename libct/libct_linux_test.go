@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,62 @@ func TestTmpCopyUp(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(etc, "sub", "hello")); string(b) != "hi\n" {
 		t.Errorf("the container's write reached the image: %q", b)
+	}
+}
+
+// TestCwdThroughLeakedFd is CVE-2024-21626: process.cwd of
+// /proc/self/fd/N, where N is a directory fd of the runtime's that leaked
+// into init, put the process outside the container's root. Whatever N is,
+// create must either fail or leave the process inside the rootfs.
+func TestCwdThroughLeakedFd(t *testing.T) {
+	base := testConfig(t, "sleep", "100")
+	for fd := 3; fd <= 20; fd++ {
+		cfg := *base
+		p := *base.Process
+		p.Cwd = "/proc/self/fd/" + strconv.Itoa(fd)
+		cfg.Process = &p
+		devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Create(t.TempDir(), "cwd"+strconv.Itoa(fd), &cfg, &CreateOpts{Stdin: devnull, Stdout: devnull, Stderr: devnull})
+		devnull.Close()
+		if err != nil {
+			continue // refused: fine
+		}
+		cwd, rerr := os.Readlink("/proc/" + strconv.Itoa(c.Pid()) + "/cwd")
+		_ = c.Delete(true)
+		if rerr != nil {
+			t.Fatalf("fd %d: read init's cwd: %v", fd, rerr)
+		}
+		if cwd != base.Rootfs && !strings.HasPrefix(cwd, base.Rootfs+"/") {
+			t.Errorf("fd %d: init's cwd %s is outside the rootfs %s", fd, cwd, base.Rootfs)
+		}
+	}
+}
+
+// TestCwdThroughPassedDirFd: a host directory handed to the container
+// on purpose (--preserve-fds) must not become its cwd either: getcwd(2)
+// after the chdir shows it is outside the root.
+func TestCwdThroughPassedDirFd(t *testing.T) {
+	cfg := testConfig(t, "sleep", "100")
+	cfg.Process.Cwd = "/proc/self/fd/3"
+	hostDir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostDir.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	c, err := Create(t.TempDir(), "cwdpassed", cfg, &CreateOpts{Stdin: devnull, Stdout: devnull, Stderr: devnull, ExtraFiles: []*os.File{hostDir}})
+	if err == nil {
+		_ = c.Delete(true)
+		t.Fatal("create with cwd through a host directory fd succeeded")
+	}
+	if !strings.Contains(err.Error(), "outside the container root") {
+		t.Fatalf("error %q does not say the cwd is outside the root", err)
 	}
 }

@@ -120,6 +120,10 @@ func chdirVerified(cwd string) error {
 		return fmt.Errorf("chdir %s: %w", cwd, err)
 	}
 	wd, err := unix.Getwd()
+	if errors.Is(err, unix.ENOENT) {
+		// The kernel's answer for a directory not under the root.
+		return fmt.Errorf("cwd %s resolves outside the container root", cwd)
+	}
 	if err != nil {
 		return fmt.Errorf("getcwd after chdir %s: %w", cwd, err)
 	}
