@@ -47,7 +47,7 @@ RTFLAGS=()
 rt() {
 	timeout 60 "$RT" --root "/run/hullvm-$RTN" "${RTFLAGS[@]}" "$@" > $W/rt.out 2>&1 < /dev/null
 	local rc=$?
-	OUT=$(cat $W/rt.out)
+	OUT=$(tr -d '\0' < $W/rt.out)
 	[ $rc = 0 ] || log "$RTN $*: exit $rc: $(echo "$OUT" | tail -3)" >&2
 	return $rc
 }
