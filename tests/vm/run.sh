@@ -8,6 +8,9 @@
 #   HULL=path/to/hull                    the binary under test (default ./hull, built by make)
 #   HULL_VM_MODES="systemd selinux"      which boots
 #   HULL_VM_RUNTIMES="hull runc"         which runtimes (crun works too)
+#   HULL_VM_CONFORMANCE=REGEX|all|0      conformance/ tests run on hull in the systemd boot
+#                                        (default: the cgroup, device and lifecycle tests,
+#                                        the ones cgroup v2 changes; all: the whole suite)
 #   HULL_VM_CACHE, HULL_VM_REBUILD       see image.sh
 #
 # Output: the guest's check lines as they run, then a summary; results are also left in
@@ -37,6 +40,14 @@ cp "$here/guest/checks.sh" "$share/checks.sh"
 rootfs=$("$repo/scripts/mkrootfs.sh")
 tar -C "$rootfs" -cf "$share/rootfs.tar" .
 mkdir -p "$share/results"
+CONFORMANCE=${HULL_VM_CONFORMANCE:-TestCgroupResources|TestCgroupsPath|TestCgroupUnified|TestBlockIOThrottle|TestDevices|TestDeviceCgroupOrder|TestLifecycle|TestDeleteResources|TestKillSignal}
+if [ "$CONFORMANCE" != 0 ]; then
+	# static test binary + in-container checker, built here: the guest has no Go
+	(cd "$repo/conformance" && CGO_ENABLED=0 go test -c -o "$share/conformance.test" . &&
+		CGO_ENABLED=0 go build -trimpath -o "$share/checker" ./checker)
+	[ "$CONFORMANCE" = all ] && CONFORMANCE=.
+	export HULL_VM_GUEST_CONFORMANCE_RUN=$CONFORMANCE
+fi
 
 CACHE=$("$here/image.sh")
 echo "tests/vm: image ready after $((SECONDS - t0))s (cache $CACHE)"

@@ -435,6 +435,23 @@ check_selinux() {
 	cleanup_ct "$id"
 }
 
+# the conformance suite (conformance/), its cgroup v2 relevant part by default
+check_conformance() {
+	[ "$RTN" = hull ] || return 0
+	if [ ! -x "$PAYLOAD/conformance.test" ] || [ -z "${CONFORMANCE_RUN:-}" ]; then return 0; fi
+	cp "$PAYLOAD/conformance.test" "$PAYLOAD/checker" $W/
+	local rc sum
+	(cd $W && timeout 900 ./conformance.test -runtime "$RT" -checker $W/checker -busybox /bin/busybox \
+		-test.run "$CONFORMANCE_RUN" -report $W/conformance.json > $W/conformance.log 2>&1); rc=$?
+	sum=$(jq -c .counts $W/conformance.json 2>/dev/null)
+	if [ $rc = 0 ]; then pass conformance "-test.run '$CONFORMANCE_RUN': $sum"
+	else
+		fail conformance "-test.run '$CONFORMANCE_RUN': exit $rc, counts $sum; failed: $(jq -r '.results[] | select(.result == "FAIL") | "\(.test) [\(.clause)] \(.message)"' $W/conformance.json 2>/dev/null | sort -u | head -15 | tr '\n' ';')"
+		grep -E -- '--- FAIL|FAIL' $W/conformance.log | head -20
+		[ -s $W/conformance.json ] || tail -20 $W/conformance.log
+	fi
+}
+
 # ---------------------------------------------------------------- main ----
 echo "guest: $(uname -r), mode $MODE, $(nproc) cpus, cgroup $(stat -fc %T $CG), LSMs $(cat /sys/kernel/security/lsm 2>/dev/null)"
 [ "$MODE" = systemd ] && { load_apparmor || echo "AppArmor: cannot load $APP_PROFILE"; }
@@ -443,7 +460,7 @@ for RTN in "${RUNTIMES[@]}"; do
 	echo "== $RTN ($("$RT" --version 2>&1 | head -1))"
 	t0=$SECONDS
 	if [ "$MODE" = systemd ]; then
-		checks=(features cgroup_files nested oom pids freeze devices systemd apparmor)
+		checks=(features cgroup_files nested oom pids freeze devices systemd apparmor conformance)
 	else
 		checks=(features selinux)
 	fi
