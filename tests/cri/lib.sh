@@ -170,6 +170,6 @@ leftovers() {
 	if [[ -d $CRI_RTROOT ]]; then
 		find "$CRI_RTROOT" -mindepth 2 -maxdepth 2 | sed 's/^/runtime state /'
 	fi
-	grep -ls "hull-cri-" /var/lib/cni/results/* 2>/dev/null | sed 's/^/cni result /'
+	ls -d /var/lib/cni/results/"$CRI_NETNAME"-* 2>/dev/null | sed 's/^/cni result /'
 	find "$CRI_WORK/cni/ipam" -type f ! -name 'last_reserved_ip*' ! -name lock 2>/dev/null | sed 's/^/ip lease /'
 }

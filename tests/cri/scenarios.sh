@@ -152,6 +152,11 @@ sc_stats() {
 	((cpu > 100000000)) || fail "statsp: pod cpu usageCoreNanoSeconds $cpu, want > 0.1 s: $out"
 	expect "statsp: containers" "$(echo "$out" | jq -r '.stats[0].linux.containers | length')" 1
 	echo "ok: statsp memory $mem cpu $cpu"
+	# The task's process list: the shim runs `RUNTIME ps --format json`.
+	local pid
+	pid=$(cc inspect "$id" | jq -r .info.pid)
+	out=$(timeout 30 ctr --address "$CRI_WORK/containerd.sock" -n k8s.io tasks ps "$id" 2>&1) || fail "ctr tasks ps: $out"
+	expect_match "ctr tasks ps lists the container's process $pid" "$(echo "$out" | awk 'NR > 1 {print $1}' | tr '\n' ' ')" "(^| )$pid "
 	cc rmp -f "$pod" >/dev/null || fail "crictl rmp -f"
 }
 
@@ -239,7 +244,11 @@ sc_oom() {
 }
 
 # shareProcessNamespace: the pause process is PID 1 for every container
-# of the pod, and containers see each other's processes.
+# of the pod, and containers see each other's processes. When a container's
+# main process exits, the children it left (reparented to pause) die with
+# it: the shim runs `RUNTIME kill --all ID 9` when init exits in a shared
+# PID namespace, and containerd's CRI deletes the exited task at once
+# (`RUNTIME delete`, which kills what is left in the cgroup).
 sc_shared_pid() {
 	local podf pod a b
 	podf=$(pod_config sharedpid '.linux.security_context.namespace_options.pid = 0')
@@ -252,6 +261,16 @@ sc_shared_pid() {
 	cc stop -t 2 "$a" >/dev/null || fail "crictl stop $a"
 	expect "pod sandbox still ready" "$(cc inspectp "$pod" | jq -r .status.state)" SANDBOX_READY
 	expect "b still running" "$(status "$b")" CONTAINER_RUNNING
+	local c i left
+	c=$(run_ctr "$pod" "$(ctr_config pid-c "$podf" '["sh","-c","sleep 2222 & sleep 2223 & sleep 1"]')" "$podf")
+	wait_state "$c" CONTAINER_EXITED 20
+	for i in $(seq 25); do
+		left=$(cat "$(cgdir memory "$c")/cgroup.procs" 2>/dev/null | tr '\n' ' ')
+		[[ -z $left ]] && break
+		sleep 0.2
+	done
+	expect "processes left in the exited container's cgroup" "$left" ""
+	expect "c's children seen by b" "$(cexec "$b" ps -o args | grep -c 'sleep 222[23]')" 0
 	cc rmp -f "$pod" >/dev/null || fail "crictl rmp -f"
 }
 
