@@ -168,7 +168,9 @@ leftovers() {
 	done
 	awk -v w="$CRI_WORK" '$5 == w || index($5, w "/") == 1 {print "mount " $5 " (" $9 ")"}' /proc/self/mountinfo
 	if [[ -d $CRI_RTROOT ]]; then
-		find "$CRI_RTROOT" -mindepth 2 -maxdepth 2 | sed 's/^/runtime state /'
+		# Container state only: a runtime may keep caches (hull's
+		# .seccomp-cache) under its root.
+		find "$CRI_RTROOT" -mindepth 2 -maxdepth 2 ! -name '.*' | sed 's/^/runtime state /'
 	fi
 	ls -d /var/lib/cni/results/"$CRI_NETNAME"-* 2>/dev/null | sed 's/^/cni result /'
 	find "$CRI_WORK/cni/ipam" -type f ! -name 'last_reserved_ip*' ! -name lock 2>/dev/null | sed 's/^/ip lease /'

@@ -24,7 +24,9 @@ SCENARIOS=(
 SLEEP='["sleep","3600"]'
 
 # A pod with one container: create -> CREATED, start -> RUNNING, stop ->
-# EXITED, rm -> gone from crictl and from the runtime's state.
+# EXITED, rm -> gone from crictl and from the runtime's state; then the
+# container is created again (attempt 1, as kubelet restarts it) in the
+# same, long-lived sandbox.
 sc_lifecycle() {
 	local podf pod ctrf id
 	podf=$(pod_config life)
@@ -33,12 +35,13 @@ sc_lifecycle() {
 	ctrf=$(ctr_config life "$podf" "$SLEEP")
 	id=$(create "$pod" "$ctrf" "$podf")
 	expect "state after create" "$(status "$id")" CONTAINER_CREATED
-	cc start "$id" || fail "crictl start $id"
+	cc start "$id" >/dev/null || fail "crictl start $id"
 	expect "state after start" "$(status "$id")" CONTAINER_RUNNING
 	local pid
 	pid=$(cc inspect "$id" | jq -r .info.pid)
 	expect_match "container pid" "$pid" '^[0-9]+$'
 	expect "container pid's cgroup" "$(awk -F: '$2 == "memory" {print $3}' "/proc/$pid/cgroup")" "$CRI_CGPARENT/$id"
+	expect "hostname" "$(cexec "$id" hostname)" life
 	cc stop -t 5 "$id" >/dev/null || fail "crictl stop $id"
 	expect "state after stop" "$(status "$id")" CONTAINER_EXITED
 	[[ -d /proc/$pid ]] && fail "process $pid still alive after stop"
@@ -46,6 +49,9 @@ sc_lifecycle() {
 	[[ -z $(cc ps -a -q --pod "$pod") ]] || fail "crictl ps -a still lists a container after rm: $(cc ps -a --pod "$pod")"
 	[[ -e $CRI_RTROOT/k8s.io/$id ]] && fail "runtime state $CRI_RTROOT/k8s.io/$id left after rm"
 	[[ -d $(cgdir memory "$id") ]] && fail "cgroup $(cgdir memory "$id") left after rm"
+	id=$(run_ctr "$pod" "$(ctr_config life "$podf" "$SLEEP" '.metadata.attempt = 1')" "$podf")
+	expect "restarted container (attempt 1)" "$(status "$id")" CONTAINER_RUNNING
+	expect "restarted container's hostname" "$(cexec "$id" hostname)" life
 	cc stopp "$pod" >/dev/null || fail "crictl stopp"
 	cc rmp "$pod" >/dev/null || fail "crictl rmp"
 	echo "ok: create/start/stop/rm"
@@ -258,6 +264,12 @@ sc_shared_pid() {
 	expect "pid 1 in the pod" "$(cexec "$b" cat /proc/1/cmdline | tr '\0' ' ')" "/pause "
 	expect_match "b sees a's process" "$(cexec "$b" ps -o args)" 'sleep 3333'
 	expect "same pid namespace" "$(cexec "$a" readlink /proc/self/ns/pid)" "$(cexec "$b" readlink /proc/self/ns/pid)"
+	local pause ns
+	pause=$(cc inspectp "$pod" | jq -r .info.pid)
+	for ns in pid net ipc uts; do
+		expect "$ns namespace = the pause process's" "$(cexec "$b" readlink /proc/self/ns/$ns)" "$(readlink "/proc/$pause/ns/$ns")"
+	done
+	[[ $(cexec "$b" readlink /proc/self/ns/mnt) != "$(readlink "/proc/$pause/ns/mnt")" ]] || fail "container shares the pause's mount namespace"
 	cc stop -t 2 "$a" >/dev/null || fail "crictl stop $a"
 	expect "pod sandbox still ready" "$(cc inspectp "$pod" | jq -r .status.state)" SANDBOX_READY
 	expect "b still running" "$(status "$b")" CONTAINER_RUNNING
@@ -275,7 +287,9 @@ sc_shared_pid() {
 }
 
 # Security context: run as a user, all capabilities dropped, read-only
-# rootfs, no_new_privs; and capabilities added to a root container.
+# rootfs, no_new_privs, no seccomp by default; and a root container with
+# capabilities added, the RuntimeDefault seccomp profile, kubelet's masked
+# and read-only paths.
 sc_security_context() {
 	local podf pod u r out
 	podf=$(pod_config secctx)
@@ -290,7 +304,9 @@ sc_security_context() {
 	expect_match "read-only rootfs" "$out" 'Read-only file system.*rc=1'
 	out=$(cexec "$u" sh -c 'touch /tmp/x 2>&1; echo rc=$?')
 	expect_match "/tmp on a read-only rootfs (image dir, no volume)" "$out" 'rc=1'
-	r=$(run_ctr "$pod" "$(ctr_config root "$podf" "$SLEEP" '.linux.security_context += {capabilities: {drop_capabilities: ["ALL"], add_capabilities: ["NET_ADMIN", "CHOWN"]}}')" "$podf")
+	expect "Seccomp without a profile (CRI's default: unconfined)" "$(cexec "$u" awk '/^Seccomp:/ {print $2}' /proc/self/status)" 0
+	r=$(run_ctr "$pod" "$(ctr_config root "$podf" "$SLEEP" '.linux.security_context += {capabilities: {drop_capabilities: ["ALL"], add_capabilities: ["NET_ADMIN", "CHOWN"]}, seccomp: {profile_type: 0}}')" "$podf")
+	expect "Seccomp with RuntimeDefault (filter mode)" "$(cexec "$r" awk '/^Seccomp:/ {print $2}' /proc/self/status)" 2
 	out=$(cexec "$r" grep '^CapEff:' /proc/self/status | awk '{print $2}')
 	expect "CapEff with CHOWN+NET_ADMIN" "$out" 0000000000001001
 	out=$(cexec "$r" sh -c 'chown 1000 /tmp && echo chown-ok; mknod /tmp/n c 1 3 2>&1; echo mknod-rc=$?')
