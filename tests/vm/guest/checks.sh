@@ -273,15 +273,15 @@ check_devices() {
 		allow) b=$(bundle "$id" ".linux.devices = [$dev] | .linux.resources.devices += [{allow: true, type: \"c\", major: 1, minor: 11, access: \"w\"}]") ;;
 		readonly) b=$(bundle "$id" ".linux.devices = [$dev] | .linux.resources.devices += [{allow: true, type: \"c\", major: 1, minor: 11, access: \"r\"}]") ;;
 		esac
-		jq --arg tag "$tag" '.process.args = ["sh", "-c", "echo \($tag) > /dev/testdev && echo wrote || echo denied; echo x > /dev/null && echo null-ok"]' \
+		jq --arg tag "$tag" '.process.args = ["sh", "-c", "if { echo \($tag) > /dev/testdev; } 2>/tmp/e; then echo wrote; else echo denied: $(cat /tmp/e); fi; echo x > /dev/null && echo null-ok"]' \
 			"$b/config.json" > "$b/c.json" && mv "$b/c.json" "$b/config.json"
 		rt run -b "$b" "$id"
 		cleanup_ct "$id"
 		local o; o=$(echo "$OUT" | tr '\n' ' ')
 		case $t in
-		allow) if echo "$OUT" | grep -qw wrote && dmesg | grep -q "$tag"; then pass devices.allow "allow c 1:11 w: write reached the kernel log; $o"
+		allow) if echo "$OUT" | grep -qx wrote && dmesg | grep -q "$tag"; then pass devices.allow "allow c 1:11 w: write reached the kernel log; $o"
 			else fail devices.allow "allow c 1:11 w: want the write to succeed: $o"; fi ;;
-		*) if echo "$OUT" | grep -qw denied && echo "$OUT" | grep -q "Operation not permitted" && ! dmesg | grep -q "$tag"; then pass "devices.$t" "write to c 1:11 refused: $o"
+		*) if echo "$OUT" | grep -q '^denied: .*Operation not permitted' && echo "$OUT" | grep -q "Operation not permitted" && ! dmesg | grep -q "$tag"; then pass "devices.$t" "write to c 1:11 refused: $o"
 			else fail "devices.$t" "want 'Operation not permitted' writing c 1:11 ($t): $o"; fi ;;
 		esac
 		echo "$OUT" | grep -q null-ok || fail "devices.$t.default" "/dev/null not writable (default allow list): $o"
