@@ -5,8 +5,10 @@
 SCENARIOS=(
 	lifecycle:60
 	hostnet:60
+	host_pid_ipc:60
 	cni_pair:90
 	exec:60
+	tty_container:60
 	logs:60
 	stats:60
 	exit_codes:60
@@ -74,6 +76,20 @@ sc_hostnet() {
 	cc rmp -f "$pod" >/dev/null || fail "crictl rmp -f"
 }
 
+# hostPID and hostIPC: the container shares containerd's (the host's) PID
+# and IPC namespaces and sees host processes.
+sc_host_pid_ipc() {
+	local podf pod id
+	podf=$(pod_config hostns '.linux.security_context.namespace_options += {pid: 2, ipc: 2}')
+	pod=$(runp "$podf")
+	id=$(run_ctr "$pod" "$(ctr_config hostns "$podf" "$SLEEP")" "$podf")
+	expect "pid namespace" "$(cexec "$id" readlink /proc/self/ns/pid)" "$(readlink "/proc/$CRI_CTRD_PID/ns/pid")"
+	expect "ipc namespace" "$(cexec "$id" readlink /proc/self/ns/ipc)" "$(readlink "/proc/$CRI_CTRD_PID/ns/ipc")"
+	expect_match "sees containerd" "$(cexec "$id" cat "/proc/$CRI_CTRD_PID/comm")" '^containerd$'
+	[[ $(cexec "$id" readlink /proc/self/ns/net) != "$(readlink "/proc/$CRI_CTRD_PID/ns/net")" ]] || fail "hostPID pod got containerd's network namespace"
+	cc rmp -f "$pod" >/dev/null || fail "crictl rmp -f"
+}
+
 # Two CNI-networked pods on the bridge: a TCP server (busybox nc) in one,
 # a client in the other dialing its pod IP (all inside containerd's network
 # namespace). busybox-static's wget segfaults, hence nc.
@@ -105,8 +121,11 @@ sc_exec() {
 	local podf pod id out rc
 	podf=$(pod_config exec)
 	pod=$(runp "$podf")
-	id=$(run_ctr "$pod" "$(ctr_config exec "$podf" "$SLEEP")" "$podf")
+	id=$(run_ctr "$pod" "$(ctr_config exec "$podf" '["sh","-c","echo \"$GREETING $1\" > /tmp/main; exec sleep 3600","sh","arg1"]' '.envs = [{key: "GREETING", value: "hello world"}] | .working_dir = "/home/user"')" "$podf")
 	expect "exec echo" "$(cexec "$id" echo hi)" hi
+	expect "main process env and args" "$(cexec "$id" cat /tmp/main)" "hello world arg1"
+	expect "exec cwd = working_dir" "$(cexec "$id" pwd)" /home/user
+	expect "exec env" "$(cexec "$id" sh -c 'echo $GREETING')" "hello world"
 	out=$(cexec "$id" sh -c 'exit 7' 2>&1)
 	rc=$?
 	expect_match "exec exit code" "rc=$rc $out" 'rc=1 .*command terminated with exit code 7$'
@@ -118,6 +137,25 @@ sc_exec() {
 	expect_match "exec -it stdin" "$out" 'stdin-is-tty'
 	cexec "$id" sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > /tmp/bg' >/dev/null || fail "exec a background process"
 	expect_match "sync exec returned while its child runs" "$(cexec "$id" cat /tmp/bg)" '^[0-9]+$'
+	cc rmp -f "$pod" >/dev/null || fail "crictl rmp -f"
+}
+
+# A container with tty and stdin (kubectl run -it): the runtime's create
+# gets a --console-socket; the process's stdio is a pty, its output lands in
+# the log.
+sc_tty_container() {
+	local podf pod id out
+	podf=$(pod_config ttyc)
+	pod=$(runp "$podf")
+	id=$(run_ctr "$pod" "$(ctr_config ttyc "$podf" '["sh","-c","tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; exec sleep 3600"]' '.tty = true | .stdin = true')" "$podf")
+	for _ in $(seq 25); do
+		out=$(cc logs "$id" 2>&1 | tr -d '\r')
+		[[ $out == *stdio-is-tty* ]] && break
+		sleep 0.2
+	done
+	expect_match "tty container output" "$out" '^/dev/pts/[0-9]+'$'\n''stdio-is-tty'
+	expect "state" "$(status "$id")" CONTAINER_RUNNING
+	out=$(cc stop -t 2 "$id" 2>&1) || fail "crictl stop: $out"
 	cc rmp -f "$pod" >/dev/null || fail "crictl rmp -f"
 }
 
