@@ -293,12 +293,15 @@ func (w *HookWarning) Unwrap() error { return w.Err }
 // Signal sends sig to the container's init, or with all to every process
 // in its cgroup.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
+	if all {
+		// Whatever init's state: with --all, what is left in the cgroup
+		// is signalled (runc does so; containerd kills the children of a
+		// stopped init of a shared-pid pod with `kill --all ID 9`).
+		return c.signalAll(sig)
+	}
 	st := c.status()
 	if st == Stopped {
 		return errors.New("container not running")
-	}
-	if all {
-		return c.signalAll(sig)
 	}
 	if err := unix.Kill(c.p.InitPid, sig); err != nil {
 		return fmt.Errorf("signal init (pid %d): %w", c.p.InitPid, err)

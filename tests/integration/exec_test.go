@@ -166,3 +166,21 @@ func TestExec(t *testing.T) {
 
 	_ = specs.Version
 }
+
+// TestKillAllStopped: `kill --all ID 9` on a stopped container signals
+// what is left in its cgroup and succeeds (runc does; containerd's shim
+// sends it after init exits), while plain kill refuses.
+func TestKillAllStopped(t *testing.T) {
+	r := newRuntime(t)
+	id := newID(t)
+	b := newBundle(t, []string{"true"}, nil)
+	r.must("run", "--detach", "--bundle", b.dir, id)
+	r.waitStatus(id, "stopped")
+	if res := r.call("kill", "--all", id, "9"); res.code != 0 {
+		t.Errorf("kill --all on a stopped container: %v", res)
+	}
+	if res := r.call("kill", id, "9"); res.code == 0 {
+		t.Error("kill on a stopped container succeeded")
+	}
+	r.must("delete", id)
+}
