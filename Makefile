@@ -13,7 +13,7 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOTAGS   ?= urfave_cli_no_docs,netgo,osusergo
 GOFLAGS_BUILD := -trimpath -tags $(GOTAGS) -ldflags "-s -w -linkmode external -extldflags -static -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)"
 
-.PHONY: all hull test unit integration deps man install clean conformance e2e test-vm bench
+.PHONY: all hull test unit integration deps man install clean conformance e2e cri test-vm bench
 
 all: hull
 
@@ -37,7 +37,12 @@ conformance: hull
 	./conformance/run.sh $(CURDIR)/hull
 
 e2e: hull
+	./tests/e2e/run.sh /usr/sbin/runc
 	./tests/e2e/run.sh $(CURDIR)/hull
+
+cri: hull
+	./tests/cri/run.sh /usr/sbin/runc
+	./tests/cri/run.sh $(CURDIR)/hull
 
 test-vm: hull
 	./tests/vm/run.sh

@@ -103,5 +103,7 @@ optional_step conformance-runc conformance/run.sh /usr/sbin/runc
 optional_step conformance conformance/run.sh "$HULL_BINARY"
 optional_step e2e-runc tests/e2e/run.sh /usr/sbin/runc
 optional_step e2e tests/e2e/run.sh "$HULL_BINARY"
+optional_step cri-runc tests/cri/run.sh /usr/sbin/runc
+optional_step cri tests/cri/run.sh "$HULL_BINARY"
 
 exit $failed
