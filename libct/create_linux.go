@@ -56,7 +56,9 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	if err := checkLSM(cfg, cfg.Process); err != nil {
 		return nil, err
 	}
-	if caps := capabilities.Ungrantable(cfg.Process.Capabilities); len(caps) > 0 {
+	// In a new user namespace init holds every capability (of that
+	// namespace), whatever hull holds.
+	if caps := capabilities.Ungrantable(cfg.Process.Capabilities); len(caps) > 0 && !createsUserNS(cfg) {
 		logrus.Warnf("process.capabilities: hull does not hold %s, so the container cannot have them", strings.Join(caps, ", "))
 	}
 	if err := os.MkdirAll(root, 0o711); err != nil {
@@ -187,6 +189,16 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		},
 	}
 	proc, err := ch.start()
+	// A rootless manager skips the hierarchies it may not use; when it
+	// skipped them all (cgroup v1 cannot be delegated) the container has
+	// no cgroup, as with runc, and nothing to kill or remove there.
+	noCgroup := o.Rootless && c.cg != nil && len(c.cg.State().Paths) == 0
+	if noCgroup {
+		c.cg = nil
+		if errors.Is(err, cgroups.ErrNotSupported) {
+			err = fmt.Errorf("%w (uid %d was delegated no cgroup, so linux.resources cannot be applied)", err, os.Geteuid())
+		}
+	}
 	if proc != nil {
 		// Record the pid at once: if anything below fails, destroy
 		// must find and kill init.
@@ -205,6 +217,9 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	if c.cg != nil {
 		// Taken after Apply: it records which directories hull created.
 		c.p.Cgroup = c.cg.State()
+	}
+	if noCgroup {
+		logrus.Warnf("cgroup: uid %d may not create or join any cgroup here (not delegated): the container runs without one", os.Geteuid())
 	}
 	if err := c.saveState(); err != nil {
 		_ = proc.Kill()

@@ -32,6 +32,12 @@ func IsInit() bool { return os.Getenv(envInit) == "1" }
 // what the new program gets.
 func Init() error {
 	runtime.LockOSThread()
+	// In a new user namespace: wait for newuidmap/newgidmap and become
+	// root of it, then unshare the ipc namespace (userns_linux.go).
+	// Before the line below: the helpers refuse a non-dumpable target.
+	if err := enterUserNS(); err != nil {
+		return err
+	}
 	// Not dumpable: a process exec'd into a created container must not
 	// reach init's fds through /proc/1/fd (execve makes the container's
 	// process dumpable again).

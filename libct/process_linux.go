@@ -156,16 +156,21 @@ func (ch *child) start() (*os.Process, error) {
 	// a dead parent shows as EOF on the sync pipe.
 	attr := &syscall.SysProcAttr{Setsid: true}
 	join := ch.join
+	// mapper is set when newuidmap/newgidmap write the maps (userns_linux.go).
+	var mapper *idMapper
 	if ch.mode == modeInit {
 		attr.Cloneflags, join = cloneFlags(ch.cfg)
 		if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
-			attr.UidMappings = idMaps(ch.cfg.UIDMappings)
-			attr.GidMappings = idMaps(ch.cfg.GIDMappings)
-			attr.GidMappingsEnableSetgroups = true
-			// Become root of the new namespace once the maps are written:
-			// still the host's uid 0, which is unmapped there, execve
-			// would drop every capability.
-			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+			if mapper, err = userNSAttr(attr, ch.cfg); err != nil {
+				return nil, err
+			}
+			if e := deferIPC(&attr.Cloneflags); e != "" {
+				env = append(env, e)
+			}
+			if mapper != nil {
+				defer mapper.close()
+				addFd(envUserNSFd, mapper.childEnd)
+			}
 		}
 	}
 	pidPath := join[configs.NEWPID]
@@ -194,6 +199,12 @@ func (ch *child) start() (*os.Process, error) {
 	childSock.Close()
 
 	fail := func(err error) (*os.Process, error) { return proc, err }
+	if mapper != nil {
+		mapper.childEnd.Close()
+		if err := mapper.mapIDs(proc.Pid); err != nil {
+			return fail(err)
+		}
+	}
 	// reported turns an EOF on the pipe into the child's own exit status
 	// and last words.
 	reported := func(err error) error {
