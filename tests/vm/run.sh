@@ -11,6 +11,7 @@
 #   HULL_VM_CONFORMANCE=REGEX|all|0      conformance/ tests run on hull in the systemd boot
 #                                        (default: the cgroup, device and lifecycle tests,
 #                                        the ones cgroup v2 changes; all: the whole suite)
+#   HULL_VM_CHECKS="systemd apparmor"    only these checks (names: check_* in guest/checks.sh)
 #   HULL_VM_CACHE, HULL_VM_REBUILD       see image.sh
 #
 # Output: the guest's check lines as they run, then a summary; results are also left in
@@ -40,6 +41,7 @@ cp "$here/guest/checks.sh" "$share/checks.sh"
 rootfs=$("$repo/scripts/mkrootfs.sh")
 tar -C "$rootfs" -cf "$share/rootfs.tar" .
 mkdir -p "$share/results"
+[ -z "${HULL_VM_CHECKS:-}" ] || export HULL_VM_GUEST_CHECKS=$HULL_VM_CHECKS
 CONFORMANCE=${HULL_VM_CONFORMANCE:-TestCgroupResources|TestCgroupsPath|TestCgroupUnified|TestBlockIOThrottle|TestDevices|TestDeviceCgroupOrder|TestLifecycle|TestDeleteResources|TestKillSignal}
 if [ "$CONFORMANCE" != 0 ]; then
 	# static test binary + in-container checker, built here: the guest has no Go

@@ -291,7 +291,11 @@ check_devices() {
 check_systemd() {
 	local id=$RTN-sd b unit pid cg
 	unit=hull-$id.scope
-	b=$(bundle "$id" '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hull:" + $id | .linux.resources += {memory: {limit: 104857600}, pids: {limit: 60}, cpu: {quota: 50000, period: 100000}}')
+	# /dev/testdev (c 1:11, writable without capabilities) is allowed by the spec but not
+	# by systemd's defaults: the device policy systemd rebuilds on daemon-reload must keep it
+	b=$(bundle "$id" '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "system.slice:hull:" + $id | .linux.resources += {memory: {limit: 104857600}, pids: {limit: 60}, cpu: {quota: 50000, period: 100000}}
+		| .linux.devices = [{path: "/dev/testdev", type: "c", major: 1, minor: 11, fileMode: 438, uid: 0, gid: 0}]
+		| .linux.resources.devices += [{allow: true, type: "c", major: 1, minor: 11, access: "rwm"}]')
 	RTFLAGS=(--systemd-cgroup)
 	if ! rt run -d -b "$b" "$id"; then
 		fail systemd-driver "--systemd-cgroup run -d: $(echo "$OUT" | tail -3)"; RTFLAGS=(); return
@@ -310,10 +314,11 @@ check_systemd() {
 	# runc#4568: daemon-reload must not reset the scope's device policy
 	systemctl daemon-reload
 	sleep 1
-	if rt exec "$id" sh -c 'echo x > /dev/null && head -c 4 /dev/urandom | wc -c'; then
-		[ "$(echo "$OUT" | tail -1 | tr -d ' ')" = 4 ] && pass systemd-daemon-reload "devices still usable after daemon-reload" ||
-			fail systemd-daemon-reload "after daemon-reload: $OUT"
-	else fail systemd-daemon-reload "exec after daemon-reload: $OUT"; fi
+	if rt exec "$id" sh -c 'echo x > /dev/null && head -c 4 /dev/urandom | wc -c && echo hullvm-sd-reload > /dev/testdev && echo testdev-ok'; then
+		if [ "$(echo "$OUT" | sed -n 1p | tr -d ' ')" = 4 ] && echo "$OUT" | grep -qx testdev-ok; then
+			pass systemd-daemon-reload "/dev/null, /dev/urandom and the spec-allowed c 1:11 still usable after daemon-reload"
+		else fail systemd-daemon-reload "after daemon-reload: $(echo "$OUT" | tr '\n' ' ')"; fi
+	else fail systemd-daemon-reload "exec after daemon-reload (want /dev/null, /dev/urandom and c 1:11 usable): $(echo "$OUT" | tr '\n' ' ')"; fi
 	if rt update --memory 209715200 "$id"; then
 		want systemd.update.memory.max "$cg/memory.max" 209715200
 		local mm; mm=$(systemctl show "$unit" -p MemoryMax)
@@ -466,6 +471,12 @@ for RTN in "${RUNTIMES[@]}"; do
 		checks=(features cgroup_files nested oom pids freeze devices systemd apparmor conformance)
 	else
 		checks=(features selinux)
+	fi
+	# CHECKS (HULL_VM_CHECKS on the host) picks some, e.g. "systemd apparmor"
+	if [ -n "${CHECKS:-}" ]; then
+		sel=()
+		for c in "${checks[@]}"; do [[ " $CHECKS " == *" $c "* ]] && sel+=("$c"); done
+		checks=("${sel[@]}")
 	fi
 	for c in "${checks[@]}"; do
 		c0=$SECONDS
