@@ -174,6 +174,21 @@ func (ch *child) start() (*os.Process, error) {
 		}
 	}
 	pidPath := join[configs.NEWPID]
+	// A non-root caller cannot join the pid namespace; the child does
+	// (userns_linux.go).
+	forkInPidNS := ch.mode == modeExec && joinPidNSInChild(join)
+	if forkInPidNS {
+		// An fd: the child resolves no host path once in the
+		// container's mount namespace.
+		pidns, err := os.Open(pidPath)
+		if err != nil {
+			return nil, fmt.Errorf("open pid namespace %s: %w", pidPath, err)
+		}
+		defer pidns.Close()
+		addFd(envJoinPidNS, pidns)
+		addFd(envExeFd, exe)
+		pidPath = ""
+	}
 	var enter []string
 	for _, t := range []configs.NamespaceType{configs.NEWUSER, configs.NEWNS, configs.NEWNET, configs.NEWIPC, configs.NEWUTS, configs.NEWCGROUP, configs.NEWTIME} {
 		if p, ok := join[t]; ok {
@@ -197,6 +212,11 @@ func (ch *child) start() (*os.Process, error) {
 	defer release()
 	proc := cmd.Process
 	childSock.Close()
+	if forkInPidNS {
+		if proc, err = forkedChild(parentSock, proc); err != nil {
+			return nil, err
+		}
+	}
 
 	fail := func(err error) (*os.Process, error) { return proc, err }
 	if mapper != nil {

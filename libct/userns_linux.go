@@ -3,6 +3,7 @@ package libct
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -256,6 +257,9 @@ func deferIPC(flags *uintptr) string {
 // that /proc/PID belongs to the caller, and a non-dumpable process's
 // /proc/PID belongs to root.
 func enterUserNS() error {
+	if p := os.Getenv(envJoinPidNS); p != "" {
+		joinPidNS(p) // does not return
+	}
 	if err := becomeRoot(); err != nil {
 		return err
 	}
@@ -327,4 +331,141 @@ func checkRootMapped(cfg *configs.Config) error {
 func createsUserNS(cfg *configs.Config) bool {
 	ns, ok := cfg.Namespace(configs.NEWUSER)
 	return ok && ns.Path == ""
+}
+
+// Joining a running container's pid namespace as a non-root user.
+//
+// setns(CLONE_NEWPID) needs CAP_SYS_ADMIN over the target namespace and
+// also in the caller's own user namespace (kernel/pid_namespace.c,
+// pidns_install): hull's parent, a non-root user on the host, has the
+// first (it owns the container's user namespace) but never the second, so
+// it cannot join for the child as it does for root. The child can: the
+// nsenter constructor puts it in the container's user namespace first,
+// where it holds every capability. setns(CLONE_NEWPID) only changes where
+// the caller's children go, so the child joins, starts `hull init` once
+// more with CLONE_PARENT (the new process is the parent's child, which
+// waits for it as for any other), tells the parent its pid over the sync
+// socket and exits. The new process has every fd the first one inherited
+// at the same number, and finds hull's binary as /proc/self/fd/N: the
+// host's path is not in the container's mount namespace, and /proc there
+// is the container's, where only a process inside its pid namespace has a
+// /proc/self.
+const (
+	// envJoinPidNS is the fd of the pid namespace the child joins itself.
+	envJoinPidNS = "_HULL_JOINPIDNS"
+	// envExeFd is the fd of hull's binary, for the second start.
+	envExeFd = "_HULL_EXEFD"
+)
+
+// syncExecPid: child to parent, first and only message of the child that
+// joined the pid namespace for the parent; Fd carries the pid of the
+// `hull init` it started there.
+const syncExecPid syncType = "execPid"
+
+// joinPidNSInChild reports whether the child must join the pid namespace
+// itself (see above): a non-root caller joining a user namespace.
+func joinPidNSInChild(join map[configs.NamespaceType]string) bool {
+	_, user := join[configs.NEWUSER]
+	_, pid := join[configs.NEWPID]
+	return os.Geteuid() != 0 && user && pid
+}
+
+// forkedChild reads the pid the first child reports and reaps that
+// child; the process at pid is the one the protocol goes on with.
+func forkedChild(sock *os.File, first *os.Process) (*os.Process, error) {
+	var m syncMsg
+	err := json.NewDecoder(sock).Decode(&m)
+	ps, werr := first.Wait()
+	switch {
+	case err != nil && werr == nil:
+		return nil, fmt.Errorf("join pid namespace: child exited (%s) before it reported: %w", ps, err)
+	case err != nil:
+		return nil, fmt.Errorf("join pid namespace: %w", err)
+	case m.Type == syncError:
+		return nil, fmt.Errorf("join pid namespace: %s", m.Err)
+	case m.Type != syncExecPid || m.Fd <= 0:
+		return nil, fmt.Errorf("join pid namespace: child sent %q instead of a pid", m.Type)
+	}
+	return os.FindProcess(m.Fd)
+}
+
+// joinPidNS runs in the first child (envJoinPidNS set): it never returns
+// to Init. See above.
+func joinPidNS(fdStr string) {
+	sock := os.NewFile(uintptr(atoiEnv(envSyncFd)), "sync")
+	enc := json.NewEncoder(sock)
+	pid, err := startInJoinedPidNS(fdStr)
+	if err != nil {
+		_ = enc.Encode(&syncMsg{Type: syncError, Err: err.Error()})
+		os.Exit(1)
+	}
+	if err := enc.Encode(&syncMsg{Type: syncExecPid, Fd: pid}); err != nil {
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func startInJoinedPidNS(fdStr string) (int, error) {
+	exeFd := atoiEnv(envExeFd)
+	if exeFd < 3 {
+		return 0, fmt.Errorf("bad %s in init's environment", envExeFd)
+	}
+	fd, err := strconv.Atoi(fdStr)
+	if err != nil || fd < 3 || fd >= exeFd {
+		return 0, fmt.Errorf("bad %s=%q in init's environment", envJoinPidNS, fdStr)
+	}
+	// This thread (init is locked to it) is the one that forks below.
+	if err := unix.Setns(fd, unix.CLONE_NEWPID); err != nil {
+		return 0, fmt.Errorf("setns: %w", err)
+	}
+	unix.Close(fd)
+	// Root of the container's user namespace, or the new process, not
+	// root there, would lose every capability at execve.
+	if err := syscall.Setresgid(0, 0, 0); err != nil {
+		return 0, fmt.Errorf("setresgid 0: %w", err)
+	}
+	if err := syscall.Setresuid(0, 0, 0); err != nil {
+		return 0, fmt.Errorf("setresuid 0: %w", err)
+	}
+	// Every fd from 3 to the binary's came from the parent, at these
+	// numbers; the Go runtime's own are close-on-exec and above.
+	files := make([]*os.File, exeFd-2)
+	for n := 3; n <= exeFd; n++ {
+		if fl, err := unix.FcntlInt(uintptr(n), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
+			files[n-3] = os.NewFile(uintptr(n), "inherited")
+		}
+	}
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, envJoinPidNS+"=") {
+			env = append(env, e)
+		}
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
+		Args:       os.Args,
+		Env:        env,
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: files,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setsid:     true,
+			Cloneflags: unix.CLONE_PARENT,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start init in the pid namespace: %w", err)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release() // not our child: CLONE_PARENT
+	return pid, nil
+}
+
+func atoiEnv(name string) int {
+	n, err := strconv.Atoi(os.Getenv(name))
+	if err != nil {
+		return -1
+	}
+	return n
 }

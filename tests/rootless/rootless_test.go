@@ -197,3 +197,46 @@ func TestRootlessRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRootlessExec: hull exec as the user joins every namespace of the
+// container, the pid namespace too (which the non-root parent cannot join
+// itself), runs as the asked uid, and returns the process's status.
+func TestRootlessExec(t *testing.T) {
+	u := needUser(t)
+	for _, tc := range []struct {
+		name string
+		maps func(*specs.Spec)
+	}{
+		{"self-map", nil},
+		{"newuidmap", func(s *specs.Spec) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.sub), Size: uint32(u.subCount)}}
+			s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			xdg := xdgDir(t, u)
+			dir := rootlessBundle(t, u, xdg, tc.maps, "sleep", "600")
+			if tc.maps != nil {
+				if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.sub, u.sub), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+					t.Fatalf("chown rootfs: %v: %s", err, out)
+				}
+			}
+			must(t, hullAs(t, u, xdg, dir, "run", "-d", "ex"), "run -d")
+			defer hullAs(t, u, xdg, dir, "delete", "-f", "ex")
+			r := must(t, hullAs(t, u, xdg, dir, "exec", "ex", "sh", "-c", "id -u; readlink /proc/self/ns/pid; readlink /proc/1/ns/pid; readlink /proc/self/ns/ipc; readlink /proc/1/ns/ipc"), "exec")
+			l := strings.Split(strings.TrimSpace(r.stdout), "\n")
+			if len(l) != 5 || l[0] != "0" || l[1] != l[2] || l[3] != l[4] {
+				t.Errorf("exec'd process: uid, pid ns and init's, ipc ns and init's:\n%s", r)
+			}
+			if r := hullAs(t, u, xdg, dir, "exec", "ex", "sh", "-c", "exit 7"); r.code != 7 {
+				t.Errorf("exec exit status %d, want 7: %s", r.code, r)
+			}
+			if tc.maps != nil {
+				r := must(t, hullAs(t, u, xdg, dir, "exec", "--user", "1000:1000", "ex", "id", "-u"), "exec --user")
+				if strings.TrimSpace(r.stdout) != "1000" {
+					t.Errorf("exec --user 1000: %s", r)
+				}
+			}
+		})
+	}
+}
