@@ -140,3 +140,63 @@ func statOwner(t *testing.T, path string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestConsoleInUserNS: with a terminal, /dev/console and the pty slave
+// belong to the container's root, whether root or a user started it.
+func TestConsoleInUserNS(t *testing.T) {
+	needRoot(t)
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("needs script(1) (Debian bsdutils) for a terminal")
+	}
+	check := "stat -c '%u %n' /dev/console $(tty)"
+	for _, tc := range []struct {
+		name  string
+		user  bool
+		setup func(t *testing.T) (dir string, argv []string)
+	}{
+		{"root-started", false, func(t *testing.T) (string, []string) {
+			dir := rootUserNSBundle(t, "sh", "-c", check)
+			s := readSpec(t, dir)
+			s.Process.Terminal = true
+			writeSpec(t, dir, s, 0, 0)
+			return dir, []string{testEnv.binary, "--root", t.TempDir(), "run", "con"}
+		}},
+		{"rootless", true, func(t *testing.T) (string, []string) {
+			u := needUser(t)
+			xdg := xdgDir(t, u)
+			dir := rootlessBundle(t, u, xdg, func(s *specs.Spec) {
+				s.Process.Terminal = true
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.uid), Size: 1}, {ContainerID: 1, HostID: uint32(u.sub), Size: uint32(u.subCount)}}
+				s.Linux.UIDMappings = m
+			}, "sh", "-c", check)
+			return dir, []string{"setpriv", "--reuid", fmt.Sprint(u.uid), "--regid", fmt.Sprint(u.gid), "--init-groups", "--",
+				"env", "XDG_RUNTIME_DIR=" + xdg, testEnv.binary, "run", "con"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, argv := tc.setup(t)
+			cmd := exec.Command(script, "-qec", strings.Join(argv, " "), "/dev/null")
+			cmd.Dir = dir
+			cmd.Stdin = strings.NewReader("")
+			r := run(t, cmd)
+			if r.code != 0 {
+				t.Fatalf("run under script: %s", r)
+			}
+			// The NUL the terminal setup writes comes back echoed as ^@ (runc too).
+			lines := strings.Split(strings.TrimSpace(strings.NewReplacer("\r", "", "\x00", "", "^@", "").Replace(r.stdout)), "\n")
+			found := 0
+			for _, l := range lines {
+				if uid, name, ok := strings.Cut(strings.TrimSpace(l), " "); ok && strings.HasPrefix(name, "/dev/") {
+					found++
+					if uid != "0" {
+						t.Errorf("%s owned by uid %s inside, want 0", name, uid)
+					}
+				}
+			}
+			if found != 2 {
+				t.Errorf("want /dev/console and the tty in the output:\n%s", r)
+			}
+		})
+	}
+}
