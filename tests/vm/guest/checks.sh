@@ -6,7 +6,9 @@
 #   checks.sh MODE PAYLOAD_DIR RESULTS_FILE RUNTIME...
 #
 # MODE is systemd (cgroup v2 + systemd PID 1 + AppArmor) or selinux (enforcing).
-# PAYLOAD_DIR holds hull and rootfs.tar. Each result is one line in RESULTS_FILE:
+# PAYLOAD_DIR holds hull, rootfs.tar and (optional) conformance.test + checker.
+# Env: CHECKS (only these check_* functions), CONFORMANCE_RUN (-test.run of the suite).
+# Each result is one line in RESULTS_FILE:
 #   PASS|FAIL|SKIP <runtime> <check> [details]
 # Exit: 0 when no check failed on hull.
 set -uo pipefail
@@ -104,7 +106,6 @@ cat > $W/base.json <<'JSON'
 }
 JSON
 BASE_FILTER='.root.path = $rootfs | .linux.cgroupsPath = "/hullvm/" + $id'
-args() { jq -cn '$ARGS.positional' --args "$@"; } # JSON array of the arguments
 
 # ---------------------------------------------------------------- checks ----
 check_features() {
