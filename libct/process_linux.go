@@ -195,6 +195,11 @@ func (ch *child) start() (*os.Process, error) {
 			if strings.ContainsAny(p, ",") {
 				return nil, fmt.Errorf("namespace path %q: a comma is not allowed", p)
 			}
+			if forkInPidNS && t == configs.NEWNS {
+				// Joined by the second child (userns_linux.go).
+				env = append(env, envJoinMntNS+"="+p)
+				continue
+			}
 			enter = append(enter, string(t)+":"+p)
 		}
 	}

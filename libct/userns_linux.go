@@ -20,6 +20,7 @@ import (
 
 	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/nsenter"
 )
 
 // The environment of a child in a new user namespace.
@@ -346,13 +347,19 @@ func createsUserNS(cfg *configs.Config) bool {
 // more with CLONE_PARENT (the new process is the parent's child, which
 // waits for it as for any other), tells the parent its pid over the sync
 // socket and exits. The new process has every fd the first one inherited
-// at the same number, and finds hull's binary as /proc/self/fd/N: the
-// host's path is not in the container's mount namespace, and /proc there
-// is the container's, where only a process inside its pid namespace has a
-// /proc/self.
+// at the same number, and execs hull's binary as /proc/self/fd/N.
+//
+// The first child stays in the host's mount namespace and the second
+// joins the container's (nsenter, after execve): that path is resolved in
+// the host's /proc. Resolved in the container's, a process of the
+// container could mount its own /proc there and have a binary of its
+// choosing run with every capability and hull's fds (the class of
+// CVE-2019-5736 and CVE-2024-21626).
 const (
 	// envJoinPidNS is the fd of the pid namespace the child joins itself.
 	envJoinPidNS = "_HULL_JOINPIDNS"
+	// envJoinMntNS is the mount namespace path for the second child.
+	envJoinMntNS = "_HULL_JOINMNTNS"
 	// envExeFd is the fd of hull's binary, for the second start.
 	envExeFd = "_HULL_EXEFD"
 )
@@ -437,7 +444,11 @@ func startInJoinedPidNS(fdStr string) (int, error) {
 	}
 	var env []string
 	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, envJoinPidNS+"=") {
+		switch k, v, _ := strings.Cut(e, "="); k {
+		case envJoinPidNS:
+		case envJoinMntNS:
+			env = append(env, nsenter.EnvVar+"="+string(configs.NEWNS)+":"+v)
+		default:
 			env = append(env, e)
 		}
 	}

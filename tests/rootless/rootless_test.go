@@ -223,10 +223,10 @@ func TestRootlessExec(t *testing.T) {
 			}
 			must(t, hullAs(t, u, xdg, dir, "run", "-d", "ex"), "run -d")
 			defer hullAs(t, u, xdg, dir, "delete", "-f", "ex")
-			r := must(t, hullAs(t, u, xdg, dir, "exec", "ex", "sh", "-c", "id -u; readlink /proc/self/ns/pid; readlink /proc/1/ns/pid; readlink /proc/self/ns/ipc; readlink /proc/1/ns/ipc"), "exec")
+			r := must(t, hullAs(t, u, xdg, dir, "exec", "ex", "sh", "-c", "id -u; readlink /proc/self/ns/pid; readlink /proc/1/ns/pid; readlink /proc/self/ns/ipc; readlink /proc/1/ns/ipc; readlink /proc/self/ns/mnt; readlink /proc/1/ns/mnt"), "exec")
 			l := strings.Split(strings.TrimSpace(r.stdout), "\n")
-			if len(l) != 5 || l[0] != "0" || l[1] != l[2] || l[3] != l[4] {
-				t.Errorf("exec'd process: uid, pid ns and init's, ipc ns and init's:\n%s", r)
+			if len(l) != 7 || l[0] != "0" || l[1] != l[2] || l[3] != l[4] || l[5] != l[6] {
+				t.Errorf("exec'd process: uid, then its pid, ipc and mnt namespaces each beside init's:\n%s", r)
 			}
 			if r := hullAs(t, u, xdg, dir, "exec", "ex", "sh", "-c", "exit 7"); r.code != 7 {
 				t.Errorf("exec exit status %d, want 7: %s", r.code, r)
