@@ -209,6 +209,22 @@ check_nested() {
 	rmdir $CG/hullvm/a/b/c $CG/hullvm/a/b $CG/hullvm/a 2>/dev/null
 }
 
+# a relative cgroupsPath nests beside the caller's own cgroup, under its parent (here
+# /system.slice, the runner being in /system.slice/hullvm-run.service): on v2 a cgroup
+# with processes cannot have children with controllers, so runc uses the parent
+check_relative() {
+	local id=$RTN-rel b own cg
+	own=$(dirname "$(sed -n 's/^0:://p' /proc/self/cgroup)")
+	b=$(bundle "$id" '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "hullvm-rel/" + $id | .linux.resources += {pids: {limit: 30}}')
+	if ! rt run -d -b "$b" "$id"; then fail cgv2-relative "run -d with cgroupsPath hullvm-rel/$id (caller in $own): $OUT"; return; fi
+	local pid; pid=$(pid_of "$id")
+	cg=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup)
+	if [ "$cg" = "$own/hullvm-rel/$id" ]; then pass cgv2-relative "init in $cg, pids.max $(readf "$CG$cg/pids.max")"
+	else fail cgv2-relative "init in '$cg', want $own/hullvm-rel/$id"; fi
+	cleanup_ct "$id"
+	rmdir "$CG$own/hullvm-rel" 2>/dev/null
+}
+
 check_oom() {
 	local id=$RTN-oom b cg ev
 	# dd's 128 MB buffer is touched by the read from /dev/zero: far over memory.max 32 MB
@@ -469,7 +485,7 @@ for RTN in "${RUNTIMES[@]}"; do
 	echo "== $RTN ($("$RT" --version 2>&1 | head -1))"
 	t0=$SECONDS
 	if [ "$MODE" = systemd ]; then
-		checks=(features cgroup_files nested oom pids freeze devices systemd apparmor conformance)
+		checks=(features cgroup_files nested relative oom pids freeze devices systemd apparmor conformance)
 	else
 		checks=(features selinux)
 	fi
