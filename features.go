@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hullrt/hull/apparmor"
+	"github.com/hullrt/hull/hostcheck"
 	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/seccomp"
@@ -23,8 +24,11 @@ func featuresCommand() *cli.Command {
 			if err := checkArgs(ctx, 0, 0); err != nil {
 				return err
 			}
-			yes, no := true, false
+			no := false
 			apparmorOn, selinuxOn := apparmor.IsEnabled(), selinux.Enabled()
+			// Tried, not assumed: the kernel and the caller's privilege
+			// decide (specconv refuses rootless idmapped mounts too).
+			idmap := hostcheck.IDMappedMounts(rootless(ctx))
 			f := features.Features{
 				OCIVersionMin: "1.0.0",
 				OCIVersionMax: "1.3.0",
@@ -38,7 +42,7 @@ func featuresCommand() *cli.Command {
 					Apparmor:        &features.Apparmor{Enabled: &apparmorOn},
 					Selinux:         &features.Selinux{Enabled: &selinuxOn},
 					IntelRdt:        &features.IntelRdt{Enabled: &no},
-					MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+					MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &idmap}},
 					NetDevices:      &features.NetDevices{Enabled: &no},
 				},
 				Annotations: map[string]string{

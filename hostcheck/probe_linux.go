@@ -418,3 +418,9 @@ func (k kernel) CloneIntoCgroup(dir string) error {
 	}
 	return c.end()
 }
+
+// IDMappedMounts tries an idmapped mount (of a detached tmpfs) as the
+// caller, for `hull features`' mountExtensions.idmap.
+func IDMappedMounts(rootless bool) bool {
+	return kernel{rootless: rootless, uid: os.Geteuid(), gid: os.Getegid()}.IDMappedMount() == nil
+}

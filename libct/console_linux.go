@@ -53,7 +53,9 @@ func (in *initProc) setupConsole() error {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
-	if err := unix.Fchown(slave, int(in.proc.UID), int(in.proc.GID)); err != nil {
+	// The owner becomes the process's user; the group stays tty (devpts
+	// gid=5), as with runc.
+	if err := unix.Fchown(slave, int(in.proc.UID), -1); err != nil {
 		return fmt.Errorf("chown pty slave: %w", err)
 	}
 	if in.ic.Mode == modeInit {

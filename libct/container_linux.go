@@ -380,7 +380,7 @@ func (c *Container) destroy() error {
 		// the other processes with it; and a dead init's threads may
 		// still be leaving the cgroup. Kill what is left and wait until
 		// the cgroup is empty, or rmdir fails with EBUSY.
-		if err := cgroups.KillAll(cg, 10*time.Second); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := cgroups.KillAll(cg, 10*time.Second); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, cgroups.ErrNotSupported) {
 			errs = append(errs, fmt.Errorf("kill the container's processes: %w", err))
 		}
 		if err := cg.Destroy(); err != nil {

@@ -126,7 +126,11 @@ func (ch *child) start() (*os.Process, error) {
 		Stderr: orStd(ch.stderr, os.Stderr),
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, ch.extraFiles...)
-	env := []string{envInit + "=1"}
+	// Init is one thread's worth of work and short-lived: one P, no GC
+	// (its heap is a few hundred KB), and no reading of cgroup limits to
+	// size GOMAXPROCS (bench/RESULTS.md: 0.93x CPU, 0.82x wall for run).
+	// The process it exec's gets only its own environment.
+	env := []string{envInit + "=1", "GOMAXPROCS=1", "GOGC=off"}
 	addFd := func(name string, f *os.File) {
 		env = append(env, name+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)

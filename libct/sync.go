@@ -25,6 +25,9 @@ import (
 //	| 6 | child  | ready      | -           | set up; init waits on the exec FIFO, exec's process  |
 //	|   |        |            |             | runs at once                                         |
 //	| - | child  | error      | stage+cause | setup failed at stage; the child exits               |
+//	| 0 | child  | execPid    | pid (Fd)    | rootless exec only: the first child, in the pid      |
+//	|   |        |            |             | namespace, reports the pid of the real child it      |
+//	|   |        |            |             | started (see userns_linux.go) and exits              |
 //	| - | parent | error      | cause       | a hook failed; the child exits without exec          |
 //
 // An EOF instead of a message means the other side died; the parent then
