@@ -1,0 +1,44 @@
+#!/bin/bash
+# fuzz.sh runs each of hull's go-fuzz targets for a short fixed time
+# (FUZZTIME, default 10s), one after the other, and fails if any finds a
+# failing input (go test writes it to the package's testdata/fuzz/).
+#
+#   tests/reliability/fuzz.sh            all targets, 10s each
+#   FUZZTIME=1m tests/reliability/fuzz.sh
+#   tests/reliability/fuzz.sh FuzzParseBytes   one target
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export PATH=/usr/local/go/bin:$PATH
+fuzztime=${FUZZTIME:-10s}
+
+# package target
+targets=(
+	". FuzzParseSignal"
+	". FuzzParseBytes"
+	". FuzzParseUser"
+	". FuzzMergeResources"
+	"./libct FuzzSyncDecode"
+	"./libct FuzzSyncRoundTrip"
+	"./libct FuzzParseProcStat"
+	"./specconv FuzzConvert"
+	"./specconv FuzzParseMountOptions"
+	"./specconv FuzzSysctlName"
+)
+
+failed=()
+for t in "${targets[@]}"; do
+	read -r pkg name <<<"$t"
+	if [[ $# -gt 0 && " $* " != *" $name "* ]]; then
+		continue
+	fi
+	echo "=== $name ($pkg, $fuzztime)"
+	if ! go test -run "^$name\$" -fuzz "^$name\$" -fuzztime "$fuzztime" "$pkg"; then
+		failed+=("$name")
+	fi
+done
+if ((${#failed[@]})); then
+	echo "fuzz.sh: FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "fuzz.sh: ok"
