@@ -35,7 +35,11 @@ func deleteCommand() *cli.Command {
 			if err != nil {
 				return cmdErr(ctx, err)
 			}
-			return cmdErr(ctx, warnHook(c.Delete(ctx.Bool("force"))))
+			err = warnHook(c.Delete(ctx.Bool("force")))
+			if errors.Is(err, libct.ErrNotExist) && ctx.Bool("force") {
+				return nil // a racing delete won: the container is gone
+			}
+			return cmdErr(ctx, err)
 		},
 	}
 }

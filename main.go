@@ -224,7 +224,9 @@ func cmdErr(ctx *cli.Context, err error) error {
 		return nil
 	}
 	id := ctx.Args().First()
-	if id == "" || strings.Contains(err.Error(), id) {
+	if id == "" || libct.ValidateID(id) != nil || strings.Contains(err.Error(), id) {
+		// An invalid id is quoted by the error itself; never print it
+		// raw (a newline in it would forge a second log line).
 		return fmt.Errorf("%s: %w", ctx.Command.Name, err)
 	}
 	return fmt.Errorf("%s %s: %w", ctx.Command.Name, id, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -163,6 +164,9 @@ func parseBytes(s string) (int64, error) {
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("not a size")
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("too large")
 	}
 	return n * mult, nil
 }

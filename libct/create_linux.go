@@ -56,6 +56,9 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	if err := checkLSM(cfg, cfg.Process); err != nil {
 		return nil, err
 	}
+	if err := checkNamespacePaths(cfg); err != nil {
+		return nil, err
+	}
 	// In a new user namespace init holds every capability (of that
 	// namespace), whatever hull holds.
 	if caps := capabilities.Ungrantable(cfg.Process.Capabilities); len(caps) > 0 && !createsUserNS(cfg) {
@@ -175,6 +178,20 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			b, _ := jsonMarshal(c.specState(Creating, pid))
 			return b
 		},
+		// Recorded before init joins its cgroup or is told anything: if
+		// this process is killed from here on, state.json already names
+		// init and the cgroup directories, and `delete --force` removes
+		// them (without it, init and the cgroups would leak).
+		onStart: func(pid int) error {
+			c.p.InitPid = pid
+			if st, err := readProcStat(pid); err == nil {
+				c.p.InitStartTime = st.StartTime
+			}
+			if c.cg != nil {
+				c.p.Cgroup = intendedCgroup(c.cg.State())
+			}
+			return c.saveState()
+		},
 		runHooks: func(pid int) error {
 			h := cfg.Hooks
 			if h == nil {
@@ -279,4 +296,56 @@ func consoleConn(terminal bool, o *CreateOpts) (*os.File, error) {
 		return nil, fmt.Errorf("console socket %s: %w", o.ConsoleSocket, err)
 	}
 	return f, nil
+}
+
+// nsTypes maps a namespace type to its CLONE_NEW* flag, as NS_GET_NSTYPE
+// answers it.
+var nsTypes = map[configs.NamespaceType]int{
+	configs.NEWPID: unix.CLONE_NEWPID, configs.NEWNET: unix.CLONE_NEWNET, configs.NEWNS: unix.CLONE_NEWNS,
+	configs.NEWIPC: unix.CLONE_NEWIPC, configs.NEWUTS: unix.CLONE_NEWUTS, configs.NEWUSER: unix.CLONE_NEWUSER,
+	configs.NEWCGROUP: unix.CLONE_NEWCGROUP, configs.NEWTIME: unix.CLONE_NEWTIME,
+}
+
+// checkNamespacePaths makes sure every namespace to join is one, of the
+// right type, before anything is started: the error then names the path,
+// where a failed setns in the child could only say what it tried.
+func checkNamespacePaths(cfg *configs.Config) error {
+	for i, ns := range cfg.Namespaces {
+		if ns.Path == "" {
+			continue
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces[%d]: %s namespace path %s: %w", i, ns.Type, ns.Path, err)
+		}
+		var sfs unix.Statfs_t
+		err = unix.Fstatfs(fd, &sfs)
+		if err == nil && sfs.Type != unix.NSFS_MAGIC {
+			unix.Close(fd)
+			return fmt.Errorf("linux.namespaces[%d]: %s is not a namespace (not on nsfs)", i, ns.Path)
+		}
+		t, terr := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+		unix.Close(fd)
+		if err != nil || terr != nil {
+			continue // older kernels: setns will tell
+		}
+		if want := nsTypes[ns.Type]; t != want {
+			return fmt.Errorf("linux.namespaces[%d]: %s is not a %s namespace", i, ns.Path, ns.Type)
+		}
+	}
+	return nil
+}
+
+// intendedCgroup is the cgroup state to record before Apply: every
+// directory that does not exist yet is one Apply will create, so a
+// destroy after a crash removes it.
+func intendedCgroup(st *cgroups.State) *cgroups.State {
+	out := *st
+	out.Created = append([]string(nil), st.Created...)
+	for _, dir := range st.Paths {
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			out.Created = append(out.Created, dir)
+		}
+	}
+	return &out
 }

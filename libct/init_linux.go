@@ -81,8 +81,11 @@ func Init() error {
 	if in.ready {
 		// The parent is gone (create returned): tell start through the
 		// state directory, and stderr.
-		in.reportStartError(se)
-		fmt.Fprintf(os.Stderr, "hull init: %s\n", se)
+		if in.errFd >= 0 {
+			in.reportStartError(se) // start prints it
+		} else {
+			fmt.Fprintf(os.Stderr, "hull init: %s\n", se)
+		}
 	} else {
 		_ = pipe.send(syncMsg{Type: syncError, Stage: se.Stage, Err: se.Err})
 	}

@@ -58,6 +58,9 @@ type child struct {
 
 	stdin, stdout, stderr *os.File
 	hookState             func(pid int) []byte
+	// onStart runs once the child exists, before it joins its cgroup:
+	// Create records the pid and the cgroup there (see Create).
+	onStart func(pid int) error
 	runHooks              func(pid int) error
 }
 
@@ -228,6 +231,11 @@ func (ch *child) start() (*os.Process, error) {
 	}
 
 	fail := func(err error) (*os.Process, error) { return proc, err }
+	if ch.onStart != nil {
+		if err := ch.onStart(proc.Pid); err != nil {
+			return fail(err)
+		}
+	}
 	if mapper != nil {
 		mapper.childEnd.Close()
 		if err := mapper.mapIDs(proc.Pid); err != nil {
@@ -236,8 +244,15 @@ func (ch *child) start() (*os.Process, error) {
 	}
 	// reported turns an EOF on the pipe into the child's own exit status
 	// and last words.
+	pipe := &syncPipe{enc: json.NewEncoder(parentSock), dec: json.NewDecoder(parentSock)}
 	reported := func(err error) error {
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+			// The child's end is closed: what it wrote before dying
+			// (the nsenter constructor's error, say) is still there.
+			if m, rerr := pipe.recv(); rerr == nil && m.Type == syncError {
+				_, _ = proc.Wait()
+				return &stageError{Stage: m.Stage, Err: m.Err}
+			}
 			ps, werr := proc.Wait()
 			if werr == nil {
 				return fmt.Errorf("init exited before it was ready: %s", ps)
@@ -258,7 +273,6 @@ func (ch *child) start() (*os.Process, error) {
 		}
 	}
 
-	pipe := &syncPipe{enc: json.NewEncoder(parentSock), dec: json.NewDecoder(parentSock)}
 	ic := &initConfig{
 		Mode:        ch.mode,
 		ID:          ch.id,

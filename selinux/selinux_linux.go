@@ -8,15 +8,17 @@ import (
 )
 
 // SetExecLabel makes the calling thread's next execve run with SELinux
-// label l (/proc/thread-self/attr/exec). An empty l does nothing; a label
-// on a host without SELinux is ErrNotEnabled. The caller must stay on the
-// same OS thread until execve (runtime.LockOSThread).
+// label l (/proc/thread-self/attr/exec). An empty l does nothing. The
+// caller must stay on the same OS thread until execve
+// (runtime.LockOSThread).
+//
+// Whether SELinux is enabled is decided by Check, in the runtime's own
+// namespaces at create time: the container's init asks after pivot_root
+// (or, for exec, from inside the container's mount namespace), where no
+// selinuxfs is mounted and go-selinux would wrongly conclude "disabled".
 func SetExecLabel(l string) error {
 	if l == "" {
 		return nil
-	}
-	if !Enabled() {
-		return fmt.Errorf("set exec label %q: %w", l, ErrNotEnabled)
 	}
 	if err := selinux.SetExecLabel(l); err != nil {
 		return fmt.Errorf("set exec label %q: %w", l, err)

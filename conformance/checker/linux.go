@@ -243,14 +243,28 @@ func checkCgroups(c *checker) {
 		c.cgroupValue("CL-PIDS", "pids", "pids.max", "pids.max", strconv.FormatInt(*p.Limit, 10))
 	}
 	if cpu := r.CPU; cpu != nil {
-		if cpu.Shares != nil {
-			c.cgroupValue("CL-CPU", "cpu", "cpu.shares", "cpu.shares", strconv.FormatUint(*cpu.Shares, 10))
-		}
-		if cpu.Quota != nil {
-			c.cgroupValue("CL-CPU", "cpu", "cpu.cfs_quota_us", "cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10))
-		}
-		if cpu.Period != nil {
-			c.cgroupValue("CL-CPU", "cpu", "cpu.cfs_period_us", "cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10))
+		// On cgroup v2 quota and period share cpu.max ("QUOTA PERIOD"),
+		// and shares become cpu.weight by a conversion the spec leaves
+		// to the runtime (runc and crun use different ones): not checked.
+		if p, err := cgroupFile("cpu", "cpu.cfs_quota_us", "cpu.max"); err == nil && strings.HasSuffix(p, "cpu.max") {
+			b, err := os.ReadFile(p)
+			f := strings.Fields(string(b))
+			if cpu.Quota != nil {
+				c.expect("CL-CPU", err == nil && len(f) == 2 && f[0] == strconv.FormatInt(*cpu.Quota, 10), "%s is %q (err %v), config says quota %d", p, strings.TrimSpace(string(b)), err, *cpu.Quota)
+			}
+			if cpu.Period != nil {
+				c.expect("CL-CPU", err == nil && len(f) == 2 && f[1] == strconv.FormatUint(*cpu.Period, 10), "%s is %q (err %v), config says period %d", p, strings.TrimSpace(string(b)), err, *cpu.Period)
+			}
+		} else {
+			if cpu.Shares != nil {
+				c.cgroupValue("CL-CPU", "cpu", "cpu.shares", "cpu.shares", strconv.FormatUint(*cpu.Shares, 10))
+			}
+			if cpu.Quota != nil {
+				c.cgroupValue("CL-CPU", "cpu", "cpu.cfs_quota_us", "cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10))
+			}
+			if cpu.Period != nil {
+				c.cgroupValue("CL-CPU", "cpu", "cpu.cfs_period_us", "cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10))
+			}
 		}
 		if cpu.Cpus != "" {
 			c.cgroupValue("CL-CPU", "cpuset", "cpuset.cpus", "cpuset.cpus", cpu.Cpus)

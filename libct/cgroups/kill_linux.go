@@ -38,7 +38,9 @@ func Signal(m Manager, sig unix.Signal) error {
 	}
 	if frozen {
 		// A SIGKILLed task of a frozen v1 cgroup only dies once thawed.
-		if err := m.Thaw(); err != nil {
+		// After a kill the cgroup may be gone already (systemd removes
+		// an empty scope's): nothing is left to thaw then.
+		if err := m.Thaw(); err != nil && !(sig == unix.SIGKILL && errors.Is(err, os.ErrNotExist)) {
 			errs = append(errs, fmt.Errorf("signal cgroup: %w", err))
 		}
 	}
@@ -51,6 +53,10 @@ func Signal(m Manager, sig unix.Signal) error {
 // unified one, are authoritative: a process could have moved itself in the
 // unified tree only.
 func cgroupKill(m Manager) (bool, error) {
+	if sd, ok := m.(*systemdManager); ok {
+		// The systemd driver's cgroup is written by its fs manager.
+		m = sd.fs
+	}
 	v2, isV2 := m.(*v2Manager)
 	if !isV2 {
 		return false, nil

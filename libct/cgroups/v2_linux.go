@@ -177,6 +177,10 @@ func (m *v2Manager) freeze(val, want string) error {
 	}
 	if err := writeFile(m.dir, "cgroup.freeze", val); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
+			if _, serr := os.Stat(m.dir); serr != nil {
+				// The cgroup itself is gone, not the file.
+				return fmt.Errorf("%s: %w", what, serr)
+			}
 			return fmt.Errorf("%s: no cgroup.freeze (kernel older than v5.2): %w", what, ErrNotSupported)
 		}
 		return fmt.Errorf("%s: %w", what, err)

@@ -37,9 +37,19 @@ static int ns_flag(const char *type)
 	return -1;
 }
 
+// fail reports on the sync socket (_HULL_SYNCFD), as a message of
+// libct's protocol, so that the parent's error names the cause; stderr
+// only when there is no socket. Nothing here needs JSON escaping: the
+// namespace type is one of ns_flag's names, strerror's text is plain.
 static void fail(const char *what, const char *ns)
 {
-	fprintf(stderr, "nsenter: %s %s namespace: %s\n", what, ns, strerror(errno));
+	const char *err = strerror(errno);
+	const char *fdenv = getenv("_HULL_SYNCFD");
+	int fd = fdenv != NULL ? atoi(fdenv) : -1;
+	if (ns_flag(ns) < 0)
+		ns = "a";
+	if (fd < 3 || dprintf(fd, "{\"type\":\"error\",\"stage\":\"nsenter\",\"error\":\"%s %s namespace: %s\"}\n", what, ns, err) < 0)
+		fprintf(stderr, "nsenter: %s %s namespace: %s\n", what, ns, err);
 	exit(1);
 }
 

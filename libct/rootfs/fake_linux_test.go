@@ -363,6 +363,10 @@ func (f *fakeSys) umask(mask int) int {
 
 func (f *fakeSys) close(int) error { f.closed++; return nil }
 
+func (f *fakeSys) fsetxattr(fd int, name string, value []byte) error {
+	return f.record(fmt.Sprintf("setxattr %s %s=%s", f.name(fd), name, value))
+}
+
 func (f *fakeSys) pivotRoot(newroot, putold string) error {
 	return f.record("pivot_root " + newroot + " " + putold)
 }

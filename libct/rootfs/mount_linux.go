@@ -200,8 +200,28 @@ func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 	if err != nil {
 		return fmt.Errorf("mounts[%d]: mount %s on %s (%s): %w", i, mnt.Source, dest, mnt.Type, err)
 	}
+	if mnt.Type == "mqueue" && m.c.MountLabel != "" {
+		if err := m.labelRoot(i, dest, m.c.MountLabel); err != nil {
+			return err
+		}
+	}
 	// dst is the directory under the new mount: afterMount reopens dest.
 	return m.afterMount(i, mnt, dest)
+}
+
+// labelRoot gives a new mount's root the SELinux label, for mqueue, which
+// takes no context= option (runc relabels it the same way). By fd: the
+// label lands on the mount hull just made, whatever the path holds.
+func (m *mounter) labelRoot(i int, dest, label string) error {
+	fd, err := m.t.open(dest, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW)
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: reopen %s to label it: %w", i, dest, err)
+	}
+	defer m.sys.close(fd)
+	if err := m.sys.fsetxattr(fd, "security.selinux", []byte(label)); err != nil {
+		return fmt.Errorf("mounts[%d]: label %s as %q: %w", i, dest, label, err)
+	}
+	return nil
 }
 
 // copyUp copies the covered directory into the tmpfs now mounted on dest.

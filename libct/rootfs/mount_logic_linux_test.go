@@ -72,7 +72,7 @@ func TestMountAllOperations(t *testing.T) {
 			},
 		},
 		{
-			name:   "SELinux label on tmpfs, not on proc or mqueue",
+			name:   "SELinux label: context= on tmpfs, none on proc, mqueue relabelled",
 			setup:  func(_ *fakeSys, c *configs.Config) { c.MountLabel = "system_u:object_r:container_file_t:s0" },
 			mounts: []*configs.Mount{{Source: "shm", Destination: "/shm", Type: "tmpfs", Data: "mode=1777"}, {Source: "mqueue", Destination: "/mq", Type: "mqueue"}},
 			want: []string{
@@ -80,6 +80,7 @@ func TestMountAllOperations(t *testing.T) {
 				`mount shm on ` + fr + `/shm type=tmpfs flags=0 data=mode=1777,context="system_u:object_r:container_file_t:s0"`,
 				"mkdir " + fr + "/mq",
 				"mount mqueue on " + fr + "/mq type=mqueue flags=0",
+				"setxattr " + fr + "/mq security.selinux=system_u:object_r:container_file_t:s0",
 			},
 		},
 		{

@@ -45,6 +45,7 @@ type sysOps interface {
 	unlinkat(dirfd int, path string, flags int) error
 	fstatat(dirfd int, path string, st *unix.Stat_t, flags int) error
 	fstatfs(fd int, st *unix.Statfs_t) error
+	fsetxattr(fd int, name string, value []byte) error
 	statfs(path string, st *unix.Statfs_t) error
 	access(path string) error
 	umask(mask int) int
@@ -192,6 +193,10 @@ func (realSys) fstatat(dirfd int, path string, st *unix.Stat_t, flags int) error
 }
 
 func (realSys) fstatfs(fd int, st *unix.Statfs_t) error { return unix.Fstatfs(fd, st) }
+
+func (realSys) fsetxattr(fd int, name string, value []byte) error {
+	return unix.Fsetxattr(fd, name, value, 0)
+}
 
 func (realSys) statfs(path string, st *unix.Statfs_t) error { return unix.Statfs(path, st) }
 
