@@ -60,8 +60,8 @@ type child struct {
 	hookState             func(pid int) []byte
 	// onStart runs once the child exists, before it joins its cgroup:
 	// Create records the pid and the cgroup there (see Create).
-	onStart func(pid int) error
-	runHooks              func(pid int) error
+	onStart  func(pid int) error
+	runHooks func(pid int) error
 }
 
 // cloneFlags returns the CLONE_NEW* flags for the namespaces to create at
