@@ -13,7 +13,7 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOTAGS   ?= urfave_cli_no_docs,netgo,osusergo
 GOFLAGS_BUILD := -trimpath -tags $(GOTAGS) -ldflags "-s -w -linkmode external -extldflags -static -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)"
 
-.PHONY: all hull test unit integration deps man install clean conformance e2e cri test-vm bench
+.PHONY: all hull test unit integration deps man install clean conformance e2e cri test-vm bench soak fuzz
 
 all: hull
 
@@ -46,6 +46,12 @@ cri: hull
 
 test-vm: hull
 	./tests/vm/run.sh
+
+soak: hull
+	SOAK_CYCLES=1000 SOAK_EXECS=200 TEST_RUN=TestSoak ./tests/reliability/run.sh
+
+fuzz:
+	FUZZTIME=$${FUZZTIME:-60s} ./tests/reliability/fuzz.sh
 
 bench: hull
 	./bench/run.sh

@@ -105,5 +105,12 @@ optional_step e2e-runc tests/e2e/run.sh /usr/sbin/runc
 optional_step e2e tests/e2e/run.sh "$HULL_BINARY"
 optional_step cri-runc tests/cri/run.sh /usr/sbin/runc
 optional_step cri tests/cri/run.sh "$HULL_BINARY"
+optional_step reliability tests/reliability/run.sh
+# Each fuzz target for a short fixed time (FUZZTIME; longer by hand).
+export FUZZTIME=${FUZZTIME:-5s}
+optional_step fuzz tests/reliability/fuzz.sh
+# Last, the slowest: a qemu guest with cgroup v2, systemd, AppArmor and
+# SELinux for what this host cannot show (its image is cached).
+optional_step vm tests/vm/run.sh
 
 exit $failed
