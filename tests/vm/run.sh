@@ -88,7 +88,8 @@ fi
 # a check that fails on the reference while passing on hull is a broken check
 for r in $RUNTIMES; do
 	[ "$r" = hull ] && continue
-	grep "^FAIL \[[a-z]*\] $r " "$RESULTS" | awk '{print $2, $4}' | while read -r m c; do
+	# (grep finds nothing when the reference passes everything: not an error)
+	{ grep "^FAIL \[[a-z]*\] $r " "$RESULTS" || true; } | awk '{print $2, $4}' | while read -r m c; do
 		echo "tests/vm: note: $c $m fails on the reference $r: the check or the guest may be wrong"
 	done
 done
