@@ -88,6 +88,7 @@ func createContainer(ctx *cli.Context, keep, detach bool) (*libct.Container, err
 	return libct.Create(ctx.String("root"), id, cfg, &libct.CreateOpts{
 		PidFile:       ctx.String("pid-file"),
 		ConsoleSocket: sock,
+		NotifySocket:  os.Getenv("NOTIFY_SOCKET"),
 		ExtraFiles:    extra,
 		Rootless:      rootless(ctx),
 		KeepInit:      keep,

@@ -41,7 +41,7 @@ func runContainer(ctx *cli.Context) error {
 		if err != nil {
 			return cmdErr(ctx, err)
 		}
-		if err := warnHook(c.Start()); err != nil {
+		if err := warnHook(c.StartNotify(os.Getenv("NOTIFY_SOCKET"))); err != nil {
 			_ = c.Delete(true)
 			return cmdErr(ctx, err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -22,7 +23,9 @@ func startCommand() *cli.Command {
 			if err != nil {
 				return cmdErr(ctx, err)
 			}
-			return cmdErr(ctx, warnHook(c.Start()))
+			// With NOTIFY_SOCKET, start returns once the container has
+			// said READY=1 (sd_notify), which it passes on, as runc.
+			return cmdErr(ctx, warnHook(c.StartNotify(os.Getenv("NOTIFY_SOCKET"))))
 		},
 	}
 }

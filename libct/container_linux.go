@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -195,7 +196,15 @@ func owner() string {
 
 // Start lets a created container's init exec the process (runtime.md
 // "start"), then runs the poststart hooks.
-func (c *Container) Start() error {
+func (c *Container) Start() error { return c.start("") }
+
+// StartNotify is Start for a caller with a NOTIFY_SOCKET (host, a unix
+// datagram socket): once the process has exec'd, it waits until the
+// container notifies READY=1 (sd_notify) and passes that on to host, as
+// runc does. A container created without NOTIFY_SOCKET starts as usual.
+func (c *Container) StartNotify(host string) error { return c.start(host) }
+
+func (c *Container) start(notifyHost string) error {
 	unlock, err := lockDir(c.dir)
 	if err != nil {
 		return err
@@ -227,6 +236,15 @@ func (c *Container) Start() error {
 		return fmt.Errorf("open error fifo: %w", err)
 	}
 	defer unix.Close(errFd)
+	var notify *net.UnixConn
+	if notifyHost != "" {
+		if notify, err = c.listenNotify(); err != nil {
+			return err
+		}
+		if notify != nil {
+			defer notify.Close()
+		}
+	}
 	os.Remove(fifo)
 	if _, err = unix.Write(fd, []byte{0}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
@@ -242,6 +260,9 @@ func (c *Container) Start() error {
 			waitGone(c.p.InitPid, c.p.InitStartTime, 10*time.Second)
 			return err
 		}
+	}
+	if notify != nil {
+		return c.forwardReady(notify, notifyHost)
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ type CreateOpts struct {
 	ExtraFiles []*os.File
 	// Stdin, Stdout, Stderr of the process; nil means the caller's own.
 	Stdin, Stdout, Stderr *os.File
+	// NotifySocket is the caller's NOTIFY_SOCKET: the container gets a
+	// socket of its own for sd_notify, that StartNotify passes on.
+	NotifySocket string
 	// Rootless marks a container created without root privileges.
 	Rootless bool
 	// KeepInit keeps a handle on init (for hull run, which waits on it);
@@ -108,6 +111,14 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		}
 	}()
 
+	if o.NotifySocket != "" {
+		cfgCopy := *cfg
+		cfg = &cfgCopy
+		c.p.Config = cfg
+		if err := setupNotify(dir, cfg); err != nil {
+			return nil, err
+		}
+	}
 	fifoPath := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)

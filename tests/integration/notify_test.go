@@ -1,0 +1,114 @@
+package integration
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sdnotifySource is a tiny static sd_notify client for the container
+// (busybox has none): it sends its argument to $NOTIFY_SOCKET.
+const sdnotifySource = `package main
+
+import (
+	"net"
+	"os"
+)
+
+func main() {
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: os.Getenv("NOTIFY_SOCKET"), Net: "unixgram"})
+	if err == nil {
+		_, err = c.Write([]byte(os.Args[1]))
+	}
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+}
+`
+
+// buildSdnotify builds the client into dir/bin/sdnotify.
+func buildSdnotify(t *testing.T, rootfsBin string) {
+	t.Helper()
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(sdnotifySource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module sdnotify\n\ngo 1.21\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-o", filepath.Join(rootfsBin, "sdnotify"), ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("cannot build the sd_notify client (needs the Go toolchain): %v: %s", err, out)
+	}
+}
+
+// TestNotifySocket: with NOTIFY_SOCKET, the container gets a socket of its
+// own, and start returns once the container said READY=1, having passed
+// MAINPID and the message on to the caller's socket (runc's protocol,
+// which Podman's --sdnotify=container relies on).
+func TestNotifySocket(t *testing.T) {
+	r := newRuntime(t)
+	hostSock := filepath.Join(t.TempDir(), "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: hostSock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	env := callOpts{shellPrefix: "NOTIFY_SOCKET=" + hostSock}
+
+	t.Run("ready", func(t *testing.T) {
+		id := newID(t)
+		b := newBundle(t, sh(`sleep 0.2; sdnotify "READY=1
+STATUS=serving"; sleep 1000`), nil)
+		buildSdnotify(t, b.rootfs("bin"))
+		if res := r.callWith(env, "create", "--bundle", b.dir, id); res.code != 0 {
+			t.Fatalf("create: %v", res)
+		}
+		if res := r.callWith(env, "start", id); res.code != 0 {
+			t.Fatalf("start: %v", res)
+		}
+		pid := r.state(id).Pid
+		var got []string
+		buf := make([]byte, 4096)
+		for len(got) < 2 {
+			_ = ln.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, err := ln.Read(buf)
+			if err != nil {
+				t.Fatalf("host socket got %q, then: %v", got, err)
+			}
+			got = append(got, string(buf[:n]))
+		}
+		// runc 1.1 sends READY first, hull MAINPID first (so that
+		// systemd knows the main pid when it sees READY): either order.
+		joined := strings.Join(got, "|")
+		if !strings.Contains(joined, "MAINPID="+itoa(pid)+"\n") {
+			t.Errorf("messages %q lack MAINPID=%d", got, pid)
+		}
+		if !strings.Contains(joined, "READY=1") {
+			t.Errorf("messages %q lack the container's READY=1", got)
+		}
+	})
+
+	t.Run("exits before ready", func(t *testing.T) {
+		runcDeviation(t, "runc 1.1 start succeeds when the container exits without READY=1")
+		id := newID(t)
+		b := newBundle(t, []string{"true"}, nil)
+		if res := r.callWith(env, "create", "--bundle", b.dir, id); res.code != 0 {
+			t.Fatalf("create: %v", res)
+		}
+		res := r.callWith(env, "start", id)
+		if res.code == 0 {
+			t.Fatal("start succeeded though the container never notified READY=1")
+		}
+		if !strings.Contains(res.stderr, "READY") {
+			t.Errorf("stderr %q does not say READY was missing", res.stderr)
+		}
+	})
+}
