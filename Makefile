@@ -62,6 +62,8 @@ man:
 install: hull man
 	install -D -m 0755 hull $(DESTDIR)$(BINDIR)/hull
 	for f in man/man8/*.8; do install -D -m 0644 $$f $(DESTDIR)$(MANDIR)/man8/$$(basename $$f); done
+	install -D -m 0644 contrib/completions/bash/hull $(DESTDIR)$(PREFIX)/share/bash-completion/completions/hull
+	install -D -m 0644 contrib/completions/zsh/_hull $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_hull
 
 clean:
 	rm -f hull

@@ -112,6 +112,9 @@ codes and state JSON, so that containerd, Podman and Kubernetes can use it.`,
 		},
 		Before:          setupLogging,
 		HideHelpCommand: true,
+		// Completions for contrib/completions (bash, zsh): the hidden
+		// --generate-bash-completion flag lists commands and flags.
+		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			checkCommand(),
 			createCommand(),
