@@ -116,8 +116,27 @@ check_features() {
 	fi
 	[ "$RTN" = hull ] || return 0
 	echo "  --- hull features (guest) ---"; echo "$OUT" | jq -c . 2>/dev/null | cut -c1-2000
-	if rt check; then pass check "$(echo "$OUT" | tr '\n' ' ' | cut -c1-300)"
-	else echo "  hull check: $OUT" | head -5; skip check "hull has no 'check' command (runc has none either): $(echo "$OUT" | head -1)"; fi
+	if ! rt check --format json; then
+		fail check "exit: $(echo "$OUT" | head -3)"
+		return 0
+	fi
+	# hull check must describe this guest as it is: what the kernel has
+	# here is what the host lacks (issue 10).
+	st() { echo "$OUT" | jq -r --arg n "$1" '.checks[] | select(.name == $n) | .status + " " + .detail'; }
+	local bad=""
+	if [ "$MODE" = systemd ]; then
+		[[ $(st "cgroup layout") == "ok v2"* ]] || bad+=" cgroup layout: $(st "cgroup layout");"
+		[[ $(st apparmor) == ok* ]] || bad+=" apparmor: $(st apparmor);"
+		[[ $(st systemd) == ok* ]] || bad+=" systemd: $(st systemd);"
+	else
+		[[ $(st selinux) == ok* ]] || bad+=" selinux: $(st selinux);"
+	fi
+	[ "$(echo "$OUT" | jq -r .canRun)" = true ] || bad+=" canRun false;"
+	if [ -z "$bad" ]; then
+		pass check "reports this guest: $(echo "$OUT" | jq -c '[.checks[] | select(.name == "cgroup layout" or .name == "apparmor" or .name == "selinux" or .name == "systemd") | .name + "=" + .status]')"
+	else
+		fail check "does not report this guest as it is:$bad"
+	fi
 }
 
 check_cgroup_files() {
