@@ -211,6 +211,21 @@ func checkArgs(ctx *cli.Context, min, max int) error {
 	}
 }
 
+// onContainer is the Action of a command that takes exactly one
+// container id and acts on that container.
+func onContainer(fn func(c *libct.Container) error) cli.ActionFunc {
+	return func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1, 1); err != nil {
+			return err
+		}
+		c, err := loadContainer(ctx)
+		if err != nil {
+			return cmdErr(ctx, err)
+		}
+		return cmdErr(ctx, fn(c))
+	}
+}
+
 // loadContainer loads the container named by the first argument.
 func loadContainer(ctx *cli.Context) (*libct.Container, error) {
 	id := ctx.Args().First()

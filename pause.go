@@ -1,22 +1,19 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/hullrt/hull/libct"
+)
 
 func pauseCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pause",
 		Usage:     "freeze every process of a container",
 		ArgsUsage: "<container-id>",
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, 1); err != nil {
-				return err
-			}
-			c, err := loadContainer(ctx)
-			if err != nil {
-				return cmdErr(ctx, err)
-			}
-			return cmdErr(ctx, c.Pause())
-		},
+		Action: onContainer(func(c *libct.Container) error {
+			return c.Pause()
+		}),
 	}
 }
 
@@ -25,15 +22,8 @@ func resumeCommand() *cli.Command {
 		Name:      "resume",
 		Usage:     "thaw a paused container",
 		ArgsUsage: "<container-id>",
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, 1); err != nil {
-				return err
-			}
-			c, err := loadContainer(ctx)
-			if err != nil {
-				return cmdErr(ctx, err)
-			}
-			return cmdErr(ctx, c.Resume())
-		},
+		Action: onContainer(func(c *libct.Container) error {
+			return c.Resume()
+		}),
 	}
 }

@@ -15,18 +15,11 @@ func startCommand() *cli.Command {
 		Name:      "start",
 		Usage:     "start the process of a created container",
 		ArgsUsage: "<container-id>",
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, 1); err != nil {
-				return err
-			}
-			c, err := loadContainer(ctx)
-			if err != nil {
-				return cmdErr(ctx, err)
-			}
+		Action: onContainer(func(c *libct.Container) error {
 			// With NOTIFY_SOCKET, start returns once the container has
 			// said READY=1 (sd_notify), which it passes on, as runc.
-			return cmdErr(ctx, warnHook(c.StartNotify(os.Getenv("NOTIFY_SOCKET"))))
-		},
+			return warnHook(c.StartNotify(os.Getenv("NOTIFY_SOCKET")))
+		}),
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hullrt/hull/libct"
 )
 
 func stateCommand() *cli.Command {
@@ -12,20 +14,13 @@ func stateCommand() *cli.Command {
 		Name:      "state",
 		Usage:     "print a container's state as JSON",
 		ArgsUsage: "<container-id>",
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, 1); err != nil {
-				return err
-			}
-			c, err := loadContainer(ctx)
-			if err != nil {
-				return cmdErr(ctx, err)
-			}
+		Action: onContainer(func(c *libct.Container) error {
 			b, err := json.MarshalIndent(c.State(), "", "  ")
 			if err != nil {
 				return err
 			}
 			_, err = os.Stdout.Write(append(b, '\n'))
 			return err
-		},
+		}),
 	}
 }
