@@ -17,9 +17,13 @@ packages=(
 	iproute2
 	procps
 	util-linux
-	# --- engines (later issues): uncomment when the engine tests land ---
-	# podman
-	# containerd
+	# tests/rootless: a real user with subordinate ids (useradd, setpriv,
+	# newuidmap/newgidmap); bash completion test
+	passwd
+	uidmap
+	bash
+	# the engines (Podman, containerd, crictl) and the qemu guest are
+	# installed by tests/e2e/deps.sh, tests/cri/deps.sh, tests/vm/deps.sh
 )
 
 missing=()
