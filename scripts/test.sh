@@ -105,6 +105,9 @@ optional_step e2e-runc tests/e2e/run.sh /usr/sbin/runc
 optional_step e2e tests/e2e/run.sh "$HULL_BINARY"
 optional_step cri-runc tests/cri/run.sh /usr/sbin/runc
 optional_step cri tests/cri/run.sh "$HULL_BINARY"
+# 200 create/start/delete cycles with the leak check (issue 4's count);
+# `make soak` runs 1000 and 200 execs.
+export SOAK_CYCLES=${SOAK_CYCLES:-200}
 optional_step reliability tests/reliability/run.sh
 # Each fuzz target for a short fixed time (FUZZTIME; longer by hand).
 export FUZZTIME=${FUZZTIME:-5s}
