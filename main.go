@@ -37,7 +37,9 @@ func init() {
 func main() {
 	if libct.IsInit() {
 		if err := libct.Init(); err != nil {
-			os.Exit(1)
+			// 255, as runc: a process that could not be started is told
+			// apart from one that exited 1 (exec's status, run's).
+			os.Exit(255)
 		}
 		os.Exit(0) // not reached: Init exec's the process or fails
 	}

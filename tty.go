@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/containerd/console"
 	"github.com/urfave/cli/v2"
@@ -120,10 +121,15 @@ func (t *ttyRelay) resize() {
 	}
 }
 
-// drain waits for the container's last output to reach hull's stdout.
+// drain waits for the container's last output to reach hull's stdout:
+// until the pty hangs up, or for a second at most, since a process left
+// in the background can hold the pty open forever.
 func (t *ttyRelay) drain() {
 	if t.done != nil {
-		<-t.done
+		select {
+		case <-t.done:
+		case <-time.After(time.Second):
+		}
 	}
 }
 

@@ -209,7 +209,12 @@ func (c *Container) start(notifyHost string) error {
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 	switch st := c.status(); st {
 	case Created:
 	case Stopped:
@@ -217,18 +222,10 @@ func (c *Container) start(notifyHost string) error {
 	default:
 		return fmt.Errorf("cannot start a container that is %s, not created", st)
 	}
-	fifo := filepath.Join(c.dir, fifoName)
-	// O_NONBLOCK: opening for writing fails with ENXIO at once when no
-	// reader holds the FIFO, i.e. init died; runc blocks forever there
-	// (runc#1697).
-	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, unix.ENXIO) {
-			return errors.New("cannot start: the container's init is no longer waiting (it exited)")
-		}
-		return fmt.Errorf("open exec fifo: %w", err)
-	}
-	defer unix.Close(fd)
+	// Everything that can fail is set up before the exec FIFO is opened:
+	// once its write end closes, init gives up (a failed start would kill
+	// a container that could have been started again).
+	//
 	// Hold err.fifo's read end before releasing init, so that what init
 	// writes there survives init's exit.
 	errFd, err := unix.Open(filepath.Join(c.dir, errFifoName), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -245,6 +242,18 @@ func (c *Container) start(notifyHost string) error {
 			defer notify.Close()
 		}
 	}
+	fifo := filepath.Join(c.dir, fifoName)
+	// O_NONBLOCK: opening for writing fails with ENXIO at once when no
+	// reader holds the FIFO, i.e. init died; runc blocks forever there
+	// (runc#1697).
+	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENXIO) {
+			return errors.New("cannot start: the container's init is no longer waiting (it exited)")
+		}
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
 	os.Remove(fifo)
 	if _, err = unix.Write(fd, []byte{0}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
@@ -262,6 +271,10 @@ func (c *Container) start(notifyHost string) error {
 		}
 	}
 	if notify != nil {
+		// The container runs: waiting for its READY=1 must not keep
+		// delete, kill or pause out.
+		unlock()
+		locked = false
 		return c.forwardReady(notify, notifyHost)
 	}
 	return nil

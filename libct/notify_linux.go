@@ -70,7 +70,7 @@ func (c *Container) listenNotify() (*net.UnixConn, error) {
 }
 
 // forwardReady waits for a message with READY=1 from the container (or
-// for its init to exit) and sends MAINPID and that message on to host.
+// for its init to exit) and sends MAINPID (init's) and READY=1 to host.
 func (c *Container) forwardReady(conn *net.UnixConn, host string) error {
 	defer conn.Close()
 	buf := make([]byte, notifyReadyLimit)
@@ -100,7 +100,10 @@ func (c *Container) forwardReady(conn *net.UnixConn, host string) error {
 		if _, err := out.Write([]byte("MAINPID=" + strconv.Itoa(c.p.InitPid) + "\n")); err != nil {
 			return fmt.Errorf("NOTIFY_SOCKET %s: %w", host, err)
 		}
-		if _, err := out.Write(msg); err != nil {
+		// Only READY: anything else the container wrote (its own
+		// MAINPID=, STOPPING=, ...) would reach systemd with hull's root
+		// credentials.
+		if _, err := out.Write([]byte("READY=1\n")); err != nil {
 			return fmt.Errorf("NOTIFY_SOCKET %s: %w", host, err)
 		}
 		return nil

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,13 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	const char *env = getenv("_HULL_NSENTER");
 	if (env == NULL || *env == '\0')
 		return;
+	// Joining a running container: from here on its processes can see
+	// us. Not dumpable before the first setns, so that none of them can
+	// ptrace or open /proc/<pid>/{fd,exe,mem} of a process that still has
+	// all of hull's privileges (runc's CVE-2016-9962). Not while a new
+	// user namespace waits for its maps (newuidmap needs /proc/<pid>).
+	if (getenv("_HULL_USERNSFD") == NULL)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	char *list = strdup(env);
 	if (list == NULL)
