@@ -36,14 +36,14 @@ for t in "${targets[@]}"; do
 	out=$(mktemp)
 	# Go's fuzzing engine sometimes ends a short run with a bare "context
 	# deadline exceeded" (the time ran out while a worker was busy, with
-	# no failing input): that run is repeated once. A real failure names
+	# no failing input): that run is repeated (twice at most). A real failure names
 	# its input ("Failing input written to ...") and is never retried.
-	for try in 1 2; do
+	for try in 1 2 3; do
 		if go test -run "^$name\$" -fuzz "^$name\$" -fuzztime "$fuzztime" "$pkg" 2>&1 | tee "$out"; then
 			break
 		fi
-		if ((try == 1)) && grep -q "context deadline exceeded" "$out" && ! grep -q "Failing input written" "$out"; then
-			echo "=== $name: the fuzzing engine's deadline, not an input: once more"
+		if ((try < 3)) && grep -q "context deadline exceeded" "$out" && ! grep -q "Failing input written" "$out"; then
+			echo "=== $name: the fuzzing engine's deadline, not an input: again"
 			continue
 		fi
 		failed+=("$name")
