@@ -365,7 +365,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 func (c *Container) Delete(force bool) error {
 	unlock, err := lockDir(c.dir)
 	if err != nil {
-		if os.IsNotExist(err) {
+		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("container %q: %w", c.p.ID, ErrNotExist)
 		}
 		return err
@@ -439,7 +439,7 @@ func RemoveStale(root, id string) error {
 	dir := filepath.Join(root, id)
 	unlock, err := lockDir(dir)
 	if err != nil {
-		if os.IsNotExist(err) {
+		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
 		return err

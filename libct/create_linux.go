@@ -75,11 +75,9 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		return nil, err
 	}
 	dir := filepath.Join(root, id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if os.IsExist(err) {
-			return nil, fmt.Errorf("container %q: %w", id, ErrExist)
-		}
-		return nil, fmt.Errorf("create state dir: %w", err)
+	unlock, err := makeLockedDir(root, id)
+	if err != nil {
+		return nil, err
 	}
 	c := &Container{root: root, dir: dir, p: persisted{
 		head: head{
@@ -90,11 +88,6 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		},
 		Config: cfg,
 	}}
-	unlock, err := lockDir(dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
 	defer unlock()
 	defer func() {
 		if err == nil {
@@ -359,4 +352,65 @@ func intendedCgroup(st *cgroups.State) *cgroups.State {
 		}
 	}
 	return &out
+}
+
+// makeLockedDir creates the container's state directory already locked:
+// it is made under a hidden name, locked, and renamed into place with
+// RENAME_NOREPLACE. A delete --force racing the create (RemoveStale) never
+// finds it unlocked and empty, and of two creates of one id exactly one
+// gets it.
+func makeLockedDir(root, id string) (unlock func(), err error) {
+	sweepNewDirs(root)
+	tmp, err := os.MkdirTemp(root, newDirPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	unlock, err = lockDir(tmp)
+	if err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, filepath.Join(root, id), unix.RENAME_NOREPLACE); err != nil {
+		unlock()
+		os.Remove(tmp)
+		if errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrExist)
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	return unlock, nil
+}
+
+const newDirPrefix = ".new-"
+
+// sweepNewDirs removes the hidden directories of creates that were killed
+// before their rename: older than a minute, and nobody holds their lock.
+func sweepNewDirs(root string) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), newDirPrefix) {
+			continue
+		}
+		// A young one may belong to a create between its mkdir and its
+		// flock: leave it.
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < time.Minute {
+			continue
+		}
+		p := filepath.Join(root, e.Name())
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(p)
+		}
+		unix.Close(fd)
+	}
 }

@@ -137,6 +137,18 @@ func lockDir(dir string) (func(), error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
+	// While we waited, the holder may have deleted the container and
+	// someone created a new one with the same id: the lock is then on
+	// the old, removed directory and protects nothing.
+	var locked, now unix.Stat_t
+	if err := unix.Fstat(fd, &locked); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	if err := unix.Stat(dir, &now); err != nil || now.Dev != locked.Dev || now.Ino != locked.Ino {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: removed while waiting for the lock: %w", dir, os.ErrNotExist)
+	}
 	return func() { unix.Close(fd) }, nil
 }
 

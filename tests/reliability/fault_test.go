@@ -250,7 +250,9 @@ type createPoint struct {
 func createPoints() []createPoint {
 	kill := "signal=KILL"
 	return []createPoint{
-		{"mkdir state dir", func(id, dir string) []string { return inject("mkdir,mkdirat", kill, "", dir) }, false, "parent"},
+		// The state dir is made under a hidden name, locked, and renamed
+		// into place (RENAME_NOREPLACE): the rename is the step that makes it.
+		{"rename state dir into place", func(id, dir string) []string { return inject("rename,renameat,renameat2", kill, "", dir) }, false, "parent"},
 		{"flock state dir", func(id, dir string) []string { return inject("flock", kill, "1") }, false, "parent"},
 		{"mkfifo exec.fifo", func(id, dir string) []string { return inject("mknod,mknodat", kill, "", dir+"/exec.fifo") }, false, "parent"},
 		{"mkfifo err.fifo", func(id, dir string) []string { return inject("mknod,mknodat", kill, "", dir+"/err.fifo") }, false, "parent"},
@@ -343,7 +345,9 @@ func TestFaultCreateError(t *testing.T) {
 		opts  func(id, dir string) []string
 		words []string
 	}{
-		{"mkdir state dir EACCES", func(id, dir string) []string { return inject("mkdir,mkdirat", "error=EACCES", "", dir) }, []string{"state dir", "permission denied"}},
+		{"rename state dir EACCES", func(id, dir string) []string {
+			return inject("rename,renameat,renameat2", "error=EACCES", "", dir)
+		}, []string{"state dir", "permission denied"}},
 		{"mkfifo exec.fifo EIO", func(id, dir string) []string { return inject("mknod,mknodat", "error=EIO", "", dir+"/exec.fifo") }, []string{"fifo"}},
 		{"mkdir pids cgroup ENOSPC", func(id, dir string) []string {
 			return inject("mkdir,mkdirat", "error=ENOSPC", "", cgroupDir("pids", id))
