@@ -17,22 +17,45 @@ export HULL_BINARY=${HULL_BINARY:-$repo/hull}
 
 results=()
 failed=0
+failed_steps=()
 start_all=$SECONDS
+# Each step's output is also kept here, so that the digest at the very end
+# (which is all a CI log's tail may show) can say why a step failed.
+logdir=$(mktemp -d /tmp/hull-test.XXXXXX)
 
 # step NAME CMD... runs one step and records its result.
 step() {
 	local name=$1
 	shift
-	local t0=$SECONDS
+	local t0=$SECONDS rc
 	echo
 	echo "=== $name: $*"
-	if "$@"; then
+	# A process substitution, not a pipe: a daemon a step leaves holding
+	# its stdout must not make test.sh wait for it.
+	"$@" > >(tee "$logdir/$name.log") 2>&1
+	rc=$?
+	if ((rc == 0)); then
 		results+=("PASS  $name ($((SECONDS - t0))s)")
 		return 0
 	fi
-	results+=("FAIL  $name ($((SECONDS - t0))s)")
+	results+=("FAIL  $name ($((SECONDS - t0))s, exit $rc)")
 	failed=1
+	failed_steps+=("$name")
 	return 1
+}
+
+# digest prints, for each failed step, the lines of its output that say
+# what failed (go test's FAIL/panic lines, the suites' FAIL and error
+# lines), at most 12 per step, so the reason is in the last lines printed.
+digest() {
+	local name lines
+	for name in "${failed_steps[@]}"; do
+		lines=$(grep -a -E -- '--- FAIL|^FAIL|FAIL:|panic:|[Ee]rror|timed out|not found|cannot|LEFT BEHIND|fail [1-9]' "$logdir/$name.log" |
+			grep -a -v -E '^\s*(ok|PASS)\b' | tail -n 12 | cut -c1-300)
+		[[ -z $lines ]] && lines=$(tail -n 8 "$logdir/$name.log" | cut -c1-300)
+		echo "--- why $name failed:"
+		printf '%s\n' "$lines" | sed 's/^/    /'
+	done
 }
 
 skip() {
@@ -44,8 +67,10 @@ summary() {
 	echo "=== summary ($((SECONDS - start_all))s)"
 	printf '%s\n' "${results[@]}"
 	if ((failed)); then
-		echo "test.sh: FAILED"
+		digest
+		echo "test.sh: FAILED (step logs in $logdir)"
 	else
+		rm -rf "$logdir"
 		echo "test.sh: ok"
 	fi
 }

@@ -3,8 +3,9 @@
 # containerd 1.6 (with ctr and containerd-shim-runc-v2), the CNI plugins
 # (/usr/lib/cni), iproute2, util-linux (unshare, nsenter, script), jq,
 # busybox-static (the busybox image) and runc (the reference runtime); and
-# crictl, which Debian does not ship, built from the Go module proxy into a
-# cache dir outside the repo. Idempotent: apt-get runs only when a package is
+# crictl, which Debian does not ship, built from the Go module proxy (the
+# version pinned, with its dependencies' hashes, by tests/cri/crictl/go.mod
+# and go.sum) into a cache dir outside the repo. Idempotent: apt-get runs only when a package is
 # missing (apt-get update only when apt cannot find one), go install only
 # when the cached crictl is missing. Prints the crictl path on stdout.
 #
@@ -12,8 +13,10 @@
 set -euo pipefail
 
 export PATH=/usr/local/go/bin:$PATH
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${HULL_CRI_CACHE:-/var/cache/hull-cri}
-crictl_version=v1.34.0
+# The version is the one tests/cri/crictl/go.mod requires.
+crictl_version=$(awk '$1 == "require" && $2 == "sigs.k8s.io/cri-tools" {print $3}' "$here/crictl/go.mod")
 
 pkgs=(containerd containernetworking-plugins iproute2 util-linux jq busybox-static runc)
 missing=()
@@ -41,9 +44,16 @@ if [[ ! -x $crictl ]] || ! "$crictl" --version 2>/dev/null | grep -qF "$crictl_v
 		exit 1
 	fi
 	mkdir -p "$cache/bin"
-	# Outside the repo's module: GOFLAGS=-mod=mod and a neutral cwd.
-	(cd / && GOBIN=$cache/bin GOFLAGS=-mod=mod go install \
+	# From the pinned module tests/cri/crictl, whose go.sum holds every
+	# dependency's hash: only the module proxy is needed (a plain
+	# `go install crictl@version` also asks the checksum database).
+	if ! (cd "$here/crictl" && GOFLAGS=-mod=readonly go build -trimpath -o "$cache/bin/crictl.new" \
 		-ldflags "-X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version" \
-		"sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version") >&2
+		sigs.k8s.io/cri-tools/cmd/crictl) >&2; then
+		echo "cri deps: cannot build crictl $crictl_version from tests/cri/crictl (go env GOPROXY: $(go env GOPROXY))" >&2
+		rm -f "$cache/bin/crictl.new"
+		exit 1
+	fi
+	mv "$cache/bin/crictl.new" "$crictl"
 fi
 echo "$crictl"
