@@ -132,7 +132,11 @@ sc_exec() {
 
 	out=$(printf 'line1\nline2\n' | cc exec -i "$id" sh -c 'cat; echo done') || fail "exec -i: $out"
 	expect "exec -i stdin stream" "$(echo "$out" | tr '\n' ' ')" "line1 line2 done "
-	out=$(script -qec "$(printf '%q ' timeout 30 nsenter --net="/proc/$CRI_CTRD_PID/ns/net" "$CRI_CRICTL" --config "$CRI_WORK/crictl.yaml" exec -it "$id" sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; stty size')" /dev/null </dev/null | tr -d '\r')
+	# --foreground: timeout must not move crictl out of the tty's
+	# foreground process group (it would stop on SIGTTIN and hang). Under
+	# bash -c, timeout is the session leader and cannot move; under dash,
+	# which script(1) runs when SHELL is unset (as in CI), it could.
+	out=$(script -qec "$(printf '%q ' timeout --foreground 30 nsenter --net="/proc/$CRI_CTRD_PID/ns/net" "$CRI_CRICTL" --config "$CRI_WORK/crictl.yaml" exec -it "$id" sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; stty size')" /dev/null </dev/null | tr -d '\r')
 	expect_match "exec -it tty" "$out" '/dev/pts/[0-9]+'
 	expect_match "exec -it stdin" "$out" 'stdin-is-tty'
 	cexec "$id" sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > /tmp/bg' >/dev/null || fail "exec a background process"
