@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/hullrt/hull/libct/configs"
 )
@@ -31,6 +32,18 @@ type ExecOpts struct {
 // in exec mode: one code path, one cleanup. The returned process is a
 // child of the caller, which waits for it.
 func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
+	// The shared lock keeps create, start, pause and delete out until the
+	// process is in the container's cgroup: a delete then kills it with the
+	// rest, and never races its join (see lockDirShared).
+	release, err := lockDirShared(c.dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w", c.p.ID, ErrNotExist)
+		}
+		return nil, err
+	}
+	unlock := sync.OnceFunc(release)
+	defer unlock()
 	switch st := c.status(); st {
 	case Running, Created:
 	case Paused:
@@ -69,6 +82,7 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 		console:    console,
 		extraFiles: o.ExtraFiles,
 		seccomp:    filter,
+		onJoined:   unlock,
 		hookState: func(pid int) []byte {
 			b, _ := jsonMarshal(c.specState(Running, pid))
 			return b
@@ -80,6 +94,10 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 		if proc != nil {
 			_ = proc.Kill()
 			_, _ = proc.Wait()
+		}
+		if c.status() == Stopped {
+			// A delete or the init's death killed the process on its way in.
+			return nil, fmt.Errorf("the container stopped during exec: %w", err)
 		}
 		return nil, err
 	}

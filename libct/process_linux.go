@@ -60,8 +60,20 @@ type child struct {
 	hookState             func(pid int) []byte
 	// onStart runs once the child exists, before it joins its cgroup:
 	// Create records the pid and the cgroup there (see Create).
-	onStart  func(pid int) error
+	onStart func(pid int) error
+	// onJoined runs right after the cgroup join, whether it worked or not:
+	// Exec releases its shared lock there (a process that joins a frozen
+	// cgroup stops, and resume must not wait for it).
+	onJoined func()
 	runHooks func(pid int) error
+}
+
+// what names the child in errors: the container's init, or exec's process.
+func (ch *child) what() string {
+	if ch.mode == modeExec {
+		return "the exec'd process"
+	}
+	return "init"
 }
 
 // cloneFlags returns the CLONE_NEW* flags for the namespaces to create at
@@ -255,15 +267,23 @@ func (ch *child) start() (*os.Process, error) {
 			}
 			ps, werr := proc.Wait()
 			if werr == nil {
-				return fmt.Errorf("init exited before it was ready: %s", ps)
+				return fmt.Errorf("%s exited before it was ready: %s", ch.what(), ps)
 			}
-			return errors.New("init exited before it was ready")
+			return fmt.Errorf("%s exited before it was ready", ch.what())
 		}
 		return err
 	}
 
 	if ch.cg != nil {
-		if err := ch.cg.Apply(proc.Pid); err != nil {
+		join := ch.cg.Apply
+		if !ch.newCgroup {
+			join = ch.cg.Join
+		}
+		err := join(proc.Pid)
+		if ch.onJoined != nil {
+			ch.onJoined()
+		}
+		if err != nil {
 			return fail(fmt.Errorf("cgroup: join: %w", err))
 		}
 		if ch.newCgroup && ch.cfg.Cgroup != nil && ch.cfg.Cgroup.Resources != nil {

@@ -129,11 +129,23 @@ func (c *Container) saveState() error {
 // lock takes the per-container lock (flock on the state directory) that
 // every mutating operation holds. It returns an unlock function.
 func lockDir(dir string) (func(), error) {
+	return flockDir(dir, unix.LOCK_EX)
+}
+
+// lockDirShared is lockDir's shared form, for exec: any number of execs
+// may join a container at once, but none while it is created, started or
+// deleted (a delete racing an exec would otherwise kill the cgroup's
+// processes, miss the one joining, and fail to remove the cgroup).
+func lockDirShared(dir string) (func(), error) {
+	return flockDir(dir, unix.LOCK_SH)
+}
+
+func flockDir(dir string, how int) (func(), error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+	if err := unix.Flock(fd, how); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}

@@ -42,6 +42,11 @@ type Manager interface {
 	// or less only creates the cgroup. On failure the directories Apply
 	// created are removed again.
 	Apply(pid int) error
+	// Join moves pid into the cgroup, which must exist: it never creates
+	// a directory (exec joins a container's cgroup; if a racing delete
+	// removed it, exec fails rather than re-create it for nobody to
+	// remove).
+	Join(pid int) error
 	// Set writes resources to the cgroup (create and update).
 	Set(r *specs.LinuxResources) error
 	// Pids returns every process in the cgroup (recursively).

@@ -186,6 +186,15 @@ func writePid(dir string, pid int) error {
 	return err
 }
 
+// joinErr words a failed write of a pid to dir's cgroup.procs: a missing
+// directory means the cgroup was removed (the container deleted).
+func joinErr(dir string, err error) error {
+	if errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("join cgroup %s: the cgroup no longer exists", dir)
+	}
+	return fmt.Errorf("join cgroup %s: %w", dir, err)
+}
+
 // mkdirCgroup creates dir and the missing directories above it (down from
 // the hierarchy's mountpoint stop). It reports whether dir itself was
 // created, and calls made for every directory it created, top down.

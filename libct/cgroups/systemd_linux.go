@@ -229,6 +229,12 @@ func (m *systemdManager) Apply(pid int) error {
 	return nil
 }
 
+// Join moves pid into the unit's existing cgroup (through the fs
+// manager: the unit is already there).
+func (m *systemdManager) Join(pid int) error {
+	return m.fs.Join(pid)
+}
+
 // start starts the transient unit and waits for its job. A unit of the
 // same name that failed earlier (a crashed run) lingers until reset, so
 // UnitExists resets it and tries once more; an active one is another

@@ -142,6 +142,21 @@ func (m *v1Manager) Apply(pid int) (retErr error) {
 	return nil
 }
 
+// Join moves pid into every hierarchy's existing cgroup.
+func (m *v1Manager) Join(pid int) error {
+	for _, dir := range m.dirs() {
+		err := writePid(dir, pid)
+		if err == nil {
+			continue
+		}
+		if m.rootless && isPermission(err) {
+			continue
+		}
+		return joinErr(dir, err)
+	}
+	return nil
+}
+
 func (m *v1Manager) applyDir(dir string, keys []string, pid int) error {
 	isCpuset := slices.Contains(keys, "cpuset")
 	var made func(string) error

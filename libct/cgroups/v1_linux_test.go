@@ -672,3 +672,41 @@ func TestV1ExecJoinFailureKeepsCgroup(t *testing.T) {
 		}
 	}
 }
+
+// TestV1JoinNeverCreates: Join (exec's) moves a pid into the container's
+// cgroup and, once a delete has removed it, fails naming it rather than
+// creating the directory again.
+func TestV1JoinNeverCreates(t *testing.T) {
+	needV1Root(t)
+	m := newTestV1(t, "", nil)
+	if err := m.Apply(0); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(m.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := startSleep(t)
+	if err := l.Join(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if pids, _ := m.Pids(); !slices.Contains(pids, cmd.Process.Pid) {
+		t.Fatalf("pid %d not in the cgroup after Join: %v", cmd.Process.Pid, pids)
+	}
+	killWait(cmd)
+	waitFor(func() bool { p, _ := m.Pids(); return len(p) == 0 })
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	cmd = startSleep(t)
+	defer killWait(cmd)
+	err = l.Join(cmd.Process.Pid)
+	if err == nil || !strings.Contains(err.Error(), "no longer exists") {
+		t.Fatalf("Join into a removed cgroup: got %v, want an error saying it no longer exists", err)
+	}
+	for c, d := range m.paths {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: Join re-created %s (stat: %v)", c, d, err)
+		}
+	}
+}

@@ -71,6 +71,21 @@ func (m *v2Manager) Apply(pid int) (retErr error) {
 	return nil
 }
 
+// Join moves pid into the existing cgroup.
+func (m *v2Manager) Join(pid int) error {
+	if m.skipped {
+		return nil
+	}
+	err := writePid(m.dir, pid)
+	if err != nil && m.rootless && isPermission(err) {
+		return nil
+	}
+	if err != nil {
+		return joinErr(m.dir, err)
+	}
+	return nil
+}
+
 // create makes m.dir and enables the parent's available controllers in
 // each ancestor's cgroup.subtree_control, top down.
 func (m *v2Manager) create() error {

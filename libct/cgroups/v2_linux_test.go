@@ -474,3 +474,24 @@ func TestV2Dir(t *testing.T) {
 		t.Errorf("relative: %s, want %s (under the parent of the caller's cgroup)", got, want)
 	}
 }
+
+func TestV2JoinNeverCreates(t *testing.T) {
+	m := newFakeV2(t, "/pod", allControllers)
+	j := &v2Manager{root: m.root, dir: m.dir, onMkdir: fakeCgroup}
+	err := j.Join(7)
+	if err == nil || !strings.Contains(err.Error(), "no longer exists") {
+		t.Fatalf("Join into a missing cgroup: got %v, want an error saying it no longer exists", err)
+	}
+	if _, err := os.Stat(m.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Join created %s (stat: %v)", m.dir, err)
+	}
+	if err := m.Apply(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Join(7); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(m.dir, "cgroup.procs")); err != nil || strings.TrimSpace(string(b)) != "7" {
+		t.Fatalf("cgroup.procs after Join: %q, %v", b, err)
+	}
+}

@@ -214,6 +214,27 @@ func TestRaceSameID(t *testing.T) {
 			}
 			checkTruthful(t, id)
 		}},
+		{"exec during forced delete", "running", func(id, b string) [][]string {
+			return [][]string{{"delete", "--force", id}, {"exec", id, "/bin/true"}, {"exec", id, "/bin/true"}}
+		}, func(t *testing.T, id string, rs []result) {
+			if rs[0].code != 0 {
+				t.Errorf("delete --force: %v", rs[0])
+			}
+			for _, r := range rs[1:] {
+				switch {
+				case r.code == 0:
+				case r.code == 128+9 && strings.TrimSpace(r.stderr) == "":
+					// Started, then killed by the delete: runc's answer too.
+				default:
+					// "killed": the delete's SIGKILL reached the process
+					// while it was on its way in.
+					clearFailure(t, r, append(gone, "stopped", "no longer exists", "not running", "killed")...)
+				}
+			}
+			// An exec that joined the cgroup after delete's kill, or
+			// re-created it, would leave it behind: cleanup's leak check
+			// looks for the cgroup.
+		}},
 		{"state and list during delete", "running", func(id, b string) [][]string {
 			return [][]string{{"delete", "--force", id}, {"state", id}, {"list", "--format", "json"}, {"state", id}}
 		}, func(t *testing.T, id string, rs []result) {
