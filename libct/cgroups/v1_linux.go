@@ -10,6 +10,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // v1Manager drives a cgroup v1 host, hybrid or not: one directory per
@@ -149,7 +150,9 @@ func (m *v1Manager) Join(pid int) error {
 		if err == nil {
 			continue
 		}
-		if m.rootless && isPermission(err) {
+		// Rootless: the state names every hierarchy, but Apply may have
+		// been refused (and made nothing) in some of them.
+		if m.rootless && (isPermission(err) || errors.Is(err, unix.ENOENT)) {
 			continue
 		}
 		return joinErr(dir, err)

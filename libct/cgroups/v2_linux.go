@@ -9,6 +9,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // v2Manager drives one cgroup of a pure cgroup v2 host (or of a test tree:
@@ -77,7 +78,7 @@ func (m *v2Manager) Join(pid int) error {
 		return nil
 	}
 	err := writePid(m.dir, pid)
-	if err != nil && m.rootless && isPermission(err) {
+	if err != nil && m.rootless && (isPermission(err) || errors.Is(err, unix.ENOENT)) {
 		return nil
 	}
 	if err != nil {
