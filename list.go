@@ -25,13 +25,9 @@ func listCommand() *cli.Command {
 			if err := checkArgs(ctx, 0, 0); err != nil {
 				return err
 			}
-			cs, err := libct.List(ctx.String("root"))
+			states, err := libct.ListStates(ctx.String("root"))
 			if err != nil {
 				return fmt.Errorf("list: %w", err)
-			}
-			var states []*libct.State
-			for _, c := range cs {
-				states = append(states, c.State())
 			}
 			if ctx.Bool("quiet") {
 				for _, s := range states {

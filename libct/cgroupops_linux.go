@@ -70,6 +70,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		return err
 	}
 	c.config().Cgroup.Resources = r
+	c.configSaved = false
 	return c.saveState()
 }
 

@@ -5,8 +5,8 @@
 //
 // # Creating a container
 //
-// Create makes the state directory (state.json, written by temp file and
-// rename; exec.fifo), the cgroup, and starts `/proc/self/exe init` with
+// Create makes the state directory (config.json, then state.json, each
+// written by temp file and rename; exec.fifo), the cgroup, and starts `/proc/self/exe init` with
 // the new namespaces as clone flags (exec.Cmd's SysProcAttr; uid/gid maps
 // written by the parent). Namespaces given by path are joined without
 // runc's 1,200-line nsexec.c:

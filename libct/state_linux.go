@@ -29,25 +29,30 @@ const (
 
 const (
 	stateFile = "state.json"
-	fifoName  = "exec.fifo"
+	// configFile holds the container's configs.Config, apart from
+	// state.json so that state and list never read or decode it.
+	configFile = "config.json"
+	fifoName   = "exec.fifo"
 	// errFifoName is a FIFO through which init reports a failure after
 	// start released it (see Container.waitExec).
 	errFifoName = "err.fifo"
 )
 
-// persisted is the content of state.json. Status is never stored: it is
+// persisted is what a container's state directory holds: the head in
+// state.json, the config in config.json. Status is never stored: it is
 // derived from the init process and the exec FIFO each time it is read.
 //
-// What `state` and `list` print is kept beside the config (head), so that
-// they decode only that: the first decode of a configs.Config costs a
-// fresh process more than the rest of `hull state` (bench/RESULTS.md). The
-// config itself is decoded on first use (Container.config).
+// What `state` and `list` print is kept apart from the config, so that
+// they read and decode only that: decoding a configs.Config costs a fresh
+// process more than the rest of `hull state`, and `list` once per
+// container (bench/RESULTS.md). The config is read on first use
+// (Container.config).
 type persisted struct {
 	head
 	Config *configs.Config `json:"config"`
 }
 
-// head is the part of state.json that status and `state` need.
+// head is state.json: what status, `state` and `list` need.
 type head struct {
 	ID            string            `json:"id"`
 	InitPid       int               `json:"init_pid"`
@@ -60,12 +65,6 @@ type head struct {
 	Bundle        string            `json:"bundle"`
 	Rootfs        string            `json:"rootfs"`
 	Annotations   map[string]string `json:"annotations,omitempty"`
-}
-
-// loaded is what Load decodes: the head, and the config still as JSON.
-type loaded struct {
-	head
-	Config json.RawMessage `json:"config"`
 }
 
 // idPattern is what runc accepts as a container id; "." and ".." are
@@ -113,10 +112,22 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
+// saveState writes config.json (when it changed since it was last written
+// or read) and then state.json, whose presence makes the container exist.
 func (c *Container) saveState() error {
 	cfg := c.config()
+	if !c.configSaved {
+		b, err := json.Marshal(cfg)
+		if err != nil {
+			return fmt.Errorf("encode config: %w", err)
+		}
+		if err := writeFileAtomic(filepath.Join(c.dir, configFile), b, 0o600); err != nil {
+			return fmt.Errorf("write config: %w", err)
+		}
+		c.configSaved = true
+	}
 	c.p.Version, c.p.Bundle, c.p.Rootfs, c.p.Annotations = cfg.Version, cfg.Bundle, cfg.Rootfs, cfg.Annotations
-	b, err := json.Marshal(&c.p)
+	b, err := json.Marshal(&c.p.head)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}

@@ -1,14 +1,18 @@
 package libct
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/configs"
 )
 
 // TestMakeLockedDir: of concurrent creates of one id exactly one gets the
@@ -85,5 +89,73 @@ func TestSweepNewDirs(t *testing.T) {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
 		}
+	}
+}
+
+// TestStateSplit: state.json holds the head only and config.json the
+// config; Load reads the head alone, config() reads config.json; a state
+// dir written by an older hull (config inside state.json) still loads.
+func TestStateSplit(t *testing.T) {
+	root := t.TempDir()
+	id := "split"
+	dir := filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &configs.Config{Version: "1.2.0", Bundle: "/b", Rootfs: "/b/rootfs", Hostname: "h1", Process: &configs.Process{Args: []string{"sh"}}}
+	c := &Container{root: root, dir: dir, p: persisted{head: head{ID: id, InitPid: 7}, Config: cfg}}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(st), `"config"`) || strings.Contains(string(st), "h1") {
+		t.Errorf("state.json carries the config: %s", st)
+	}
+	l, err := Load(root, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.p.Config != nil {
+		t.Error("Load decoded the config")
+	}
+	if l.p.InitPid != 7 || l.p.Bundle != "/b" || l.config().Hostname != "h1" {
+		t.Errorf("loaded pid %d bundle %q hostname %q", l.p.InitPid, l.p.Bundle, l.config().Hostname)
+	}
+
+	// An unchanged config is not written again.
+	fi1, _ := os.Stat(filepath.Join(dir, configFile))
+	if err := l.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	if fi2, _ := os.Stat(filepath.Join(dir, configFile)); !os.SameFile(fi1, fi2) {
+		t.Error("config.json rewritten although unchanged")
+	}
+
+	// Older layout: the config inside state.json, no config.json.
+	old, _ := json.Marshal(&persisted{head: head{ID: id, InitPid: 8, Bundle: "/b"}, Config: cfg})
+	if err := os.WriteFile(filepath.Join(dir, stateFile), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, configFile)); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Load(root, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.p.InitPid != 8 || l.config().Hostname != "h1" {
+		t.Errorf("old layout: pid %d hostname %q", l.p.InitPid, l.config().Hostname)
+	}
+
+	// A state.json naming another container is corrupt.
+	other, _ := json.Marshal(&head{ID: "other"})
+	if err := os.WriteFile(filepath.Join(dir, stateFile), other, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(root, id); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("Load of a state naming another id: %v", err)
 	}
 }
