@@ -147,7 +147,11 @@ func execProcessConfig(ctx *cli.Context, c *libct.Container) (*configs.Process, 
 	if ctx.NArg() < 2 {
 		return nil, errors.New("no command given (and no --process)")
 	}
-	p := *c.Config().Process
+	cfg, err := c.Config()
+	if err != nil {
+		return nil, err
+	}
+	p := *cfg.Process
 	p.Args = ctx.Args().Slice()[1:]
 	p.Env = append(append([]string(nil), p.Env...), ctx.StringSlice("env")...)
 	p.Terminal = ctx.Bool("tty")

@@ -62,14 +62,18 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if st := c.status(); st == Stopped {
 		return errors.New("cannot update a stopped container")
 	}
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return fmt.Errorf("cannot update: %w", err)
+	}
 	cg := c.cgroup()
-	if cg == nil {
+	if cg == nil || cfg.Cgroup == nil {
 		return errNoCgroup
 	}
 	if err := cg.Set(r); err != nil {
 		return err
 	}
-	c.config().Cgroup.Resources = r
+	cfg.Cgroup.Resources = r
 	c.configSaved = false
 	return c.saveState()
 }

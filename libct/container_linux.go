@@ -40,6 +40,8 @@ type Container struct {
 	// configSaved: config.json holds p.Config as it is (it was read from
 	// there, or written since the last change).
 	configSaved bool
+	// configErr is why config.json could not be read (see config).
+	configErr error
 }
 
 // Wait waits for the init that this process started (CreateOpts.KeepInit)
@@ -86,34 +88,19 @@ func Load(root, id string) (*Container, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return nil, fmt.Errorf("state of %q is corrupt: %w", id, err)
 	}
-	if h.ID != id {
-		return nil, fmt.Errorf("state of %q is corrupt: it names container %q", id, h.ID)
-	}
 	return &Container{root: root, dir: dir, p: persisted{head: h}, configSaved: true}, nil
 }
 
 // config returns the container's configuration, read from config.json on
-// first use.
+// first use. When that fails it returns a stand-in made from the head, so
+// that state, kill and delete keep working; configErr then says why, and
+// everything that would act on the stand-in (exec, update, hooks) must use
+// loadConfig instead.
 func (c *Container) config() *configs.Config {
 	if c.p.Config == nil {
-		cfg := &configs.Config{}
-		b, err := os.ReadFile(filepath.Join(c.dir, configFile))
-		if errors.Is(err, os.ErrNotExist) {
-			// Written by an older hull: the config inside state.json.
-			var old struct {
-				Config *configs.Config `json:"config"`
-			}
-			if b, err = os.ReadFile(filepath.Join(c.dir, stateFile)); err == nil {
-				if err = json.Unmarshal(b, &old); err == nil && old.Config != nil {
-					cfg = old.Config
-				}
-			}
-		} else if err == nil {
-			err = json.Unmarshal(b, cfg)
-		}
-		if err != nil || cfg.Process == nil {
-			// A config that is gone or does not decode: use what the
-			// head says, so that state, kill and delete keep working.
+		cfg, err := c.readConfig()
+		if err != nil {
+			c.configErr = err
 			cfg = &configs.Config{Version: c.p.Version, Bundle: c.p.Bundle, Rootfs: c.p.Rootfs, Annotations: c.p.Annotations, Process: &configs.Process{}}
 		}
 		c.p.Config = cfg
@@ -121,28 +108,41 @@ func (c *Container) config() *configs.Config {
 	return c.p.Config
 }
 
-// List loads every container under root, in directory order. Entries that
-// are not containers (or are half-written by a concurrent create) are skipped.
-func List(root string) ([]*Container, error) {
-	ents, err := os.ReadDir(root)
+// loadConfig is config for the operations that must not run on a stand-in
+// (exec with no namespaces to join would run on the host).
+func (c *Container) loadConfig() (*configs.Config, error) {
+	cfg := c.config()
+	if c.configErr != nil {
+		return nil, c.configErr
+	}
+	return cfg, nil
+}
+
+func (c *Container) readConfig() (*configs.Config, error) {
+	path := filepath.Join(c.dir, configFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Written by an older hull: the config inside state.json.
+		var old struct {
+			Config *configs.Config `json:"config"`
+		}
+		sb, serr := os.ReadFile(filepath.Join(c.dir, stateFile))
+		if serr == nil && json.Unmarshal(sb, &old) == nil && old.Config != nil && old.Config.Process != nil {
+			return old.Config, nil
+		}
+		return nil, fmt.Errorf("config of container %q: %w", c.p.ID, err)
+	}
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
-		return nil, err
+		return nil, fmt.Errorf("config of container %q: %w", c.p.ID, err)
 	}
-	var cs []*Container
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		c, err := Load(root, e.Name())
-		if err != nil {
-			continue
-		}
-		cs = append(cs, c)
+	cfg := &configs.Config{}
+	if err := json.Unmarshal(b, cfg); err != nil {
+		return nil, fmt.Errorf("config of container %q: %s is corrupt: %w", c.p.ID, path, err)
 	}
-	return cs, nil
+	if cfg.Process == nil {
+		return nil, fmt.Errorf("config of container %q: %s has no process", c.p.ID, path)
+	}
+	return cfg, nil
 }
 
 // ListStates returns the state of every container under root, in
@@ -198,7 +198,7 @@ func ListStates(root string) ([]*State, error) {
 func (c *Container) ID() string { return c.p.ID }
 
 // Config returns the container's configuration.
-func (c *Container) Config() *configs.Config { return c.config() }
+func (c *Container) Config() (*configs.Config, error) { return c.loadConfig() }
 
 // Pid returns the host pid of the container's init.
 func (c *Container) Pid() int { return c.p.InitPid }
@@ -290,6 +290,13 @@ func (c *Container) start(notifyHost string) error {
 	// once its write end closes, init gives up (a failed start would kill
 	// a container that could have been started again).
 	//
+	// The config, for the poststart hooks: a container whose config.json
+	// cannot be read is not started (its hooks are unknown).
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return fmt.Errorf("cannot start: %w", err)
+	}
+	//
 	// Hold err.fifo's read end before releasing init, so that what init
 	// writes there survives init's exit.
 	errFd, err := unix.Open(filepath.Join(c.dir, errFifoName), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -325,7 +332,11 @@ func (c *Container) start(notifyHost string) error {
 	if err := waitExec(fd, errFd); err != nil {
 		return err
 	}
-	if h := c.config().Hooks; h != nil {
+	if h := cfg.Hooks; h != nil && len(h.Poststart) > 0 {
+		// A hook may call `hull exec` or `hull state` on this container:
+		// exec's shared lock must not wait for ours (runc has no lock).
+		unlock()
+		locked = false
 		if err := runHooks("poststart", h.Poststart, c.specState(Running, c.p.InitPid)); err != nil {
 			// runtime.md: generate an error and stop the container; it
 			// stays until delete.
@@ -337,8 +348,10 @@ func (c *Container) start(notifyHost string) error {
 	if notify != nil {
 		// The container runs: waiting for its READY=1 must not keep
 		// delete, kill or pause out.
-		unlock()
-		locked = false
+		if locked {
+			unlock()
+			locked = false
+		}
 		return c.forwardReady(notify, notifyHost)
 	}
 	return nil
@@ -450,6 +463,9 @@ func (c *Container) Delete(force bool) error {
 	}
 	if err := c.destroy(); err != nil {
 		return err
+	}
+	if c.configErr != nil {
+		return &HookWarning{Err: fmt.Errorf("poststop hooks not run: %w", c.configErr)}
 	}
 	if h := c.config().Hooks; h != nil {
 		if err := runAllHooks("poststop", h.Poststop, c.specState(Stopped, 0)); err != nil {

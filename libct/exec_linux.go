@@ -6,9 +6,15 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hullrt/hull/libct/configs"
 )
+
+// execLockTimeout bounds exec's wait for the container's lock (see
+// lockDirShared): longer than a delete's own waits for the container's
+// processes to die (10 s each).
+const execLockTimeout = 30 * time.Second
 
 // ExecOpts are the caller's choices for Exec.
 type ExecOpts struct {
@@ -35,7 +41,7 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	// The shared lock keeps create, start, pause and delete out until the
 	// process is in the container's cgroup: a delete then kills it with the
 	// rest, and never races its join (see lockDirShared).
-	release, err := lockDirShared(c.dir)
+	release, err := lockDirShared(c.dir, execLockTimeout)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("container %q: %w", c.p.ID, ErrNotExist)
@@ -53,16 +59,22 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	default:
 		return nil, fmt.Errorf("cannot exec in a %s container", st)
 	}
-	if err := checkLSM(c.config(), p); err != nil {
+	// Never a stand-in: with no namespaces to join, the process would run
+	// on the host.
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cannot exec: %w", err)
+	}
+	if err := checkLSM(cfg, p); err != nil {
 		return nil, err
 	}
-	filter, err := compileSeccomp(c.root, c.config().Seccomp)
+	filter, err := compileSeccomp(c.root, cfg.Seccomp)
 	if err != nil {
 		return nil, err
 	}
 	join := map[configs.NamespaceType]string{}
 	initNS := "/proc/" + strconv.Itoa(c.p.InitPid) + "/ns/"
-	for _, ns := range c.config().Namespaces {
+	for _, ns := range cfg.Namespaces {
 		join[ns.Type] = initNS + string(ns.Type)
 	}
 	console, err := consoleConn(p.Terminal, &CreateOpts{ConsoleSocket: o.ConsoleSocket, ConsoleConn: o.ConsoleConn})
@@ -75,7 +87,7 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	ch := &child{
 		mode:       modeExec,
 		id:         c.p.ID,
-		cfg:        c.config(),
+		cfg:        cfg,
 		proc:       p,
 		cg:         c.cgroup(),
 		join:       join,

@@ -274,6 +274,9 @@ func (ch *child) start() (*os.Process, error) {
 		return err
 	}
 
+	if ch.cg == nil && ch.onJoined != nil {
+		ch.onJoined() // nothing to join
+	}
 	if ch.cg != nil {
 		join := ch.cg.Apply
 		if !ch.newCgroup {

@@ -147,8 +147,22 @@ func lockDir(dir string) (func(), error) {
 // may join a container at once, but none while it is created, started or
 // deleted (a delete racing an exec would otherwise kill the cgroup's
 // processes, miss the one joining, and fail to remove the cgroup).
-func lockDirShared(dir string) (func(), error) {
-	return flockDir(dir, unix.LOCK_SH)
+//
+// It waits at most timeout: a hook of create that runs `hull exec` on its
+// own container would otherwise wait for ever for the create that waits
+// for the hook.
+func lockDirShared(dir string, timeout time.Duration) (func(), error) {
+	deadline := time.Now().Add(timeout)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		unlock, err := flockDir(dir, unix.LOCK_SH|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return unlock, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("container %s is busy: a create, start, pause, update or delete has held its lock for %s", filepath.Base(dir), timeout)
+		}
+		time.Sleep(delay)
+	}
 }
 
 func flockDir(dir string, how int) (func(), error) {

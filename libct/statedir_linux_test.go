@@ -150,12 +150,20 @@ func TestStateSplit(t *testing.T) {
 		t.Errorf("old layout: pid %d hostname %q", l.p.InitPid, l.config().Hostname)
 	}
 
-	// A state.json naming another container is corrupt.
-	other, _ := json.Marshal(&head{ID: "other"})
-	if err := os.WriteFile(filepath.Join(dir, stateFile), other, 0o600); err != nil {
+	// Neither config.json nor a config inside state.json: config() is a
+	// stand-in from the head, and loadConfig says why.
+	head8, _ := json.Marshal(&head{ID: id, InitPid: 8, Bundle: "/b"})
+	if err := os.WriteFile(filepath.Join(dir, stateFile), head8, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(root, id); err == nil || !strings.Contains(err.Error(), "corrupt") {
-		t.Errorf("Load of a state naming another id: %v", err)
+	l, err = Load(root, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.config().Bundle != "/b" || len(l.config().Namespaces) != 0 {
+		t.Errorf("stand-in config: %+v", l.config())
+	}
+	if _, err := l.loadConfig(); err == nil || !strings.Contains(err.Error(), "config of container") {
+		t.Errorf("loadConfig without config.json: %v", err)
 	}
 }

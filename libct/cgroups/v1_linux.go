@@ -143,19 +143,26 @@ func (m *v1Manager) Apply(pid int) (retErr error) {
 	return nil
 }
 
-// Join moves pid into every hierarchy's existing cgroup.
+// Join moves pid into every hierarchy's existing cgroup. A hierarchy whose
+// directory is gone is skipped, as runc's exec does (someone removed it by
+// hand); when all are gone the cgroup no longer exists and Join fails.
+// A rootless manager also skips what it may not write.
 func (m *v1Manager) Join(pid int) error {
-	for _, dir := range m.dirs() {
+	dirs := m.dirs()
+	var gone []string
+	for _, dir := range dirs {
 		err := writePid(dir, pid)
-		if err == nil {
-			continue
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ENOENT):
+			gone = append(gone, dir)
+		case m.rootless && isPermission(err):
+		default:
+			return joinErr(dir, err)
 		}
-		// Rootless: the state names every hierarchy, but Apply may have
-		// been refused (and made nothing) in some of them.
-		if m.rootless && (isPermission(err) || errors.Is(err, unix.ENOENT)) {
-			continue
-		}
-		return joinErr(dir, err)
+	}
+	if len(gone) > 0 && len(gone) == len(dirs) && !m.rootless {
+		return joinErr(gone[0], unix.ENOENT)
 	}
 	return nil
 }

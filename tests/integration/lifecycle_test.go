@@ -219,3 +219,73 @@ func TestSessionKeyring(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadableConfig: when a container's stored config cannot be read,
+// exec refuses (with nothing to join it would run on the host) and so do
+// start and update; state and delete still work, delete saying that the
+// poststop hooks were not run. The state directory's layout is hull's own.
+func TestUnreadableConfig(t *testing.T) {
+	if !testEnv.isHull {
+		t.Skip("the state directory layout (config.json beside state.json) is hull's")
+	}
+	t.Parallel()
+	r := newRuntime(t)
+	for _, started := range []bool{false, true} {
+		id := newID(t)
+		b := newBundle(t, []string{"sleep", "1000"}, nil)
+		r.must("create", "--bundle", b.dir, id)
+		want := "created"
+		if started {
+			r.must("start", id)
+			want = "running"
+		}
+		if err := os.Remove(filepath.Join(r.root, id, "config.json")); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.state(id); st.Status != want {
+			t.Errorf("state without config.json: %s, want %s", st.Status, want)
+		}
+		for _, args := range [][]string{{"exec", id, "true"}, {"start", id}, {"update", "--pids-limit", "10", id}} {
+			if args[0] == "start" && started {
+				continue
+			}
+			res := r.call(args...)
+			if res.code == 0 {
+				t.Errorf("%s without config.json succeeded", args[0])
+			} else if !strings.Contains(res.stderr, "config of container") {
+				t.Errorf("%s without config.json: stderr %q does not name the config", args[0], res.stderr)
+			}
+		}
+		res := r.call("delete", "--force", id)
+		if res.code != 0 {
+			t.Errorf("delete --force without config.json: %v", res)
+		}
+		if !strings.Contains(res.stderr, "poststop hooks not run") {
+			t.Errorf("delete without config.json: stderr %q does not warn that poststop hooks were not run", res.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(r.root, id)); !os.IsNotExist(err) {
+			t.Errorf("state dir left after delete: %v", err)
+		}
+	}
+}
+
+// TestPoststartHookExecs: a poststart hook may exec into its own
+// container (start must not hold anything the exec waits for).
+func TestPoststartHookExecs(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := newID(t)
+	timeout := 20
+	b := newBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{
+			Path:    testEnv.binary,
+			Args:    []string{"runtime", "--root", r.root, "exec", id, "true"},
+			Timeout: &timeout,
+		}}}
+	})
+	r.must("create", "--bundle", b.dir, id)
+	if res := r.call("start", id); res.code != 0 {
+		t.Errorf("start with a poststart hook that execs into the container: %v", res)
+	}
+	r.call("delete", "--force", id)
+}

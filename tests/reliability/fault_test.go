@@ -267,8 +267,13 @@ func createPoints() []createPoint {
 		{"set pids.max", func(id, dir string) []string {
 			return inject("open,openat", kill, "", cgroupDir("pids", id)+"/pids.max")
 		}, false, "parent"},
-		// The temp file of state.json is written, then fchmod'ed, then renamed.
-		{"fchmod state.json temp file", func(id, dir string) []string { return inject("fchmod", kill, "1") }, false, "parent"},
+		// config.json, then state.json: each temp file is written, then
+		// fchmod'ed, then renamed.
+		{"fchmod config.json temp file", func(id, dir string) []string { return inject("fchmod", kill, "1") }, false, "parent"},
+		{"rename config.json", func(id, dir string) []string {
+			return inject("rename,renameat,renameat2", kill, "", dir+"/config.json")
+		}, false, "parent"},
+		{"fchmod state.json temp file", func(id, dir string) []string { return inject("fchmod", kill, "2") }, false, "parent"},
 		{"rename state.json", func(id, dir string) []string {
 			return inject("rename,renameat,renameat2", kill, "", dir+"/state.json")
 		}, false, "parent"},
