@@ -221,7 +221,7 @@ func (b *bench) benchmark() error {
 		if err := b.floorRound(); err != nil {
 			return err
 		}
-		for _, step := range []func(*runtime, int) error{b.lifecycle, b.runOnce, b.execOnce, b.stateOnce, b.list1Once} {
+		for _, step := range []func(*runtime, int) error{b.lifecycle, b.runOnce, b.execOnce, b.stateOnce, b.list1Once, b.versionOnce} {
 			for _, rt := range b.order(i) {
 				if err := step(rt, i); err != nil {
 					return err
@@ -334,6 +334,19 @@ func (b *bench) lifecycle(rt *runtime, i int) error {
 }
 
 // rssRound takes each command's peak RSS through /usr/bin/time.
+// versionOnce times `--version`: the cost of starting the runtime's
+// process at all, which run pays twice for hull and runc (the runtime and
+// its re-executed init) and once for crun.
+func (b *bench) versionOnce(rt *runtime, _ int) error {
+	s, err := rt.call(b.tmp, "--version")
+	if err != nil {
+		return err
+	}
+	b.res.add("process start-up (--version)", "ms", rt.name, ms(s.dur))
+	b.res.add("cpu: process start-up (--version)", "cpu ms", rt.name, ms(s.cpu))
+	return nil
+}
+
 func (b *bench) rssRound(rt *runtime, i int) error {
 	id := fmt.Sprintf("%s-rss-%d", rt.name, i)
 	pidFile := filepath.Join(b.tmp, rt.name+".pid")
