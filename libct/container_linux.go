@@ -130,6 +130,10 @@ func (c *Container) readConfig() (*configs.Config, error) {
 		if serr == nil && json.Unmarshal(sb, &old) == nil && old.Config != nil && old.Config.Process != nil {
 			return old.Config, nil
 		}
+		if errors.Is(serr, os.ErrNotExist) {
+			// Both gone: a delete removed the container since Load.
+			return nil, fmt.Errorf("container %q: %w", c.p.ID, ErrNotExist)
+		}
 		return nil, fmt.Errorf("config of container %q: %w", c.p.ID, err)
 	}
 	if err != nil {
