@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -149,13 +150,7 @@ func TestTmpfsKeepsDirectoryMode(t *testing.T) {
 		{Source: "tmpfs", Type: "tmpfs", Destination: "/new"},
 		{Source: "tmpfs", Type: "tmpfs", Destination: "/tmp", Data: "mode=1777"},
 	}}
-	inMountNS(t, func() error {
-		if err := Prepare(c); err != nil {
-			return err
-		}
-		if err := MountAll(c); err != nil {
-			return err
-		}
+	inMountedNS(t, c, func([]*mountinfo.Info) error {
 		for p, want := range map[string]os.FileMode{
 			"/tight": os.ModeDir | 0o711,
 			"/new":   os.ModeDir | os.ModeSticky | 0o777,
@@ -187,17 +182,7 @@ func TestCgroupMount(t *testing.T) {
 		{Source: "sysfs", Destination: "/sys", Type: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RDONLY},
 		{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RELATIME | unix.MS_RDONLY},
 	}}
-	inMountNS(t, func() error {
-		if err := Prepare(c); err != nil {
-			return err
-		}
-		if err := MountAll(c); err != nil {
-			return err
-		}
-		infos, err := threadMounts()
-		if err != nil {
-			return err
-		}
+	inMountedNS(t, c, func(infos []*mountinfo.Info) error {
 		top := mountAt(infos, root+"/sys/fs/cgroup")
 		if unified {
 			if top == nil || top.FSType != "cgroup2" || !hasOpt(top.Options, "ro") {
@@ -260,13 +245,7 @@ func TestIDMappedMount(t *testing.T) {
 	if st.Type == unix.OVERLAYFS_SUPER_MAGIC {
 		t.Skip("idmapped mounts: the temp dir is on overlayfs, which cannot be idmapped")
 	}
-	inMountNS(t, func() error {
-		if err := Prepare(c); err != nil {
-			return err
-		}
-		if err := MountAll(c); err != nil {
-			return err
-		}
+	inMountedNS(t, c, func([]*mountinfo.Info) error {
 		var st unix.Stat_t
 		if err := unix.Stat(root+"/idm/f", &st); err != nil {
 			return err
@@ -314,13 +293,7 @@ func TestNoPivotRoot(t *testing.T) {
 	c := &configs.Config{Rootfs: root, NoPivotRoot: true, Mounts: []*configs.Mount{
 		{Source: "proc", Destination: "/proc", Type: "proc"},
 	}}
-	inMountNS(t, func() error {
-		if err := Prepare(c); err != nil {
-			return err
-		}
-		if err := MountAll(c); err != nil {
-			return err
-		}
+	inMountedNS(t, c, func([]*mountinfo.Info) error {
 		if err := PivotRoot(c); err != nil {
 			return err
 		}

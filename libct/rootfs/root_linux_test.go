@@ -50,6 +50,25 @@ func inMountNS(t *testing.T, f func() error) {
 }
 
 // threadMounts reads the calling thread's mount table.
+// inMountedNS runs Prepare and MountAll for c in a private mount namespace
+// (inMountNS), then f with the thread's mounts.
+func inMountedNS(t *testing.T, c *configs.Config, f func([]*mountinfo.Info) error) {
+	t.Helper()
+	inMountNS(t, func() error {
+		if err := Prepare(c); err != nil {
+			return err
+		}
+		if err := MountAll(c); err != nil {
+			return err
+		}
+		infos, err := threadMounts()
+		if err != nil {
+			return err
+		}
+		return f(infos)
+	})
+}
+
 func threadMounts() ([]*mountinfo.Info, error) {
 	return realSys{}.mounts(nil)
 }
@@ -143,17 +162,7 @@ func TestRootfsLifecycle(t *testing.T) {
 		ReadonlyPaths: []string{"/proc/sys", "/proc/keys", "/proc/missing"},
 		Readonly:      true,
 	}
-	inMountNS(t, func() error {
-		if err := Prepare(c); err != nil {
-			return err
-		}
-		if err := MountAll(c); err != nil {
-			return err
-		}
-		infos, err := threadMounts()
-		if err != nil {
-			return err
-		}
+	inMountedNS(t, c, func(infos []*mountinfo.Info) error {
 		for _, want := range []struct{ dest, fstype string }{
 			{"", "bind"}, // the rootfs is a mount point
 			{"/proc", "proc"}, {"/dev", "tmpfs"}, {"/dev/pts", "devpts"}, {"/dev/shm", "tmpfs"},
@@ -215,7 +224,7 @@ func TestRootfsLifecycle(t *testing.T) {
 		if err := Finalize(c); err != nil {
 			return err
 		}
-		infos, err = threadMounts()
+		infos, err := threadMounts()
 		if err != nil {
 			return err
 		}
@@ -288,17 +297,7 @@ func TestMountDestinationStaysInRootfs(t *testing.T) {
 			}
 			mnt := tt.mount
 			c := &configs.Config{Rootfs: root, Mounts: []*configs.Mount{&mnt}}
-			inMountNS(t, func() error {
-				if err := Prepare(c); err != nil {
-					return err
-				}
-				if err := MountAll(c); err != nil {
-					return err
-				}
-				infos, err := threadMounts()
-				if err != nil {
-					return err
-				}
+			inMountedNS(t, c, func(infos []*mountinfo.Info) error {
 				if mountAt(infos, root+tt.landsOn) == nil {
 					return fmt.Errorf("nothing mounted on %s", root+tt.landsOn)
 				}
@@ -426,13 +425,7 @@ func TestDevicesNeverFollowSymlinks(t *testing.T) {
 			{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200},
 		},
 	}
-	inMountNS(t, func() error {
-		if err := Prepare(c); err != nil {
-			return err
-		}
-		if err := MountAll(c); err != nil {
-			return err
-		}
+	inMountedNS(t, c, func([]*mountinfo.Info) error {
 		for _, d := range []struct {
 			path         string
 			major, minor uint32
@@ -473,17 +466,7 @@ func TestDeviceAlsoBindMounted(t *testing.T) {
 		},
 		Devices: []specs.LinuxDevice{{Path: "/dev/custom", Type: "c", Major: 1, Minor: 7, UID: u32(1000)}},
 	}
-	inMountNS(t, func() error {
-		if err := Prepare(c); err != nil {
-			return err
-		}
-		if err := MountAll(c); err != nil {
-			return err
-		}
-		infos, err := threadMounts()
-		if err != nil {
-			return err
-		}
+	inMountedNS(t, c, func(infos []*mountinfo.Info) error {
 		if mountAt(infos, root+"/dev/custom") == nil {
 			return errors.New("the bind of /dev/custom is gone")
 		}
