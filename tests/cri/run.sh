@@ -33,11 +33,9 @@ if [[ ${1:-} == --scenario ]]; then
 	exit $?
 fi
 
-runtime=${1:-$repo/hull}
-if [[ $runtime != */* ]]; then
-	runtime=$(command -v "$runtime") || { echo "cri: runtime $1 not found" >&2; exit 1; }
-fi
-runtime=$(realpath -e "$runtime") || { echo "cri: runtime ${1:-$repo/hull} not found (make hull)" >&2; exit 1; }
+# shellcheck source=tests/lib/workdir.sh
+source "$repo/tests/lib/workdir.sh"
+runtime=$(resolve_runtime cri "${1:-}" "$repo/hull") || exit 1
 if [[ $(id -u) != 0 ]]; then
 	echo "cri: must run as root" >&2
 	exit 1
@@ -62,28 +60,14 @@ export CRI_NETNAME=hull-cri-$$ CRI_RTROOT=$work/runtime-root CRI_STATE=$work/sta
 # every process started from the work dir, by pid; unmounts what is left
 # there, removes the cgroup parent and the work dir.
 cleanup() {
-	local pid f cl mp mps
+	local pid
 	if [[ -n $ctrd_pid ]] && [[ -d /proc/$ctrd_pid ]]; then
 		kill -TERM "$ctrd_pid" 2>/dev/null
 		for _ in $(seq 50); do [[ -d /proc/$ctrd_pid ]] || break; sleep 0.1; done
 		kill -KILL "$ctrd_pid" 2>/dev/null
 	fi
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}
-		pid=${pid%/cmdline}
-		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-		cl=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
-		[[ $cl == *"$work"* ]] || continue
-		echo "cri: killing leftover process $pid: $cl" >&2
-		kill -KILL "$pid" 2>/dev/null
-	done
-	for _ in 1 2 3; do
-		mps=$(awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo | sort -r)
-		[[ -z $mps ]] && break
-		for mp in $mps; do
-			umount -l "$mp" 2>/dev/null
-		done
-	done
+	kill_workdir_procs cri "$work"
+	umount_workdir "$work"
 	local d
 	for d in "$cgroot"/*/; do
 		[[ -d $d${cgparent#/} ]] || continue

@@ -13,11 +13,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 export PATH=/usr/local/go/bin:$PATH
 
-runtime=${1:-$repo/hull}
-if [[ $runtime != */* ]]; then
-	runtime=$(command -v "$runtime") || { echo "e2e: runtime $1 not found" >&2; exit 1; }
-fi
-runtime=$(realpath -e "$runtime") || { echo "e2e: runtime ${1:-$repo/hull} not found (make hull)" >&2; exit 1; }
+# shellcheck source=tests/lib/workdir.sh
+source "$repo/tests/lib/workdir.sh"
+runtime=$(resolve_runtime e2e "${1:-}" "$repo/hull") || exit 1
 
 if [[ $(id -u) != 0 ]]; then
 	echo "e2e: must run as root" >&2
@@ -33,7 +31,7 @@ export E2E_WORKDIR=$work
 # signal) before its own teardown: it stops containerd and every process
 # started from the work dir by pid, unmounts what is left there, removes it.
 cleanup() {
-	local pid mp
+	local pid
 	if [[ -f $work/containerd.pid ]]; then
 		pid=$(<"$work/containerd.pid")
 		if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$work"; then
@@ -42,23 +40,8 @@ cleanup() {
 			kill -KILL "$pid" 2>/dev/null
 		fi
 	fi
-	local f cl
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}
-		pid=${pid%/cmdline}
-		[[ $pid == "$$" ]] && continue
-		cl=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
-		[[ $cl == *"$work"* ]] || continue
-		echo "e2e: killing leftover process $pid: $cl" >&2
-		kill -KILL "$pid" 2>/dev/null
-	done
-	for _ in 1 2 3; do
-		mps=$(awk -v w="$work" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo | sort -r)
-		[[ -z $mps ]] && break
-		for mp in $mps; do
-			umount -l "$mp" 2>/dev/null
-		done
-	done
+	kill_workdir_procs e2e "$work"
+	umount_workdir "$work"
 	if [[ -z ${E2E_KEEP:-} ]]; then
 		rm -rf "$work"
 	else
