@@ -295,10 +295,14 @@ func (c *Container) start(notifyHost string) error {
 	// a container that could have been started again).
 	//
 	// The config, for the poststart hooks: a container whose config.json
-	// cannot be read is not started (its hooks are unknown).
-	cfg, err := c.loadConfig()
-	if err != nil {
-		return fmt.Errorf("cannot start: %w", err)
+	// cannot be read is not started (its hooks are unknown). Without
+	// hooks it is not read at all (decoding it costs a fresh process
+	// about as much as the rest of start).
+	cfg := &configs.Config{}
+	if c.p.needsConfig() {
+		if cfg, err = c.loadConfig(); err != nil {
+			return fmt.Errorf("cannot start: %w", err)
+		}
 	}
 	//
 	// Hold err.fifo's read end before releasing init, so that what init
@@ -468,6 +472,9 @@ func (c *Container) Delete(force bool) error {
 	if err := c.destroy(); err != nil {
 		return err
 	}
+	if !c.p.needsConfig() {
+		return nil
+	}
 	if c.configErr != nil {
 		return &HookWarning{Err: fmt.Errorf("poststop hooks not run: %w", c.configErr)}
 	}
@@ -485,7 +492,9 @@ func (c *Container) Delete(force bool) error {
 func (c *Container) destroy() error {
 	// Read config.json while it exists: the poststop hooks that run after
 	// destroy come from it.
-	c.config()
+	if c.p.needsConfig() {
+		c.config()
+	}
 	cg := c.cgroup()
 	if c.status() != Stopped {
 		_ = unix.Kill(c.p.InitPid, unix.SIGKILL)

@@ -65,7 +65,16 @@ type head struct {
 	Bundle        string            `json:"bundle"`
 	Rootfs        string            `json:"rootfs"`
 	Annotations   map[string]string `json:"annotations,omitempty"`
+	// Split: the config is in config.json (not inside state.json, as an
+	// older hull wrote it), and HostHooks tells whether it has poststart
+	// or poststop hooks, so that start and delete read it only then.
+	Split     bool `json:"split,omitempty"`
+	HostHooks bool `json:"host_hooks,omitempty"`
 }
+
+// needsConfig reports whether start or delete must read the config: for
+// its poststart or poststop hooks, or because the state predates Split.
+func (h *head) needsConfig() bool { return !h.Split || h.HostHooks }
 
 // idPattern is what runc accepts as a container id; "." and ".." are
 // refused separately because they match it.
@@ -127,6 +136,8 @@ func (c *Container) saveState() error {
 		c.configSaved = true
 	}
 	c.p.Version, c.p.Bundle, c.p.Rootfs, c.p.Annotations = cfg.Version, cfg.Bundle, cfg.Rootfs, cfg.Annotations
+	c.p.Split = true
+	c.p.HostHooks = cfg.Hooks != nil && (len(cfg.Hooks.Poststart) > 0 || len(cfg.Hooks.Poststop) > 0)
 	b, err := json.Marshal(&c.p.head)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)

@@ -121,6 +121,9 @@ func TestStateSplit(t *testing.T) {
 	if l.p.Config != nil {
 		t.Error("Load decoded the config")
 	}
+	if l.p.needsConfig() {
+		t.Error("a container without poststart/poststop hooks needs its config for start/delete")
+	}
 	if l.p.InitPid != 7 || l.p.Bundle != "/b" || l.config().Hostname != "h1" {
 		t.Errorf("loaded pid %d bundle %q hostname %q", l.p.InitPid, l.p.Bundle, l.config().Hostname)
 	}
@@ -145,6 +148,9 @@ func TestStateSplit(t *testing.T) {
 	l, err = Load(root, id)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !l.p.needsConfig() {
+		t.Error("old layout: start/delete must read the config (its hooks are not in the head)")
 	}
 	if l.p.InitPid != 8 || l.config().Hostname != "h1" {
 		t.Errorf("old layout: pid %d hostname %q", l.p.InitPid, l.config().Hostname)

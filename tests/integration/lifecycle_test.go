@@ -222,8 +222,9 @@ func TestSessionKeyring(t *testing.T) {
 
 // TestUnreadableConfig: when a container's stored config cannot be read,
 // exec refuses (with nothing to join it would run on the host) and so do
-// start and update; state and delete still work, delete saying that the
-// poststop hooks were not run. The state directory's layout is hull's own.
+// update and, when the container has poststart hooks, start; state and
+// delete still work, delete saying that the poststop hooks were not run.
+// The state directory's layout is hull's own.
 func TestUnreadableConfig(t *testing.T) {
 	if !testEnv.isHull {
 		t.Skip("the state directory layout (config.json beside state.json) is hull's")
@@ -232,7 +233,13 @@ func TestUnreadableConfig(t *testing.T) {
 	r := newRuntime(t)
 	for _, started := range []bool{false, true} {
 		id := newID(t)
-		b := newBundle(t, []string{"sleep", "1000"}, nil)
+		// With hooks to run after create, start and delete need the config.
+		b := newBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{
+				Poststart: []specs.Hook{{Path: "/bin/true"}},
+				Poststop:  []specs.Hook{{Path: "/bin/true"}},
+			}
+		})
 		r.must("create", "--bundle", b.dir, id)
 		want := "created"
 		if started {
