@@ -649,13 +649,12 @@ func TestV1DestroyBusyCgroupFails(t *testing.T) {
 	}
 }
 
-// TestV1ExecJoinFailureKeepsCgroup: a manager rebuilt by Load (as for exec)
-// whose Apply fails must not remove the container's cgroup.
-func TestV1ExecJoinFailureKeepsCgroup(t *testing.T) {
-	needV1Root(t)
+// newLoadedV1 makes a container's cgroup (empty: no process keeps it busy,
+// as between create's Apply and an exec into a container whose init has not
+// joined yet) and the manager that Load rebuilds from its state, as exec's.
+func newLoadedV1(t *testing.T) (created *v1Manager, loaded Manager) {
+	t.Helper()
 	m := newTestV1(t, "", nil)
-	// Empty (no process keeps it busy), as between create's Apply and
-	// exec in a container whose init has not joined yet.
 	if err := m.Apply(0); err != nil {
 		t.Fatal(err)
 	}
@@ -663,6 +662,14 @@ func TestV1ExecJoinFailureKeepsCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, l
+}
+
+// TestV1ExecJoinFailureKeepsCgroup: a manager rebuilt by Load (as for exec)
+// whose Apply fails must not remove the container's cgroup.
+func TestV1ExecJoinFailureKeepsCgroup(t *testing.T) {
+	needV1Root(t)
+	m, l := newLoadedV1(t)
 	if err := l.Apply(1 << 30); err == nil {
 		t.Fatal("Apply of a pid that does not exist: want an error")
 	}
@@ -678,14 +685,7 @@ func TestV1ExecJoinFailureKeepsCgroup(t *testing.T) {
 // creating the directory again.
 func TestV1JoinNeverCreates(t *testing.T) {
 	needV1Root(t)
-	m := newTestV1(t, "", nil)
-	if err := m.Apply(0); err != nil {
-		t.Fatal(err)
-	}
-	l, err := Load(m.State())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, l := newLoadedV1(t)
 	cmd := startSleep(t)
 	if err := l.Join(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
@@ -700,7 +700,7 @@ func TestV1JoinNeverCreates(t *testing.T) {
 	}
 	cmd = startSleep(t)
 	defer killWait(cmd)
-	err = l.Join(cmd.Process.Pid)
+	err := l.Join(cmd.Process.Pid)
 	if err == nil || !strings.Contains(err.Error(), "no longer exists") {
 		t.Fatalf("Join into a removed cgroup: got %v, want an error saying it no longer exists", err)
 	}
