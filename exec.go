@@ -73,6 +73,9 @@ func execProcess(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if err := checkExecUser(ctx, c, p); err != nil {
+		return -1, err
+	}
 	detach := ctx.Bool("detach")
 	sock := ctx.String("console-socket")
 	if detach && p.Terminal && sock == "" {
@@ -209,6 +212,21 @@ func execProcessConfig(ctx *cli.Context, c *libct.Container) (*configs.Process, 
 		p.Capabilities = &caps
 	}
 	return &p, nil
+}
+
+// checkExecUser refuses ids the process cannot take: (uid_t)-1, which
+// setresuid leaves unchanged (the process would stay root), and ids the
+// container's user namespace does not map (issue 20).
+func checkExecUser(ctx *cli.Context, c *libct.Container, p *configs.Process) error {
+	cfg, err := c.Config()
+	if err != nil {
+		return err
+	}
+	f := specconv.ProcessUserFields
+	if ctx.String("process") == "" {
+		f = specconv.UserFields{UID: "--user", GID: "--user", AdditionalGids: "additionalGids"}
+	}
+	return specconv.CheckExecUser(p, cfg, c.Pid(), f)
 }
 
 func addCap(set []int, n int) []int {

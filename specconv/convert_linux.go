@@ -320,20 +320,16 @@ func convertIDMappings(c *configs.Config, lx *specs.Linux, rootless bool) error 
 	}
 	c.UIDMappings = lx.UIDMappings
 	c.GIDMappings = lx.GIDMappings
-	if userns.Path != "" || c.Process == nil {
+	if c.Process == nil {
 		return nil
 	}
-	p := c.Process
-	if !mapped(c.UIDMappings, p.UID) {
-		return fieldErr("process.user.uid", "%d is not mapped by linux.uidMappings", p.UID)
+	if userns.Path == "" {
+		return checkMapped(ProcessUserFields, c.Process, c.UIDMappings, c.GIDMappings, "linux.uidMappings/gidMappings")
 	}
-	if !mapped(c.GIDMappings, p.GID) {
-		return fieldErr("process.user.gid", "%d is not mapped by linux.gidMappings", p.GID)
-	}
-	for i, g := range p.AdditionalGids {
-		if !mapped(c.GIDMappings, g) {
-			return fieldErr(idx("process.user.additionalGids", i), "%d is not mapped by linux.gidMappings", g)
-		}
+	// A joined namespace brings its own maps: readable when it is named
+	// by a process's /proc/PID/ns/user, otherwise left to the kernel.
+	if uids, gids, ok := joinedIDMaps(userns.Path); ok {
+		return checkMapped(ProcessUserFields, c.Process, uids, gids, "the user namespace "+userns.Path)
 	}
 	return nil
 }
@@ -350,8 +346,10 @@ func checkIDMap(name string, maps []specs.LinuxIDMapping) error {
 		if m.Size == 0 {
 			return fieldErr(f, "size must not be 0")
 		}
-		if uint64(m.ContainerID)+uint64(m.Size) > 1<<32 || uint64(m.HostID)+uint64(m.Size) > 1<<32 {
-			return fieldErr(f, "range runs past 4294967295")
+		// The kernel refuses a range that reaches 4294967295 ((uid_t)-1):
+		// map_write checks first+count for a wrap in 32 bits.
+		if uint64(m.ContainerID)+uint64(m.Size) > noID || uint64(m.HostID)+uint64(m.Size) > noID {
+			return fieldErr(f, "range reaches 4294967295 ((uid_t)-1), which cannot be mapped")
 		}
 		for j := range i {
 			o := maps[j]

@@ -123,6 +123,22 @@ func TestConvertBad(t *testing.T) {
 			userns(s)
 			s.Process.User.AdditionalGids = []uint32{1, 70000}
 		}, "process.user.additionalGids[1]", "not mapped"},
+		// (uid_t)-1 makes setresuid leave the uid alone: the process would
+		// stay root (issue 20).
+		{"uid -1", func(s *specs.Spec, o *Options) { s.Process.User.UID = 4294967295 }, "process.user.uid", "(uid_t)-1"},
+		{"gid -1", func(s *specs.Spec, o *Options) { s.Process.User.GID = 4294967295 }, "process.user.gid", "(gid_t)-1"},
+		{"additional gid -1", func(s *specs.Spec, o *Options) {
+			s.Process.User.AdditionalGids = []uint32{1, 4294967295}
+		}, "process.user.additionalGids[1]", "(gid_t)-1"},
+		{"uid -1 with a userns mapping all", func(s *specs.Spec, o *Options) {
+			userns(s)
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 4294967295}}
+			s.Process.User.UID = 4294967295
+		}, "process.user.uid", "(uid_t)-1"},
+		{"map reaching -1", func(s *specs.Spec, o *Options) {
+			userns(s)
+			s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: 4294967295, HostID: 500000, Size: 1})
+		}, "linux.gidMappings[1]", "cannot be mapped"},
 		{"hostname no uts", func(s *specs.Spec, o *Options) { dropNS(s, specs.UTSNamespace) }, "hostname", "no uts namespace"},
 		{"domainname long", func(s *specs.Spec, o *Options) { s.Domainname = strings.Repeat("d", 65) }, "domainname", "longer than 64"},
 		{"ipc sysctl no ipc", func(s *specs.Spec, o *Options) {
@@ -582,7 +598,7 @@ func TestConvertJoined(t *testing.T) {
 	s := Example()
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
 	s.Linux.Namespaces[0].Path = "/proc/1/ns/pid"
-	s.Process.User.UID = 4242 // not checked: the joined namespace's maps are unknown here
+	s.Process.User.UID = 4242 // mapped by /proc/1/uid_map (the host's namespace)
 	c, err := Convert(s, Options{Bundle: newBundle(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -635,6 +651,12 @@ func TestConvertProcess(t *testing.T) {
 	}
 	if _, err := ConvertProcess("", nil); err == nil {
 		t.Fatal("nil process accepted")
+	}
+	// exec's process.json: field names relative to the process.
+	p = Example().Process
+	p.User.GID = 4294967295
+	if _, err := ConvertProcess("", p); err == nil || !strings.HasPrefix(err.Error(), "user.gid: ") {
+		t.Fatalf("error %v, want one about user.gid", err)
 	}
 }
 

@@ -73,6 +73,10 @@ func convertProcess(name string, p *specs.Process) (*configs.Process, error) {
 		// The spec: consoleSize is ignored without a terminal.
 		out.ConsoleSize = p.ConsoleSize
 	}
+	uf := UserFields{UID: field("user.uid"), GID: field("user.gid"), AdditionalGids: field("user.additionalGids")}
+	if err := checkRealIDs(uf, p.User.UID, p.User.GID, p.User.AdditionalGids); err != nil {
+		return nil, err
+	}
 	if p.User.Umask != nil && *p.User.Umask > 0o777 {
 		return nil, fieldErr(field("user.umask"), "%#o has bits other than 0777", *p.User.Umask)
 	}

@@ -148,6 +148,23 @@ func badCases() []badCase {
 				{Type: specs.NetworkNamespace, Path: "/etc/hostname"}}
 		}, want: []string{"/etc/hostname"}},
 		{name: "hostname without uts namespace", edit: ns(specs.PIDNamespace, specs.MountNamespace), want: []string{"hostname", "uts"}},
+		// Issue 20: (uid_t)-1 makes setresuid/setresgid leave the id
+		// alone, so the process would keep hull's root.
+		{name: "uid -1", edit: func(s *specs.Spec) { s.Process.User.UID = 4294967295 }, want: []string{"process.user.uid"}},
+		{name: "gid -1", edit: func(s *specs.Spec) { s.Process.User.GID = 4294967295 }, want: []string{"process.user.gid"}},
+		{name: "additional gid -1", edit: func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{4294967295} }, want: []string{"process.user.additionalGids[0]"}},
+		{name: "uid -1 in a user namespace", edit: func(s *specs.Spec) {
+			userNS(s)
+			s.Process.User.UID = 4294967295
+		}, want: []string{"process.user.uid"}},
+		{name: "uid not mapped in the user namespace", edit: func(s *specs.Spec) {
+			userNS(s)
+			s.Process.User.UID = 70000
+		}, want: []string{"process.user.uid"}},
+		{name: "uid mapping reaching -1", edit: func(s *specs.Spec) {
+			userNS(s)
+			s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 4294967295, HostID: 200000, Size: 1})
+		}, want: []string{"linux.uidMappings[1]"}},
 		{name: "user namespace without mappings", edit: func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, want: []string{"mapping", "uidMappings", "user"}},
@@ -285,6 +302,14 @@ func badCases() []badCase {
 		{name: "update cpu-share negative", onRunning: true, args: func(id, b string) []string { return []string{"update", "--cpu-share", "-1", id} }, want: []string{"--cpu-share"}},
 		{name: "exec user not a number", onRunning: true, args: func(id, b string) []string { return []string{"exec", "--user", "root:x", id, "true"} }, want: []string{"--user"}},
 		{name: "exec user huge", onRunning: true, args: func(id, b string) []string { return []string{"exec", "--user", "99999999999", id, "true"} }, want: []string{"--user"}},
+		{name: "exec user -1", onRunning: true, args: func(id, b string) []string { return []string{"exec", "--user", "4294967295", id, "true"} }, want: []string{"--user"}},
+		{name: "exec group -1", onRunning: true, args: func(id, b string) []string { return []string{"exec", "--user", "0:4294967295", id, "true"} }, want: []string{"--user"}},
+		{name: "exec additional gid -1", onRunning: true, args: func(id, b string) []string {
+			return []string{"exec", "--additional-gids", "4294967295", id, "true"}
+		}, want: []string{"additionalGids", "additional-gids"}},
+		{name: "exec process file uid -1", onRunning: true, args: func(id, b string) []string {
+			return []string{"exec", "--process", writeTemp(`{"args": ["true"], "cwd": "/", "user": {"uid": 4294967295, "gid": 0}}`, "proc-"), id}
+		}, want: []string{"process.user.uid"}},
 		{name: "exec cwd relative", onRunning: true, args: func(id, b string) []string { return []string{"exec", "--cwd", "tmp", id, "true"} }, want: []string{"cwd"}},
 		{name: "exec process file malformed", onRunning: true, args: func(id, b string) []string {
 			return []string{"exec", "--process", writeTemp(`{"args": [`, "proc-"), id}
@@ -295,6 +320,42 @@ func badCases() []badCase {
 		{name: "start of a missing container", args: func(id, b string) []string { return []string{"start", id} }, want: []string{"does not exist"}},
 	}
 	return cs
+}
+
+// userNS gives the container a user namespace mapping 0-65535 to
+// 100000-165535 on the host.
+func userNS(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+}
+
+// TestExecUserNotMapped (issue 20): exec --user with an id the container's
+// user namespace does not map is refused naming --user, and the container
+// keeps running.
+func TestExecUserNotMapped(t *testing.T) {
+	id := newID("userns-exec")
+	b := newBundle(t, id, func(s *specs.Spec) {
+		userNS(s)
+		s.Process.Capabilities = nil
+	})
+	r := testEnv.hull(t, "run", "-d", "--bundle", b.dir, id)
+	if r.code != 0 {
+		t.Skipf("a user namespace container does not run here (mapped ids must reach the rootfs %s): %v", testEnv.rootfs, r)
+	}
+	defer cleanup(t, []string{id}, []string{b.dir})
+	testEnv.mustHull(t, "exec", "--user", "1000:1000", id, "true")
+	for _, user := range []string{"70000", "0:70000", "4294967295"} {
+		r := testEnv.hull(t, "exec", "--user", user, id, "true")
+		msg := strings.TrimSpace(r.stderr)
+		if r.code == 0 || !strings.Contains(msg, "--user") || strings.Count(msg, "\n") > 0 {
+			t.Errorf("exec --user %s: want one line naming --user: %v", user, r)
+		}
+		t.Logf("%s", msg)
+	}
+	if st, ok := stateOf(t, id); !ok || st.Status != "running" {
+		t.Errorf("the container changed: %+v", st)
+	}
 }
 
 // writeTemp writes data to a new file in the scratch dir and returns its path.
