@@ -70,7 +70,7 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", root, err)
 	}
-	filter, err := compileSeccomp(root, cfg.Seccomp)
+	filter, err := compileSeccomp("", cfg.Seccomp)
 	if err != nil {
 		return nil, err
 	}

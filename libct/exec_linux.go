@@ -68,7 +68,7 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	if err := checkLSM(cfg, p); err != nil {
 		return nil, err
 	}
-	filter, err := compileSeccomp(c.root, cfg.Seccomp)
+	filter, err := compileSeccomp(c.dir, cfg.Seccomp)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package libct
 
 import (
 	"fmt"
-	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -29,15 +28,18 @@ func checkLSM(cfg *configs.Config, p *configs.Process) error {
 	return nil
 }
 
-// compileSeccomp compiles the container's seccomp profile in the parent,
-// where the cache under the state root is reachable (init is already in
-// the container's mount namespace). The BPF travels to init with its
-// config.
-func compileSeccomp(root string, s *specs.LinuxSeccomp) (*seccomp.Filter, error) {
+// compileSeccomp compiles the container's seccomp profile in the parent
+// (init is already in the container's mount namespace); the BPF travels to
+// init with its config. dir is the container's state directory, which
+// holds the compiled program for later execs and goes with the container;
+// "" compiles without a cache (create, before the directory exists). A
+// cache shared under the state root outlived every container and grew by
+// one file per distinct profile (issue 20).
+func compileSeccomp(dir string, s *specs.LinuxSeccomp) (*seccomp.Filter, error) {
 	if s == nil {
 		return nil, nil
 	}
-	f, err := seccomp.Compile(s, filepath.Join(root, ".seccomp-cache"))
+	f, err := seccomp.Compile(s, dir)
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}

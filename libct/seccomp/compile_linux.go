@@ -36,8 +36,10 @@ func (f *Filter) Notify() bool { return f.Flags&filterFlagNewListener != 0 }
 // libseccomp version, kernel API level and architecture) is read from
 // cacheDir instead, and a new one is stored there; cache problems never
 // fail Compile, they only cost a compilation. cacheDir should be a
-// root-only directory such as the runtime's state root: cache files not
-// owned by the current user or writable by others are ignored.
+// directory only the caller can write that goes away with what the filter
+// is for, such as the container's state directory (a cache that outlives
+// its containers is a file left behind): cache files not owned by the
+// current user or writable by others are ignored.
 //
 // Compile does not need to run in the container; it should run before
 // pivot_root (the cache lives on the host) and long before Load.

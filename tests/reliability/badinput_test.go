@@ -135,6 +135,13 @@ func badCases() []badCase {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{
 				Names: []string{"mkdir"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 9, Value: 1, Op: specs.OpEqualTo}}}}}
 		}, want: []string{"index", "arg"}},
+		// Issue 20: a syscall name libseccomp does not know is skipped (as
+		// runc does); whether the create then fails or not, nothing of it
+		// may stay under the state root (the compile cache did).
+		{name: "seccomp unknown syscall then a failure", edit: func(s *specs.Spec) {
+			s.Linux.Seccomp = unknownSyscallProfile()
+			s.Process.Args = []string{"/bin/no-such-binary"}
+		}, want: []string{"no-such-binary"}},
 		{name: "unknown namespace type", edit: func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
 		}, want: []string{"bogus"}},
@@ -328,6 +335,49 @@ func userNS(s *specs.Spec) {
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+}
+
+// unknownSyscallProfile allows everything but mkdir (EPERM) and names a
+// syscall no libseccomp knows.
+func unknownSyscallProfile() *specs.LinuxSeccomp {
+	return &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"hull_no_such_syscall"}, Action: specs.ActErrno},
+		{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno},
+	}}
+}
+
+// TestSeccompLeavesNothing (issue 20): a profile naming a syscall
+// libseccomp does not know runs (the name is skipped, the rest applies),
+// through run, exec and delete, and leaves nothing under the state root.
+func TestSeccompLeavesNothing(t *testing.T) {
+	if left := rootLeftovers(); len(left) > 0 {
+		t.Fatalf("state root not clean before the test: %v", left)
+	}
+	// run: the profile applies (mkdir fails), the container goes.
+	id := newID("seccomp-run")
+	b := newBundle(t, id, func(s *specs.Spec) {
+		s.Linux.Seccomp = unknownSyscallProfile()
+		s.Process.Args = []string{"sh", "-c", "mkdir /tmp/d 2>/dev/null && exit 0 || exit 42"}
+	})
+	r := testEnv.call(t, callOpts{dir: b.dir}, "run", "--bundle", b.dir, id)
+	if r.code != 42 {
+		t.Errorf("want exit 42 (mkdir refused by the profile): %v", r)
+	}
+	testEnv.call(t, callOpts{}, "delete", "--force", id)
+	checkClean(t, []string{id}, []string{b.dir})
+
+	// exec into a container with the profile, twice (the second may use
+	// a compiled program kept from the first), then delete.
+	id = newID("seccomp-exec")
+	b = newBundle(t, id, func(s *specs.Spec) { s.Linux.Seccomp = unknownSyscallProfile() })
+	testEnv.mustHull(t, "run", "-d", "--bundle", b.dir, id)
+	for i := 0; i < 2; i++ {
+		r := testEnv.hull(t, "exec", id, "sh", "-c", "mkdir /tmp/e 2>/dev/null && exit 0 || exit 42")
+		if r.code != 42 {
+			t.Errorf("exec %d: want exit 42 (mkdir refused by the profile): %v", i, r)
+		}
+	}
+	cleanup(t, []string{id}, []string{b.dir})
 }
 
 // TestExecUserNotMapped (issue 20): exec --user with an id the container's

@@ -33,6 +33,7 @@ func leaks(ids, bundles []string) []string {
 			out = append(out, "cgroup "+d)
 		}
 	}
+	out = append(out, rootLeftovers()...)
 	for _, l := range mountLines(append(append([]string{}, ids...), bundles...)) {
 		out = append(out, "mount "+l)
 	}
@@ -47,6 +48,22 @@ func leaks(ids, bundles []string) []string {
 	}
 	for _, pid := range markedProcs(ids) {
 		out = append(out, "process "+strconv.Itoa(pid)+" "+strconv.Quote(cmdline(pid))+" (container process, parent "+strconv.Itoa(procPPid(pid))+")")
+	}
+	return out
+}
+
+// rootLeftovers lists what under the state root is no container's state
+// directory: a file, or a hidden entry (hull's seccomp compile cache was
+// one, issue 20). A create's ".new-*" directory exists only until its
+// rename (and a killed create's is swept by the next create).
+func rootLeftovers() []string {
+	ents, _ := os.ReadDir(testEnv.root)
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && (!strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), ".new-")) {
+			continue
+		}
+		out = append(out, "state root entry "+filepath.Join(testEnv.root, e.Name())+" (no container's state)")
 	}
 	return out
 }
@@ -92,6 +109,12 @@ func scrub(ids []string) {
 			_ = os.Remove(dirs[i])
 		}
 		_ = os.RemoveAll(filepath.Join(testEnv.root, id))
+	}
+	ents, _ := os.ReadDir(testEnv.root)
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") && !strings.HasPrefix(e.Name(), ".new-") {
+			_ = os.RemoveAll(filepath.Join(testEnv.root, e.Name()))
+		}
 	}
 }
 
