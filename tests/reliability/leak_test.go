@@ -201,6 +201,28 @@ func fdCount(pid int) int {
 	return len(ents)
 }
 
+// mustFdCount is fdCount for a measurement the test relies on: an
+// unreadable count fails the test (two -1 readings would compare equal and
+// hide any leak).
+func mustFdCount(t testing.TB, what string, pid int) int {
+	t.Helper()
+	n := fdCount(pid)
+	if n < 0 {
+		t.Errorf("cannot count the fds of %s (pid %d): /proc/%d/fd unreadable", what, pid, pid)
+	}
+	return n
+}
+
+// mustRSS is rssKB for a measurement the test relies on.
+func mustRSS(t testing.TB, what string, pid int) int {
+	t.Helper()
+	n := rssKB(pid)
+	if n < 0 {
+		t.Errorf("cannot read the RSS of %s (pid %d) from /proc/%d/status", what, pid, pid)
+	}
+	return n
+}
+
 // rssKB is pid's resident set size in kB (VmRSS), -1 if unreadable.
 func rssKB(pid int) int {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
