@@ -18,8 +18,9 @@
 //     option, and then a non-recursive one (MS_BIND without MS_REC).
 //   - linux.devices paths may be anywhere in the container, not only under
 //     /dev (config-linux.md allows it).
-//   - tmpcopyup, linux.intelRdt, linux.memoryPolicy and linux.netDevices
-//     are refused as not supported rather than ignored.
+//   - linux.intelRdt, linux.memoryPolicy and linux.netDevices are refused
+//     as not supported rather than ignored. The "tmpcopyup" mount option
+//     is supported, on tmpfs mounts only (refused on any other type).
 //   - A mount namespace is required: without one, mounts and pivot_root
 //     would happen in the caller's.
 //   - Sysctl keys are stored in dotted form ("net.ipv4.ip_forward"); a '/'
