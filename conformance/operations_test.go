@@ -268,7 +268,7 @@ func TestStartWithoutProcess(t *testing.T) {
 	if !res.OK() {
 		// Refusing the bundle at create is also an error before the
 		// program could run; start then has nothing to start.
-		record(t, "RT-START-NO-PROCESS", true, "create refused a config without process: %v", res.Err)
+		recordRefusal(t, "RT-START-NO-PROCESS", res, "a config without process", "", "process")
 		return
 	}
 	res = rt.Start(c.id)
@@ -315,7 +315,7 @@ func TestEmptyArgs(t *testing.T) {
 	c := newCtr(t, rt, b)
 	res := c.create()
 	if !res.OK() {
-		record(t, "CFG-VALID-VALUES", true, "create refused empty process.args: %v", res.Err)
+		recordRefusal(t, "CFG-VALID-VALUES", res, "empty process.args", "", "args")
 		return
 	}
 	res = rt.Start(c.id)

@@ -125,6 +125,11 @@ func requireSuite(t *testing.T) {
 	}
 }
 
+// CheckerClause is the report's name for failures of the suite's own
+// checks rather than of a spec clause: the in-container checker could not
+// read its config, or a check group checked nothing.
+const CheckerClause = "CHECKER"
+
 // record adds an assertion to the report; a failure fails the test unless
 // it is a documented known deviation (and -strict is off).
 func record(t *testing.T, id string, ok bool, format string, args ...any) bool {
@@ -135,7 +140,7 @@ func record(t *testing.T, id string, ok bool, format string, args ...any) bool {
 	}
 	msg := fmt.Sprintf(format, args...)
 	e := Entry{Clause: id, Level: c.Level, Section: c.Section, Test: t.Name(), Result: Pass, Message: msg}
-	if !known {
+	if !known && id != CheckerClause {
 		e.Result, e.Message = Fail, "unknown clause id: "+msg
 		ok = false
 	}
@@ -326,6 +331,11 @@ func (c *ctr) recordChecker() bool {
 	t.Helper()
 	stdout, stderr := c.output()
 	done, failed := false, false
+	// Per check group (between "GROUP name" and "END name failures"):
+	// its passes and skips. A group that passed nothing and failed nothing
+	// checked nothing: it fails, or a check that cannot fail would read
+	// as conformance.
+	group, passes, skips := "", 0, 0
 	for _, l := range strings.Split(stdout+"\n"+stderr, "\n") {
 		l = strings.TrimRight(l, "\r")
 		if l == "DONE" {
@@ -341,12 +351,22 @@ func (c *ctr) recordChecker() bool {
 			msg = f[2]
 		}
 		switch f[0] {
+		case "GROUP":
+			group, passes, skips = f[1], 0, 0
+		case "END":
+			if f[1] == group && passes == 0 && strings.TrimSpace(msg) == "0" {
+				record(t, CheckerClause, false, "check group %q passed no check (%d skipped): it proved nothing", group, skips)
+				failed = true
+			}
+			group = ""
 		case "PASS":
+			passes++
 			record(t, f[1], true, "%s", msg)
 		case "FAIL":
 			record(t, f[1], false, "%s", msg)
 			failed = true
 		case "SKIP":
+			skips++
 			c2, _ := LookupClause(f[1])
 			suite.report.Add(Entry{Clause: f[1], Level: c2.Level, Section: c2.Section, Test: t.Name(), Result: Skip, Message: msg})
 		}

@@ -8,7 +8,10 @@
 //	FAIL <clause-id> <message>   (stderr)
 //
 // then "DONE" on stdout, and exits 1 if anything failed. The arguments name
-// the check groups to run (default: all). It uses only the standard library
+// the check groups to run (default: all); each group's lines follow a
+// "GROUP <name>" line on stdout and end with "END <name> <failures>", so
+// that the harness can fail a group that passed no check at all (a check
+// that cannot fail proves nothing). It uses only the standard library
 // so the harness can build it anywhere with CGO_ENABLED=0.
 package main
 
@@ -103,7 +106,10 @@ func main() {
 			c.fail("CHECKER", "unknown check group %q", n)
 			continue
 		}
+		fmt.Fprintln(os.Stdout, "GROUP "+n)
+		before := c.failed
 		g(c)
+		fmt.Fprintf(os.Stdout, "END %s %d\n", n, c.failed-before)
 	}
 	fmt.Fprintln(os.Stdout, "DONE")
 	if c.failed > 0 {
