@@ -22,6 +22,9 @@ packages=(
 	passwd
 	uidmap
 	bash
+	# libct/cgroups: the systemd-driver unit tests run a private bus
+	# (dbus-daemon with its session.conf, from dbus-session-bus-common)
+	dbus-daemon
 	# the engines (Podman, containerd, crictl) and the qemu guest are
 	# installed by tests/e2e/deps.sh, tests/cri/deps.sh, tests/vm/deps.sh
 )
