@@ -168,8 +168,8 @@ leftovers() {
 	done
 	awk -v w="$CRI_WORK" '$5 == w || index($5, w "/") == 1 {print "mount " $5 " (" $9 ")"}' /proc/self/mountinfo
 	if [[ -d $CRI_RTROOT ]]; then
-		# Container state only: a runtime may keep caches (hull's
-		# .seccomp-cache) under its root.
+		# Container state only: a runtime may keep hidden files of its
+		# own (locks, caches) under its root.
 		find "$CRI_RTROOT" -mindepth 2 -maxdepth 2 ! -name '.*' | sed 's/^/runtime state /'
 	fi
 	ls -d /var/lib/cni/results/"$CRI_NETNAME"-* 2>/dev/null | sed 's/^/cni result /'
