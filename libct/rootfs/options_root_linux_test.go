@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -257,16 +258,38 @@ func TestIDMappedMount(t *testing.T) {
 	})
 }
 
-// TestRootPropagation checks non-default linux.rootfsPropagation values,
-// which make Prepare look for a shared parent mount.
+// TestRootPropagation sets each linux.rootfsPropagation value and reads
+// the container's / back from /proc/thread-self/mountinfo: its optional
+// fields (shared:N, master:N, unbindable) must say what was asked.
+//
+// The rootfs's parent is made a shared mount in an outer mount namespace
+// that stays alive (an open handle on it), and the container's namespace is
+// a copy of that one: its parent is then a peer of a group with a member
+// outside, as a host's shared / would be. A slave / must get that group as
+// its master, and a shared / must be a new peer group that does not reach
+// the outer namespace.
 func TestRootPropagation(t *testing.T) {
 	needRoot(t)
-	for _, prop := range []uintptr{unix.MS_SHARED | unix.MS_REC, unix.MS_PRIVATE, unix.MS_SHARED} {
-		t.Run(fmt.Sprintf("%#x", prop), func(t *testing.T) {
+	const none = ""
+	for _, tc := range []struct {
+		name string
+		prop uintptr
+		want string // "shared", "master", "unbindable" or none
+	}{
+		{"default rslave", 0, "master"},
+		{"slave", unix.MS_SLAVE, "master"},
+		{"rslave", unix.MS_SLAVE | unix.MS_REC, "master"},
+		{"private", unix.MS_PRIVATE, none},
+		{"rprivate", unix.MS_PRIVATE | unix.MS_REC, none},
+		{"shared", unix.MS_SHARED, "shared"},
+		{"rshared", unix.MS_SHARED | unix.MS_REC, "shared"},
+		{"unbindable", unix.MS_UNBINDABLE, "unbindable"},
+		{"runbindable", unix.MS_UNBINDABLE | unix.MS_REC, "unbindable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			root := newRootfs(t)
-			c := &configs.Config{Rootfs: root, RootPropagation: prop}
+			c := &configs.Config{Rootfs: root, RootPropagation: tc.prop}
 			inMountNS(t, func() error {
-				// Make the rootfs's parent a shared mount point.
 				parent := filepath.Dir(root)
 				if err := unix.Mount(parent, parent, "", unix.MS_BIND, ""); err != nil {
 					return err
@@ -274,13 +297,94 @@ func TestRootPropagation(t *testing.T) {
 				if err := unix.Mount("", parent, "", unix.MS_SHARED, ""); err != nil {
 					return err
 				}
+				outer, err := parentGroup(parent)
+				if err != nil {
+					return err
+				}
+				// Keep the outer namespace (and the group's member
+				// in it) alive while the container's is set up.
+				ns, err := unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return err
+				}
+				defer unix.Close(ns)
+				if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+					return err
+				}
+				// The rootfs has no /proc: read the table through
+				// a handle taken before the pivot.
+				self, err := os.Open("/proc/thread-self")
+				if err != nil {
+					return err
+				}
+				defer self.Close()
 				if err := Prepare(c); err != nil {
 					return err
 				}
-				return PivotRoot(c)
+				if err := PivotRoot(c); err != nil {
+					return err
+				}
+				fd, err := unix.Openat(int(self.Fd()), "mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return err
+				}
+				mi := os.NewFile(uintptr(fd), "mountinfo")
+				defer mi.Close()
+				infos, err := mountinfo.GetMountsFromReader(mi, nil)
+				if err != nil {
+					return err
+				}
+				top := mountAt(infos, "/")
+				if top == nil {
+					return errors.New("no mount on / after the pivot")
+				}
+				got := map[string]string{}
+				for _, f := range strings.Fields(top.Optional) {
+					k, v, _ := strings.Cut(f, ":")
+					got[k] = v
+				}
+				for _, k := range []string{"shared", "master", "unbindable"} {
+					if _, ok := got[k]; ok != (k == tc.want) {
+						return fmt.Errorf("/ has optional fields %q, want %s", top.Optional, or(tc.want, "none of shared, master, unbindable"))
+					}
+				}
+				switch tc.want {
+				case "master":
+					if got["master"] != outer {
+						return fmt.Errorf("/ is a slave of group %s, want the outer group %s", got["master"], outer)
+					}
+				case "shared":
+					if got["shared"] == outer {
+						return fmt.Errorf("/ is a peer of the outer group %s: the rootfs would propagate out", outer)
+					}
+				}
+				return nil
 			})
 		})
 	}
+}
+
+// parentGroup returns the peer group N of the shared mount on p.
+func parentGroup(p string) (string, error) {
+	infos, err := threadMounts()
+	if err != nil {
+		return "", err
+	}
+	if mi := mountAt(infos, p); mi != nil {
+		for _, f := range strings.Fields(mi.Optional) {
+			if g, ok := strings.CutPrefix(f, "shared:"); ok {
+				return g, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s is not a shared mount", p)
+}
+
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
 }
 
 // TestNoPivotRoot checks the MS_MOVE + chroot path.
