@@ -66,7 +66,7 @@ func testConfig(t *testing.T, args ...string) *configs.Config {
 			{Type: configs.NEWNS}, {Type: configs.NEWPID}, {Type: configs.NEWIPC}, {Type: configs.NEWUTS},
 		},
 		Mounts: []*configs.Mount{
-			{Source: "proc", Destination: "/proc", Type: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+			{Source: "proc", Destination: "/proc", Type: "proc", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC},
 		},
 		Process: &configs.Process{Args: args, Env: []string{"PATH=/bin"}, Cwd: "/"},
 	}

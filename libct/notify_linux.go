@@ -39,7 +39,9 @@ func setupNotify(dir string, cfg *configs.Config) error {
 		Source:      nd,
 		Destination: notifyDirInCtr,
 		Type:        "bind",
-		Flags:       unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY,
+		Bind:        true,
+		Recursive:   true,
+		Attr:        unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_RDONLY,
 	})
 	p := *cfg.Process
 	p.Env = append(append([]string(nil), p.Env...), "NOTIFY_SOCKET="+notifyDirInCtr+"/"+notifySockName)

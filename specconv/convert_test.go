@@ -432,7 +432,7 @@ func TestConvertExample(t *testing.T) {
 		t.Errorf("rlimits %+v", c.Process.Rlimits)
 	}
 	shm := c.Mounts[3]
-	if shm.Destination != "/dev/shm" || shm.Type != "tmpfs" || shm.Flags != unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV || shm.Data != "mode=1777,size=65536k" {
+	if shm.Destination != "/dev/shm" || shm.Type != "tmpfs" || shm.Attr != unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_NODEV || !reflect.DeepEqual(shm.Data, []string{"mode=1777", "size=65536k"}) {
 		t.Errorf("/dev/shm mount %+v", shm)
 	}
 	if c.Hostname != "runc" || c.Cgroup == nil || c.Cgroup.Path != "" || c.Cgroup.Resources == nil || c.RootPropagation != 0 {
@@ -464,7 +464,7 @@ func TestConvertRootless(t *testing.T) {
 	}
 	sys := c.Mounts[5]
 	if sys.Destination != "/sys" || sys.Type != "bind" || sys.Source != "/sys" ||
-		sys.Flags != unix.MS_BIND|unix.MS_REC|unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV|unix.MS_RDONLY {
+		!sys.Bind || !sys.Recursive || sys.Attr != unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_RDONLY {
 		t.Errorf("/sys mount %+v", sys)
 	}
 	if len(c.UIDMappings) != 1 || c.UIDMappings[0].HostID != 1000 || len(c.Cgroup.Resources.Devices) != len(defaultDeviceRules) {
@@ -558,7 +558,7 @@ func TestConvertFull(t *testing.T) {
 		t.Errorf("process %+v", c.Process)
 	}
 	tmp, data, opt := c.Mounts[7], c.Mounts[8], c.Mounts[9]
-	if tmp.Destination != "/tmp" || tmp.ClearFlags != unix.MS_RDONLY || tmp.Data != "size=1m" {
+	if tmp.Destination != "/tmp" || tmp.AttrClr != unix.MOUNT_ATTR_RDONLY || !reflect.DeepEqual(tmp.Data, []string{"size=1m"}) {
 		t.Errorf("relative destination mount %+v", tmp)
 	}
 	if data.Source != filepath.Join(bundle, "data") || data.Type != "bind" || !data.IDMapRecursive ||
@@ -566,7 +566,7 @@ func TestConvertFull(t *testing.T) {
 		!reflect.DeepEqual(data.PropagationFlags, []uintptr{unix.MS_PRIVATE | unix.MS_REC}) {
 		t.Errorf("bind mount %+v", data)
 	}
-	if !opt.IsBind() || opt.Flags != unix.MS_BIND || opt.UIDMappings[0].HostID != 200000 || opt.IDMapRecursive {
+	if !opt.Bind || opt.Recursive || opt.Attr|opt.AttrClr != 0 || opt.UIDMappings[0].HostID != 200000 || opt.IDMapRecursive {
 		t.Errorf("idmapped bind mount %+v", opt)
 	}
 	wantSysctl := map[string]string{
@@ -679,7 +679,7 @@ func TestConvertDockerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	resolv := c.Mounts[7]
-	if resolv.Type != "bind" || resolv.Flags != unix.MS_BIND|unix.MS_REC ||
+	if resolv.Type != "bind" || !resolv.Bind || !resolv.Recursive || resolv.Attr|resolv.AttrClr != 0 ||
 		!reflect.DeepEqual(resolv.PropagationFlags, []uintptr{unix.MS_PRIVATE | unix.MS_REC}) {
 		t.Errorf("resolv.conf mount %+v", resolv)
 	}

@@ -4,9 +4,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
-// FuzzParseMountOptions: never panics; a flag is never both set and
+// FuzzParseMountOptions: never panics; an attribute is never both set and
 // cleared; a NUL byte is always refused.
 func FuzzParseMountOptions(f *testing.F) {
 	f.Add("ro,rw,nosuid,rbind,rprivate,size=64k")
@@ -25,8 +27,13 @@ func FuzzParseMountOptions(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%q: %v", s, err)
 		}
-		if m.flags&m.clear != 0 {
-			t.Fatalf("%q: flags %#x both set and cleared (%#x)", s, m.flags&m.clear, m.clear)
+		// MOUNT_ATTR__ATIME in attrClr goes with the access-time mode
+		// in attr, as mount_setattr(2) takes it; no other bit is both.
+		if both := m.attr & m.attrClr &^ unix.MOUNT_ATTR__ATIME; both != 0 {
+			t.Fatalf("%q: attributes %#x both set and cleared", s, both)
+		}
+		if m.attr&unix.MOUNT_ATTR__ATIME != 0 && m.attrClr&unix.MOUNT_ATTR__ATIME == 0 {
+			t.Fatalf("%q: access-time mode %#x without MOUNT_ATTR__ATIME in attr_clr", s, m.attr)
 		}
 		for _, d := range m.data {
 			if d == "" {

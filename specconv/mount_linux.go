@@ -14,57 +14,59 @@ import (
 	"github.com/hullrt/hull/libct/configs"
 )
 
-// mountFlag is one mount(8) option: it sets or clears an MS_* flag.
-type mountFlag struct {
-	clear bool
-	flag  uintptr
-}
-
-// mountFlags are the filesystem-independent options of mount(8).
-var mountFlags = map[string]mountFlag{
-	"defaults":      {false, 0},
-	"ro":            {false, unix.MS_RDONLY},
-	"rw":            {true, unix.MS_RDONLY},
-	"nosuid":        {false, unix.MS_NOSUID},
-	"suid":          {true, unix.MS_NOSUID},
-	"nodev":         {false, unix.MS_NODEV},
-	"dev":           {true, unix.MS_NODEV},
-	"noexec":        {false, unix.MS_NOEXEC},
-	"exec":          {true, unix.MS_NOEXEC},
-	"sync":          {false, unix.MS_SYNCHRONOUS},
-	"async":         {true, unix.MS_SYNCHRONOUS},
-	"dirsync":       {false, unix.MS_DIRSYNC},
-	"remount":       {false, unix.MS_REMOUNT},
-	"mand":          {false, unix.MS_MANDLOCK},
-	"nomand":        {true, unix.MS_MANDLOCK},
-	"noatime":       {false, unix.MS_NOATIME},
-	"atime":         {true, unix.MS_NOATIME},
-	"nodiratime":    {false, unix.MS_NODIRATIME},
-	"diratime":      {true, unix.MS_NODIRATIME},
-	"relatime":      {false, unix.MS_RELATIME},
-	"norelatime":    {true, unix.MS_RELATIME},
-	"strictatime":   {false, unix.MS_STRICTATIME},
-	"nostrictatime": {true, unix.MS_STRICTATIME},
-	"bind":          {false, unix.MS_BIND},
-	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
-	"silent":        {false, unix.MS_SILENT},
-	"loud":          {true, unix.MS_SILENT},
-	"iversion":      {false, unix.MS_I_VERSION},
-	"noiversion":    {true, unix.MS_I_VERSION},
-	"lazytime":      {false, unix.MS_LAZYTIME},
-	"nolazytime":    {true, unix.MS_LAZYTIME},
-	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
-	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
-}
-
-// recAttr is one "r"-prefixed option: a MOUNT_ATTR_* bit set or cleared
-// with mount_setattr(AT_RECURSIVE).
-type recAttr struct {
+// attrOption is one per-mount option of mount(8) as a MOUNT_ATTR_* bit it
+// sets or clears.
+type attrOption struct {
 	clear bool
 	attr  uint64
 }
 
-var recAttrs = map[string]recAttr{
+// attrOptions are the per-mount attribute options of mount(8).
+var attrOptions = map[string]attrOption{
+	"ro":          {false, unix.MOUNT_ATTR_RDONLY},
+	"rw":          {true, unix.MOUNT_ATTR_RDONLY},
+	"nosuid":      {false, unix.MOUNT_ATTR_NOSUID},
+	"suid":        {true, unix.MOUNT_ATTR_NOSUID},
+	"nodev":       {false, unix.MOUNT_ATTR_NODEV},
+	"dev":         {true, unix.MOUNT_ATTR_NODEV},
+	"noexec":      {false, unix.MOUNT_ATTR_NOEXEC},
+	"exec":        {true, unix.MOUNT_ATTR_NOEXEC},
+	"nodiratime":  {false, unix.MOUNT_ATTR_NODIRATIME},
+	"diratime":    {true, unix.MOUNT_ATTR_NODIRATIME},
+	"nosymfollow": {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"symfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// atimeOptions are the access-time options: the MOUNT_ATTR_ access-time
+// mode they pick (an enum, not bits: MOUNT_ATTR_RELATIME is 0), or, for
+// the "no" forms and "atime", the mode they drop. A later option wins.
+var atimeOptions = map[string]attrOption{
+	"noatime":       {false, unix.MOUNT_ATTR_NOATIME},
+	"atime":         {true, unix.MOUNT_ATTR_NOATIME},
+	"relatime":      {false, unix.MOUNT_ATTR_RELATIME},
+	"norelatime":    {true, unix.MOUNT_ATTR_RELATIME},
+	"strictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
+	"nostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
+}
+
+// sbOptions are mount(8) options that belong to the superblock: they are
+// passed to the filesystem with the rest of its options, and fsconfig(2)
+// takes them for every filesystem.
+var sbOptions = map[string]bool{
+	"sync": true, "async": true, "dirsync": true,
+	"mand": true, "nomand": true, "lazytime": true, "nolazytime": true,
+}
+
+// ignoredOptions are mount(8) options that change nothing for a
+// container's mounts: silent/loud only quieten mount(2)'s kernel log and
+// iversion is the filesystem's own choice; fsconfig(2) takes none of them.
+var ignoredOptions = map[string]bool{
+	"defaults": true, "silent": true, "loud": true, "iversion": true, "noiversion": true,
+}
+
+// recAttrs are the "r"-prefixed options: a MOUNT_ATTR_* bit set or cleared
+// with mount_setattr(AT_RECURSIVE).
+var recAttrs = map[string]attrOption{
 	"rro":          {false, unix.MOUNT_ATTR_RDONLY},
 	"rrw":          {true, unix.MOUNT_ATTR_RDONLY},
 	"rnosuid":      {false, unix.MOUNT_ATTR_NOSUID},
@@ -79,11 +81,10 @@ var recAttrs = map[string]recAttr{
 	"rsymfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
 }
 
-// recAtime are the recursive access-time options. The MOUNT_ATTR_ atime
-// values are an enum, not bits: mount_setattr(2) wants MOUNT_ATTR__ATIME in
-// attr_clr and exactly one value in attr_set, or it fails with EINVAL. The
-// "no" forms go back to the kernel's default (relatime), except norelatime,
-// which can only mean strictatime.
+// recAtime are the recursive access-time options. mount_setattr(2) wants
+// MOUNT_ATTR__ATIME in attr_clr and exactly one value in attr_set, or it
+// fails with EINVAL. The "no" forms go back to the kernel's default
+// (relatime), except norelatime, which can only mean strictatime.
 var recAtime = map[string]uint64{
 	"rrelatime":      unix.MOUNT_ATTR_RELATIME,
 	"rnorelatime":    unix.MOUNT_ATTR_STRICTATIME,
@@ -95,7 +96,11 @@ var recAtime = map[string]uint64{
 
 // mountOptions is a mount's options list, parsed.
 type mountOptions struct {
-	flags, clear   uintptr
+	bind, rec, remount bool
+	// attr, attrClr: mount_setattr's attr_set and attr_clr for the
+	// mount itself; attrClr holds MOUNT_ATTR__ATIME when an access-time
+	// mode is in attr.
+	attr, attrClr  uint64
 	propagation    []uintptr
 	data           []string
 	recSet, recClr uint64
@@ -103,22 +108,35 @@ type mountOptions struct {
 	tmpcopyup      bool
 }
 
-// parseMountOptions sorts a mount's options into MS_* flags, propagation
-// changes, MOUNT_ATTR_* changes and the filesystem's own data, in order: a
-// later option overrides an earlier one ("ro,rw" is read-write).
+// parseMountOptions sorts a mount's options into MOUNT_ATTR_* changes for
+// the mount and its submounts, propagation changes and the filesystem's
+// own options, in order: a later option overrides an earlier one ("ro,rw"
+// is read-write). Options it does not know are the filesystem's.
 func parseMountOptions(options []string) (mountOptions, error) {
 	var m mountOptions
 	for i, o := range options {
 		if strings.IndexByte(o, 0) >= 0 {
 			return m, fieldErr(idx("options", i), "contains a NUL byte")
 		}
-		if f, ok := mountFlags[o]; ok {
-			if f.clear {
-				m.flags &^= f.flag
-				m.clear |= f.flag
+		if a, ok := attrOptions[o]; ok {
+			if a.clear {
+				m.attr &^= a.attr
+				m.attrClr |= a.attr
 			} else {
-				m.flags |= f.flag
-				m.clear &^= f.flag
+				m.attr |= a.attr
+				m.attrClr &^= a.attr
+			}
+			continue
+		}
+		if a, ok := atimeOptions[o]; ok {
+			switch {
+			case !a.clear:
+				m.attr = m.attr&^unix.MOUNT_ATTR__ATIME | a.attr
+				m.attrClr |= unix.MOUNT_ATTR__ATIME
+			case m.attrClr&unix.MOUNT_ATTR__ATIME != 0 && m.attr&unix.MOUNT_ATTR__ATIME == a.attr:
+				// The mode it names is dropped: none is asked.
+				m.attr &^= unix.MOUNT_ATTR__ATIME
+				m.attrClr &^= unix.MOUNT_ATTR__ATIME
 			}
 			continue
 		}
@@ -141,19 +159,47 @@ func parseMountOptions(options []string) (mountOptions, error) {
 			m.recClr |= unix.MOUNT_ATTR__ATIME
 			continue
 		}
-		switch o {
-		case "idmap":
+		switch {
+		case o == "bind":
+			m.bind = true
+		case o == "rbind":
+			m.bind, m.rec = true, true
+		case o == "remount":
+			m.remount = true
+		case o == "idmap":
 			m.idmap = true
-		case "ridmap":
+		case o == "ridmap":
 			m.ridmap = true
-		case "tmpcopyup":
+		case o == "tmpcopyup":
 			m.tmpcopyup = true
-		case "":
+		case o == "" || ignoredOptions[o]:
 		default:
-			m.data = append(m.data, o)
+			// sbOptions and the filesystem's own, one by one: an
+			// entry may hold several, comma-separated, as mount(2)
+			// data would.
+			m.data = append(m.data, splitData(o)...)
 		}
 	}
 	return m, nil
+}
+
+// splitData splits a filesystem option string at its commas, except those
+// inside double quotes (an SELinux context="...:c1,c2").
+func splitData(o string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i <= len(o); i++ {
+		switch {
+		case i == len(o) || (o[i] == ',' && !quoted):
+			if i > start {
+				out = append(out, o[start:i])
+			}
+			start = i + 1
+		case o[i] == '"':
+			quoted = !quoted
+		}
+	}
+	return out
 }
 
 // convertMounts checks and converts mounts. c must already hold the
@@ -202,10 +248,13 @@ func convertMount(sm specs.Mount, c *configs.Config, rootless bool) (*configs.Mo
 		Source:           sm.Source,
 		Destination:      dest,
 		Type:             sm.Type,
-		Flags:            opts.flags,
-		ClearFlags:       opts.clear,
+		Bind:             opts.bind,
+		Recursive:        opts.rec,
+		Remount:          opts.remount,
+		Attr:             opts.attr,
+		AttrClr:          opts.attrClr,
 		PropagationFlags: opts.propagation,
-		Data:             strings.Join(opts.data, ","),
+		Data:             opts.data,
 		RecAttrSet:       opts.recSet,
 		RecAttrClr:       opts.recClr,
 		TmpCopyUp:        opts.tmpcopyup,
@@ -217,18 +266,21 @@ func convertMount(sm specs.Mount, c *configs.Config, rootless bool) (*configs.Mo
 	// then a dummy. A type of "bind" alone is taken as a (non-recursive)
 	// bind mount too, as crun and runc do.
 	if sm.Type == "bind" {
-		m.Flags |= unix.MS_BIND
+		m.Bind = true
 	}
-	if m.IsBind() {
+	if m.Bind {
 		m.Type = "bind"
 		if m.Source == "" {
 			return nil, fieldErr("source", "required for a bind mount")
 		}
+		// A bind mount has no filesystem to take options.
+		m.Data = nil
 		if !filepath.IsAbs(m.Source) {
-			// The spec: relative to the bundle.
+			// The spec: relative to the bundle. Resolved here once;
+			// libct/rootfs takes the absolute path as it is.
 			m.Source = filepath.Join(c.Bundle, m.Source)
 		}
-	} else if m.Flags&unix.MS_REMOUNT == 0 {
+	} else if !m.Remount {
 		switch m.Type {
 		case "":
 			return nil, fieldErr("type", "required for a mount that is not a bind mount")
@@ -314,19 +366,22 @@ func rootlessMountIDs(data []string, c *configs.Config) error {
 
 // MountOptions lists every mount option name Convert understands, for
 // `hull features` (mountOptions). Options it does not know are passed to
-// the filesystem as data.
+// the filesystem.
 func MountOptions() []string {
-	var out []string
-	for name := range mountFlags {
-		out = append(out, name)
+	out := []string{"bind", "rbind", "remount", "idmap", "ridmap", "tmpcopyup"}
+	for _, m := range []map[string]bool{sbOptions, ignoredOptions} {
+		for name := range m {
+			out = append(out, name)
+		}
 	}
-	for name := range recAttrs {
-		out = append(out, name)
+	for _, m := range []map[string]attrOption{attrOptions, atimeOptions, recAttrs} {
+		for name := range m {
+			out = append(out, name)
+		}
 	}
 	for name := range recAtime {
 		out = append(out, name)
 	}
-	out = append(out, "idmap", "ridmap", "tmpcopyup")
 	sort.Strings(out)
 	return out
 }

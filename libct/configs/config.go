@@ -36,21 +36,38 @@ type Namespace struct {
 	Path string        `json:"path,omitempty"`
 }
 
-// Mount is one entry of config.json's mounts with its options parsed.
+// Mount is one entry of config.json's mounts with its options parsed, in
+// the kernel's vocabulary for the new mount API: mount attributes as
+// MOUNT_ATTR_* bits (what mount_setattr(2) and fsmount(2) take), the
+// filesystem's own options as fsconfig(2) keys, propagation as the MS_*
+// values mount_setattr's propagation field takes.
 type Mount struct {
-	Source      string `json:"source"`
+	Source      string `json:"source"`      // absolute for a bind mount
 	Destination string `json:"destination"` // absolute, cleaned, inside the rootfs
 	Type        string `json:"type"`        // filesystem type; "bind" for bind mounts
-	// Flags are the MS_* flags for mount(2) (MS_BIND, MS_REC, MS_RDONLY, ...).
-	Flags uintptr `json:"flags"`
+	// Bind makes a bind mount of Source ("bind"); Recursive takes its
+	// submounts too ("rbind").
+	Bind      bool `json:"bind,omitempty"`
+	Recursive bool `json:"recursive,omitempty"`
+	// Remount ("remount") changes the mount already at Destination (or,
+	// with Bind, keeps the source's attributes but those named).
+	Remount bool `json:"remount,omitempty"`
+	// Attr and AttrClr are the mount's attributes as mount_setattr(2)
+	// takes them: MOUNT_ATTR_* bits to set (RDONLY, NOSUID, NODEV,
+	// NOEXEC, NODIRATIME, NOSYMFOLLOW) and the ones the options turned
+	// off explicitly ("rw", "suid", ...). An access-time option puts
+	// MOUNT_ATTR__ATIME in AttrClr and its mode (NOATIME, STRICTATIME or
+	// RELATIME, which is 0) in Attr.
+	Attr    uint64 `json:"attr,omitempty"`
+	AttrClr uint64 `json:"attrClr,omitempty"`
 	// PropagationFlags are applied one by one after the mount (MS_PRIVATE,
 	// MS_SLAVE, MS_SHARED, MS_UNBINDABLE, possibly with MS_REC).
 	PropagationFlags []uintptr `json:"propagationFlags,omitempty"`
-	// Data is the filesystem-specific option string (e.g. "size=65536k,mode=755").
-	Data string `json:"data,omitempty"`
-	// ClearFlags are MS_* flags the options explicitly turned off ("rw",
-	// "suid", ...); for a bind remount they must not be inherited.
-	ClearFlags uintptr `json:"clearFlags,omitempty"`
+	// Data are the filesystem's options in order ("size=65536k",
+	// "mode=755", "newinstance", and the superblock options "sync",
+	// "dirsync", "lazytime", "mand" and their opposites), each given to
+	// the filesystem with fsconfig(2). A bind mount has none.
+	Data []string `json:"data,omitempty"`
 	// RecAttrSet/RecAttrClr are MOUNT_ATTR_* bits from the "r"-prefixed
 	// options (rro, rnosuid, ...), applied with mount_setattr(AT_RECURSIVE).
 	RecAttrSet uint64 `json:"recAttrSet,omitempty"`
@@ -66,9 +83,7 @@ type Mount struct {
 }
 
 // IsBind reports whether the mount is a bind mount.
-func (m *Mount) IsBind() bool { return m.Flags&msBind != 0 }
-
-const msBind = 0x1000 // MS_BIND; kept here so the package builds everywhere
+func (m *Mount) IsBind() bool { return m.Bind }
 
 // Rlimit is one resource limit for setrlimit(2)/prlimit(2).
 type Rlimit struct {

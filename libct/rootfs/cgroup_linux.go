@@ -18,8 +18,8 @@ import (
 
 const (
 	cgroupRoot = "/sys/fs/cgroup"
-	// defaultMountFlags are the flags runc gives the mounts it makes up.
-	defaultMountFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	// defaultMountAttrs are the attributes runc gives the mounts it makes up.
+	defaultMountAttrs = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
 )
 
 // mountCgroup mounts a "cgroup" or "cgroup2" entry. On a cgroup v2 host (or
@@ -49,7 +49,11 @@ func (m *mounter) mountCgroup2(i int, mnt *configs.Mount, dest string, unified b
 	if src == "" {
 		src = "cgroup2"
 	}
-	err = m.sys.mount(src, procFd(dst), "cgroup2", mnt.Flags, mnt.Data)
+	var opts []string
+	if mnt.Attr&unix.MOUNT_ATTR_RDONLY != 0 {
+		opts = append(opts, "ro")
+	}
+	fs, err := m.sys.fsmount("cgroup2", src, append(opts, mnt.Data...), mnt.Attr)
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY) {
 		// A user namespace without a cgroup namespace may not mount
 		// cgroup2: bind the hierarchy (or, with a cgroup namespace,
@@ -61,7 +65,8 @@ func (m *mounter) mountCgroup2(i int, mnt *configs.Mount, dest string, unified b
 		bind := *mnt
 		bind.Type = "bind"
 		bind.Source = root
-		bind.Flags = mnt.Flags | unix.MS_BIND | unix.MS_REC
+		bind.Bind, bind.Recursive = true, true
+		bind.Data = nil
 		if _, ok := m.c.Namespace(configs.NEWCGROUP); ok {
 			paths, perr := m.ownCgroups()
 			if perr != nil {
@@ -74,26 +79,10 @@ func (m *mounter) mountCgroup2(i int, mnt *configs.Mount, dest string, unified b
 		return m.bindOnto(i, &bind, dest, dst)
 	}
 	if err != nil {
-		return fmt.Errorf("mounts[%d]: mount %s on %s (cgroup2): %w", i, src, dest, err)
+		return mountError(i, &configs.Mount{Source: src, Type: "cgroup2", Data: mnt.Data}, dest, err)
 	}
-	return m.afterMount(i, mnt, dest)
-}
-
-// afterMount applies the recursive attributes and the propagation of a
-// mount(2)-made mount, reached by reopening its destination.
-func (m *mounter) afterMount(i int, mnt *configs.Mount, dest string) error {
-	if len(mnt.PropagationFlags) == 0 && mnt.RecAttrSet|mnt.RecAttrClr == 0 {
-		return nil
-	}
-	top, err := m.t.open(dest, unix.O_PATH|unix.O_DIRECTORY)
-	if err != nil {
-		return fmt.Errorf("mounts[%d]: reopen %s: %w", i, dest, err)
-	}
-	defer m.sys.close(top)
-	if err := m.setRecAttr(i, mnt, dest, top); err != nil {
-		return err
-	}
-	return m.setPropagation(i, mnt, dest, top)
+	defer m.sys.close(fs)
+	return m.attachNew(i, mnt, dest, fs, dst)
 }
 
 // cgroupLine is one line of /proc/PID/cgroup.
@@ -234,20 +223,36 @@ func (m *mounter) mountCgroup1(i int, mnt *configs.Mount, dest string) error {
 	if err != nil {
 		return fmt.Errorf("mounts[%d]: create mount point %s: %w", i, dest, err)
 	}
-	err = m.sys.mount("tmpfs", procFd(dst), "tmpfs", defaultMountFlags, formatLabel("mode=755", m.c.MountLabel))
-	m.sys.close(dst)
+	defer m.sys.close(dst)
+	top, err := m.sys.fsmount("tmpfs", "tmpfs", withLabel([]string{"mode=755"}, m.c.MountLabel), defaultMountAttrs)
 	if err != nil {
 		return fmt.Errorf("mounts[%d]: mount tmpfs on %s for cgroup: %w", i, dest, err)
 	}
-	top, err := m.t.open(dest, unix.O_PATH|unix.O_DIRECTORY)
-	if err != nil {
-		return fmt.Errorf("mounts[%d]: reopen %s: %w", i, dest, err)
-	}
 	defer m.sys.close(top)
+	// Attached before the hierarchies are mounted in it: move_mount onto
+	// a detached tree needs Linux 6.15.
+	if err := m.sys.moveMount(top, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mounts[%d]: mount tmpfs on %s for cgroup: move_mount: %w", i, dest, err)
+	}
 	if err := m.setPropagation(i, mnt, dest, top); err != nil {
 		return err
 	}
+	if err := m.cgroupV1Tree(i, mnt, dest, top, hs); err != nil {
+		return err
+	}
+	if mnt.Attr&unix.MOUNT_ATTR_RDONLY != 0 {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := m.sys.mountSetattr(top, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("mounts[%d]: make %s read-only: mount_setattr: %w", i, dest, err)
+		}
+	}
+	return nil
+}
 
+// cgroupV1Tree fills the tmpfs top with one directory per
+// hierarchy, each holding the container's cgroup, and the symlinks of the
+// co-mounted controllers.
+func (m *mounter) cgroupV1Tree(i int, mnt *configs.Mount, dest string, top int, hs []cgroupV1) error {
 	_, cgroupns := m.c.Namespace(configs.NEWCGROUP)
 	for _, h := range hs {
 		sub := dest + "/" + h.name
@@ -260,17 +265,16 @@ func (m *mounter) mountCgroup1(i int, mnt *configs.Mount, dest string) error {
 			return fmt.Errorf("mounts[%d]: open %s: %w", i, sub, err)
 		}
 		if cgroupns {
-			flags := mnt.Flags&^(unix.MS_BIND|unix.MS_REC) | defaultMountFlags
-			err = m.sys.mount("cgroup", procFd(d), "cgroup", flags, h.data)
-			if err != nil {
-				err = fmt.Errorf("mounts[%d]: mount cgroup %s on %s: %w", i, h.data, sub, err)
-			}
+			err = m.mountCgroup1Fresh(i, mnt, h, sub, d)
 		} else {
 			bind := &configs.Mount{
 				Source:           h.source,
 				Destination:      sub,
 				Type:             "bind",
-				Flags:            unix.MS_BIND | unix.MS_REC | mnt.Flags,
+				Bind:             true,
+				Recursive:        true,
+				Attr:             mnt.Attr,
+				AttrClr:          mnt.AttrClr,
 				PropagationFlags: mnt.PropagationFlags,
 			}
 			err = m.bindOnto(i, bind, sub, d)
@@ -290,11 +294,23 @@ func (m *mounter) mountCgroup1(i int, mnt *configs.Mount, dest string) error {
 			}
 		}
 	}
-	if mnt.Flags&unix.MS_RDONLY != 0 {
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := m.sys.mountSetattr(top, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-			return fmt.Errorf("mounts[%d]: make %s read-only: mount_setattr: %w", i, dest, err)
-		}
-	}
 	return nil
+}
+
+// mountCgroup1Fresh mounts the v1 hierarchy h on d: in a cgroup namespace
+// the kernel shows the namespace's root, the container's cgroup.
+func (m *mounter) mountCgroup1Fresh(i int, mnt *configs.Mount, h cgroupV1, sub string, d int) error {
+	var opts []string
+	if mnt.Attr&unix.MOUNT_ATTR_RDONLY != 0 {
+		opts = append(opts, "ro")
+	}
+	fs, err := m.sys.fsmount("cgroup", "cgroup", append(opts, strings.Split(h.data, ",")...), mnt.Attr|defaultMountAttrs)
+	if err != nil {
+		return fmt.Errorf("mounts[%d]: mount cgroup %s on %s: %w", i, h.data, sub, err)
+	}
+	defer m.sys.close(fs)
+	if err := m.sys.moveMount(fs, "", d, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mounts[%d]: mount cgroup %s on %s: move_mount: %w", i, h.data, sub, err)
+	}
+	return m.setPropagation(i, mnt, sub, fs)
 }

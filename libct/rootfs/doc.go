@@ -20,15 +20,18 @@
 //
 // In a user namespace without its own network namespace, where the kernel
 // refuses to mount sysfs, /sys is a recursive bind of the runtime's /sys
-// with the mount's flags (as crun; runc fails).
+// with the mount's attributes (as crun; runc fails).
 //
-// Before the pivot, mount(2) reaches its target through /proc/self/fd/N of
-// an O_PATH handle (the runtime's own /proc is still there); binds are
-// made with open_tree and move_mount, with their flags set by
-// mount_setattr on the detached tree before it is attached. After the
-// pivot everything is done by fd (open_tree, move_mount, mount_setattr,
-// fsmount) and nothing relies on the container's /proc. Linux 5.12 or
-// later is needed (openat2, the new mount API, mount_setattr).
+// Every mount of a config entry is made by fd with the new mount API: a
+// filesystem with fsopen, one fsconfig(2) per option (so that the option a
+// filesystem refuses is named, with the kernel's reason) and fsmount, a
+// bind with open_tree; the attributes (MOUNT_ATTR_*, the one vocabulary of
+// configs.Mount) are set on the detached mount by fsmount or
+// mount_setattr, and move_mount attaches it on the destination's handle.
+// Nothing relies on /proc/self/fd or on the container's /proc. mount(2)
+// is left for the propagation of / and the rootfs's bind onto itself.
+// Linux 5.12 or later is needed (openat2, the new mount API,
+// mount_setattr).
 //
 // Guards, by the class of attack they stop:
 //

@@ -170,7 +170,7 @@ func (f *fakeSys) openTree(dirfd int, p string, flags uint) (int, error) {
 	if flags&unix.AT_EMPTY_PATH != 0 {
 		src = f.name(dirfd)
 	}
-	if _, ok := f.files[strings.TrimPrefix(src, "tree:")]; !ok && !strings.HasPrefix(src, "tree:") && !strings.HasPrefix(src, "tmpfs:") {
+	if _, ok := f.files[strings.TrimPrefix(src, "tree:")]; !ok && !strings.HasPrefix(src, "tree:") && !strings.HasPrefix(src, "new:") {
 		return -1, unix.ENOENT
 	}
 	rec := ""
@@ -207,11 +207,19 @@ func (f *fakeSys) mountSetattr(fd int, _ string, flags uint, attr *unix.MountAtt
 	return f.record(op)
 }
 
-func (f *fakeSys) newTmpfs(attrs int, label string) (int, error) {
-	if err := f.record("fsmount tmpfs " + attrString(uint64(attrs)) + label); err != nil {
-		return -1, err
+// fsmount records "fsmount TYPE SOURCE [OPTS] ATTRS"; the new mount is
+// named "new:TYPE".
+func (f *fakeSys) fsmount(fstype, source string, options []string, attrs uint64) (int, error) {
+	op := fmt.Sprintf("fsmount %s %s %s %s", fstype, source, "["+strings.Join(options, " ")+"]", attrString(attrs))
+	if err := f.record(op); err != nil {
+		return -1, &fsError{Step: "create", Err: err}
 	}
-	return f.newFd("tmpfs:mask"), nil
+	f.files["new:"+fstype] = unix.S_IFDIR | 0o755
+	return f.newFd("new:" + fstype), nil
+}
+
+func (f *fakeSys) reconfigure(fd int, options []string) error {
+	return f.record("reconfigure " + f.name(fd) + " [" + strings.Join(options, " ") + "]")
 }
 
 func (f *fakeSys) join(dir int, p string) string {

@@ -144,7 +144,8 @@ func (f *finalizer) maskPath(p string) error {
 		// The first directory gets the new tmpfs itself: a detached
 		// mount closed without being attached costs an RCU grace
 		// period to dissolve.
-		tree, err = f.sys.newTmpfs(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, f.c.MountLabel)
+		tree, err = f.sys.fsmount("tmpfs", "tmpfs", withLabel([]string{"ro"}, f.c.MountLabel),
+			unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 		if err != nil {
 			return fmt.Errorf("make read-only tmpfs: %w", err)
 		}

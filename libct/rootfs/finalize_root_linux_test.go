@@ -17,8 +17,8 @@ import (
 func devConfig(root string) *configs.Config {
 	return &configs.Config{Rootfs: root, Mounts: []*configs.Mount{
 		{Source: "proc", Destination: "/proc", Type: "proc"},
-		{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Flags: unix.MS_NOSUID, Data: "mode=755"},
-		{Source: "devpts", Destination: "/dev/pts", Type: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620"},
+		{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Attr: unix.MOUNT_ATTR_NOSUID, Data: []string{"mode=755"}},
+		{Source: "devpts", Destination: "/dev/pts", Type: "devpts", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC, Data: []string{"newinstance", "ptmxmode=0666", "mode=0620"}},
 	}}
 }
 
@@ -63,7 +63,7 @@ func TestMaskRefusesFakeDevNull(t *testing.T) {
 				Rootfs: root,
 				Mounts: []*configs.Mount{
 					{Source: "proc", Destination: "/proc", Type: "proc"},
-					{Source: dev, Destination: "/dev", Type: "bind", Flags: unix.MS_BIND},
+					{Source: dev, Destination: "/dev", Type: "bind", Bind: true},
 				},
 				MaskedPaths: []string{"/proc/timer_list"},
 			}
@@ -87,8 +87,8 @@ func TestFinalizeReadonlyTmpfs(t *testing.T) {
 	needRoot(t)
 	root := newRootfs(t)
 	c := devConfig(root)
-	c.Mounts[1].Flags |= unix.MS_RDONLY // /dev
-	c.Mounts = append(c.Mounts, &configs.Mount{Source: "tmpfs", Destination: "/ro", Type: "tmpfs", Flags: unix.MS_RDONLY})
+	c.Mounts[1].Attr |= unix.MOUNT_ATTR_RDONLY // /dev
+	c.Mounts = append(c.Mounts, &configs.Mount{Source: "tmpfs", Destination: "/ro", Type: "tmpfs", Attr: unix.MOUNT_ATTR_RDONLY})
 	c.MaskedPaths = []string{"/proc/acpi", "/proc/driver"}
 	inMountNS(t, func() error {
 		if err := setUp(c, nil); err != nil {

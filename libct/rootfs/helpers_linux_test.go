@@ -31,51 +31,54 @@ func TestCleanDest(t *testing.T) {
 	}
 }
 
-func TestMsToAttr(t *testing.T) {
-	tests := []struct {
-		flags uintptr
-		attr  uint64
-		atime bool
+func TestSplitOption(t *testing.T) {
+	for _, tt := range []struct {
+		in, key, value string
+		flag           bool
 	}{
-		{0, 0, false},
-		{unix.MS_BIND | unix.MS_REC, 0, false},
-		{unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC,
-			unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC, false},
-		{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME, true},
-		{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME, true},
-		{unix.MS_RELATIME | unix.MS_NODIRATIME, unix.MOUNT_ATTR_RELATIME | unix.MOUNT_ATTR_NODIRATIME, true},
-		{unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW, false},
-	}
-	for _, tt := range tests {
-		attr, atime := msToAttr(tt.flags)
-		if attr != tt.attr || atime != tt.atime {
-			t.Errorf("msToAttr(%#x) = %#x, %v; want %#x, %v", tt.flags, attr, atime, tt.attr, tt.atime)
+		{"newinstance", "newinstance", "", true},
+		{"mode=755", "mode", "755", false},
+		{"size=", "size", "", false},
+		{`context="a:b:c:s0:c1,c2"`, "context", "a:b:c:s0:c1,c2", false},
+		{"context=a:b:c:s0:c1,c2", "context", "a:b:c:s0:c1,c2", false},
+		{`x="`, "x", `"`, false},
+		{"k=v=w", "k", "v=w", false},
+	} {
+		k, v, flag := splitOption(tt.in)
+		if k != tt.key || v != tt.value || flag != tt.flag {
+			t.Errorf("splitOption(%q) = %q, %q, %v; want %q, %q, %v", tt.in, k, v, flag, tt.key, tt.value, tt.flag)
 		}
 	}
 }
 
 func TestDataOptions(t *testing.T) {
 	for _, tt := range []struct {
-		data, key string
-		want      bool
+		data []string
+		key  string
+		want bool
 	}{
-		{"mode=755,size=65536k", "mode", true},
-		{"size=1m", "mode", false},
-		{"ptmxmode=0666", "mode", false},
-		{"", "mode", false},
+		{[]string{"mode=755", "size=65536k"}, "mode", true},
+		{[]string{"size=1m"}, "mode", false},
+		{[]string{"ptmxmode=0666"}, "mode", false},
+		{[]string{"mode"}, "mode", true},
+		{nil, "mode", false},
 	} {
 		if got := hasDataOption(tt.data, tt.key); got != tt.want {
 			t.Errorf("hasDataOption(%q, %q) = %v", tt.data, tt.key, got)
 		}
 	}
-	for _, tt := range []struct{ data, label, want string }{
-		{"", "", ""},
-		{"mode=755", "", "mode=755"},
-		{"", "s0", `context="s0"`},
-		{"mode=755", "a:b:c:s0", `mode=755,context="a:b:c:s0"`},
+	for _, tt := range []struct {
+		data  []string
+		label string
+		want  []string
+	}{
+		{nil, "", nil},
+		{[]string{"mode=755"}, "", []string{"mode=755"}},
+		{nil, "s0", []string{"context=s0"}},
+		{[]string{"mode=755"}, "a:b:c:s0:c1,c2", []string{"mode=755", "context=a:b:c:s0:c1,c2"}},
 	} {
-		if got := formatLabel(tt.data, tt.label); got != tt.want {
-			t.Errorf("formatLabel(%q, %q) = %q, want %q", tt.data, tt.label, got, tt.want)
+		if got := withLabel(tt.data, tt.label); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("withLabel(%q, %q) = %q, want %q", tt.data, tt.label, got, tt.want)
 		}
 	}
 }
@@ -124,13 +127,13 @@ func TestNeedsDevAndDeferReadonly(t *testing.T) {
 		needsDev bool
 		deferRO  bool
 	}{
-		{"tmpfs /dev ro", configs.Mount{Destination: "/dev", Type: "tmpfs", Flags: unix.MS_RDONLY}, true, true},
-		{"bind /dev", configs.Mount{Destination: "/dev/", Type: "bind", Flags: unix.MS_BIND | unix.MS_RDONLY}, false, false},
-		{"bind elsewhere", configs.Mount{Destination: "/data", Type: "bind", Flags: unix.MS_BIND}, true, false},
+		{"tmpfs /dev ro", configs.Mount{Destination: "/dev", Type: "tmpfs", Attr: unix.MOUNT_ATTR_RDONLY}, true, true},
+		{"bind /dev", configs.Mount{Destination: "/dev/", Type: "bind", Bind: true, Attr: unix.MOUNT_ATTR_RDONLY}, false, false},
+		{"bind elsewhere", configs.Mount{Destination: "/data", Type: "bind", Bind: true}, true, false},
 		{"tmpfs rw", configs.Mount{Destination: "/tmp", Type: "tmpfs"}, true, false},
-		{"tmpfs ro", configs.Mount{Destination: "/tmp", Type: "tmpfs", Flags: unix.MS_RDONLY}, true, true},
-		{"sysfs ro", configs.Mount{Destination: "/sys", Type: "sysfs", Flags: unix.MS_RDONLY}, true, false},
-		{"devtmpfs /dev ro", configs.Mount{Destination: "/dev", Type: "devtmpfs", Flags: unix.MS_RDONLY}, true, true},
+		{"tmpfs ro", configs.Mount{Destination: "/tmp", Type: "tmpfs", Attr: unix.MOUNT_ATTR_RDONLY}, true, true},
+		{"sysfs ro", configs.Mount{Destination: "/sys", Type: "sysfs", Attr: unix.MOUNT_ATTR_RDONLY}, true, false},
+		{"devtmpfs /dev ro", configs.Mount{Destination: "/dev", Type: "devtmpfs", Attr: unix.MOUNT_ATTR_RDONLY}, true, true},
 	}
 	for _, tt := range tests {
 		m := tt.m

@@ -113,7 +113,10 @@ func (m *mounter) checkProcDest(i int, dest string, dst int, isProc bool) error 
 	return nil
 }
 
-// mountFS mounts a filesystem (tmpfs, proc, sysfs, devpts, mqueue, ...).
+// mountFS mounts a new filesystem (tmpfs, proc, sysfs, devpts, mqueue,
+// ...) with the new mount API: fsopen, one fsconfig per option (so that a
+// refused option is named), fsmount with the mount attributes, and
+// move_mount onto the opened destination.
 func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 	if len(mnt.UIDMappings)+len(mnt.GIDMappings) > 0 {
 		return fmt.Errorf("mounts[%d]: idmapped mount of %s on %s: only bind mounts can be idmapped", i, mnt.Type, dest)
@@ -144,33 +147,36 @@ func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 	if err := m.checkProcDest(i, dest, dst, mnt.Type == "proc"); err != nil {
 		return err
 	}
+	if mnt.Remount {
+		return m.remount(i, mnt, dest, dst)
+	}
 
-	flags := mnt.Flags
-	data := mnt.Data
-	switch mnt.Type {
-	case "proc", "sysfs", "mqueue":
-		// No SELinux context: procfs and sysfs refuse one, mqueue
-		// takes the label from the process.
-	default:
-		data = formatLabel(data, m.c.MountLabel)
-	}
+	attrs := mnt.Attr
 	if deferReadonly(mnt) {
-		// Remounted read-only by Finalize: /dev is populated and hooks
-		// may write to tmpfs mounts before that.
-		flags &^= unix.MS_RDONLY
+		// Made read-only by Finalize: /dev is populated and hooks may
+		// write to tmpfs mounts before that.
+		attrs &^= unix.MOUNT_ATTR_RDONLY
 	}
-	if mnt.Type == "tmpfs" && existed && !hasDataOption(data, "mode") {
+	var opts []string
+	if attrs&unix.MOUNT_ATTR_RDONLY != 0 {
+		// As mount(2) with MS_RDONLY: the superblock is read-only too.
+		opts = append(opts, "ro")
+	}
+	if mnt.Type == "tmpfs" && existed && !hasDataOption(mnt.Data, "mode") {
 		// Keep the permissions of the directory the tmpfs covers.
 		st, err := fstat(m.sys, dst)
 		if err != nil {
 			return fmt.Errorf("mounts[%d]: stat %s: %w", i, dest, err)
 		}
-		mode := "mode=" + strconv.FormatUint(uint64(st.Mode&0o7777), 8)
-		if data == "" {
-			data = mode
-		} else {
-			data = mode + "," + data
-		}
+		opts = append(opts, "mode="+strconv.FormatUint(uint64(st.Mode&0o7777), 8))
+	}
+	opts = append(opts, mnt.Data...)
+	switch mnt.Type {
+	case "proc", "sysfs", "mqueue":
+		// No SELinux context: procfs and sysfs refuse one, mqueue
+		// takes the label from the process (relabelled below).
+	default:
+		opts = withLabel(opts, m.c.MountLabel)
 	}
 
 	// tmpcopyup: hold the covered directory open to copy from it.
@@ -181,75 +187,102 @@ func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 		}
 		defer m.sys.close(copySrc)
 	}
-	err = m.sys.mount(mnt.Source, procFd(dst), mnt.Type, flags, data)
-	if err == nil && copySrc >= 0 {
-		if err := m.copyUp(i, dest, copySrc); err != nil {
-			return err
-		}
-	}
+	fs, err := m.sys.fsmount(mnt.Type, mnt.Source, opts, attrs)
 	if mnt.Type == "sysfs" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
 		// A user namespace without its own network namespace may not
 		// mount sysfs: bind the runtime's /sys instead, with the same
-		// flags.
+		// attributes.
 		bind := *mnt
 		bind.Source = "/sys"
 		bind.Type = "bind"
-		bind.Flags = mnt.Flags | unix.MS_BIND | unix.MS_REC
+		bind.Bind, bind.Recursive = true, true
+		bind.Data = nil
 		return m.bindOnto(i, &bind, dest, dst)
 	}
 	if err != nil {
-		return fmt.Errorf("mounts[%d]: mount %s on %s (%s): %w", i, mnt.Source, dest, mnt.Type, err)
+		return mountError(i, mnt, dest, err)
 	}
-	if mnt.Type == "mqueue" && m.c.MountLabel != "" {
-		if err := m.labelRoot(i, dest, m.c.MountLabel); err != nil {
+	defer m.sys.close(fs)
+	// The new filesystem is filled and labelled while detached: nothing
+	// in the container sees it half made.
+	if copySrc >= 0 || (mnt.Type == "mqueue" && m.c.MountLabel != "") {
+		if err := m.prepareNew(i, mnt, dest, fs, copySrc); err != nil {
 			return err
 		}
 	}
-	// dst is the directory under the new mount: afterMount reopens dest.
-	return m.afterMount(i, mnt, dest)
+	return m.attachNew(i, mnt, dest, fs, dst)
 }
 
-// labelRoot gives a new mount's root the SELinux label, for mqueue, which
-// takes no context= option (runc relabels it the same way). By fd: the
-// label lands on the mount hull just made, whatever the path holds.
-func (m *mounter) labelRoot(i int, dest, label string) error {
-	fd, err := m.t.open(dest, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW)
-	if err != nil {
-		return fmt.Errorf("mounts[%d]: reopen %s to label it: %w", i, dest, err)
-	}
-	defer m.sys.close(fd)
-	if err := m.sys.fsetxattr(fd, "security.selinux", []byte(label)); err != nil {
-		return fmt.Errorf("mounts[%d]: label %s as %q: %w", i, dest, label, err)
-	}
-	return nil
+// mountError names the mount the kernel refused.
+func mountError(i int, mnt *configs.Mount, dest string, err error) error {
+	return fmt.Errorf("mounts[%d]: mount %s on %s (%s): %w", i, mnt.Source, dest, mnt.Type, err)
 }
 
-// copyUp copies the covered directory into the tmpfs now mounted on dest.
-func (m *mounter) copyUp(i int, dest string, src int) error {
-	root, err := m.t.open(dest, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW)
+// prepareNew fills (tmpcopyup) or labels (mqueue, which takes no context=
+// option; runc relabels it the same way) the detached filesystem fs.
+func (m *mounter) prepareNew(i int, mnt *configs.Mount, dest string, fs, copySrc int) error {
+	root, err := m.sys.openat(fs, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return fmt.Errorf("mounts[%d]: tmpcopyup: open new tmpfs %s: %w", i, dest, err)
+		return fmt.Errorf("mounts[%d]: open new %s for %s: %w", i, mnt.Type, dest, err)
 	}
 	defer m.sys.close(root)
-	if err := copyUp(src, root); err != nil {
-		return fmt.Errorf("mounts[%d]: tmpcopyup into %s: %w", i, dest, err)
+	if copySrc >= 0 {
+		if err := copyUp(copySrc, root); err != nil {
+			return fmt.Errorf("mounts[%d]: tmpcopyup into %s: %w", i, dest, err)
+		}
+	}
+	if mnt.Type == "mqueue" {
+		if err := m.sys.fsetxattr(root, "security.selinux", []byte(m.c.MountLabel)); err != nil {
+			return fmt.Errorf("mounts[%d]: label %s as %q: %w", i, dest, m.c.MountLabel, err)
+		}
 	}
 	return nil
 }
 
-// deferReadonly says whether the read-only flag of mnt is applied by
+// attachNew applies the recursive attributes to the detached mount fs,
+// attaches it on dst and sets its propagation.
+func (m *mounter) attachNew(i int, mnt *configs.Mount, dest string, fs, dst int) error {
+	if err := m.setRecAttr(i, mnt, dest, fs, 0); err != nil {
+		return err
+	}
+	if err := m.sys.moveMount(fs, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mounts[%d]: mount %s on %s (%s): move_mount: %w", i, mnt.Source, dest, mnt.Type, err)
+	}
+	return m.setPropagation(i, mnt, dest, fs)
+}
+
+// remount is the "remount" option without "bind": the filesystem mounted
+// at dst gets the options (fspick + FSCONFIG_CMD_RECONFIGURE) and the
+// mount exactly the attributes asked, keeping its access-time mode when
+// none is given, as mount(2) with MS_REMOUNT.
+func (m *mounter) remount(i int, mnt *configs.Mount, dest string, dst int) error {
+	ro := "rw"
+	if mnt.Attr&unix.MOUNT_ATTR_RDONLY != 0 {
+		ro = "ro"
+	}
+	if err := m.sys.reconfigure(dst, append([]string{ro}, mnt.Data...)); err != nil {
+		return mountError(i, mnt, dest, err)
+	}
+	attr := unix.MountAttr{Attr_set: mnt.Attr, Attr_clr: clearableAttrs&^mnt.Attr | mnt.AttrClr&unix.MOUNT_ATTR__ATIME}
+	if err := m.sys.mountSetattr(dst, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("mounts[%d]: remount %s: mount_setattr: %w", i, dest, err)
+	}
+	return m.setPropagation(i, mnt, dest, dst)
+}
+
+// deferReadonly says whether the read-only attribute of mnt is applied by
 // Finalize rather than at mount time (as runc: tmpfs mounts and /dev).
 func deferReadonly(mnt *configs.Mount) bool {
-	if mnt.IsBind() || mnt.Flags&unix.MS_RDONLY == 0 {
+	if mnt.Bind || mnt.Remount || mnt.Attr&unix.MOUNT_ATTR_RDONLY == 0 {
 		return false
 	}
 	dest, err := cleanDest(mnt.Destination)
 	return mnt.Type == "tmpfs" || (err == nil && dest == "/dev")
 }
 
-// hasDataOption reports whether the option string data sets key.
-func hasDataOption(data, key string) bool {
-	for _, o := range strings.Split(data, ",") {
+// hasDataOption reports whether the options set key.
+func hasDataOption(opts []string, key string) bool {
+	for _, o := range opts {
 		if k, _, _ := strings.Cut(o, "="); k == key {
 			return true
 		}
@@ -257,16 +290,13 @@ func hasDataOption(data, key string) bool {
 	return false
 }
 
-// formatLabel adds the SELinux context option for label to data.
-func formatLabel(data, label string) string {
+// withLabel adds the SELinux context option for label to opts. The value
+// goes to fsconfig(2) as it is: no quoting, whatever commas it holds.
+func withLabel(opts []string, label string) []string {
 	if label == "" {
-		return data
+		return opts
 	}
-	opt := "context=" + strconv.Quote(label)
-	if data == "" {
-		return opt
-	}
-	return data + "," + opt
+	return append(opts, "context="+label)
 }
 
 // mountBind bind-mounts mnt.Source on dest, idmapped if asked.
@@ -306,22 +336,23 @@ func (m *mounter) mountBind(i int, mnt *configs.Mount, dest string) error {
 	if err := m.checkProcDest(i, dest, dst, sfs.Type == unix.PROC_SUPER_MAGIC); err != nil {
 		return err
 	}
-	return m.attachTree(i, mnt, dest, tree, dst)
+	return m.attachTree(i, mnt, dest, tree, dst, sfs.Type)
 }
 
 // openSource clones the source of a bind mount into a detached tree
 // (open_tree OPEN_TREE_CLONE, recursive for rbind) and idmaps it when the
 // mount has mappings.
 func (m *mounter) openSource(i int, mnt *configs.Mount, dest string) (int, error) {
-	src := mnt.Source
-	if !filepath.IsAbs(src) {
-		src = filepath.Join(m.c.Bundle, src)
+	// The source is resolved once, by specconv (a relative one is the
+	// bundle's): here it is opened as it is.
+	if !filepath.IsAbs(mnt.Source) {
+		return -1, fmt.Errorf("mounts[%d]: bind source %q is not an absolute path", i, mnt.Source)
 	}
 	var flags uint = unix.OPEN_TREE_CLONE
-	if mnt.Flags&unix.MS_REC != 0 {
+	if mnt.Recursive {
 		flags |= unix.AT_RECURSIVE
 	}
-	tree, err := m.sys.openTree(unix.AT_FDCWD, src, flags)
+	tree, err := m.sys.openTree(unix.AT_FDCWD, mnt.Source, flags)
 	if err != nil {
 		return -1, fmt.Errorf("mounts[%d]: bind %s on %s: open_tree: %w", i, mnt.Source, dest, err)
 	}
@@ -384,18 +415,22 @@ func (m *mounter) bindOnto(i int, mnt *configs.Mount, dest string, dst int) erro
 		return err
 	}
 	defer m.sys.close(tree)
-	return m.attachTree(i, mnt, dest, tree, dst)
+	var sfs unix.Statfs_t
+	if err := m.sys.fstatfs(tree, &sfs); err != nil {
+		return fmt.Errorf("mounts[%d]: bind %s on %s: statfs source: %w", i, mnt.Source, dest, err)
+	}
+	return m.attachTree(i, mnt, dest, tree, dst, sfs.Type)
 }
 
 // attachTree applies the bind options to a detached tree, attaches it on
 // dst (move_mount), and sets its propagation. The options are applied
 // before the tree is attached, so it is never visible with weaker flags
 // than asked for.
-func (m *mounter) attachTree(i int, mnt *configs.Mount, dest string, tree, dst int) error {
-	if err := setBindFlags(m.sys, tree, mnt.Flags, mnt.ClearFlags); err != nil {
+func (m *mounter) attachTree(i int, mnt *configs.Mount, dest string, tree, dst int, fsType int64) error {
+	if err := setBindFlags(m.sys, tree, mnt); err != nil {
 		return fmt.Errorf("mounts[%d]: bind %s on %s: %w", i, mnt.Source, dest, err)
 	}
-	if err := m.setRecAttr(i, mnt, dest, tree); err != nil {
+	if err := m.setRecAttr(i, mnt, dest, tree, 0); err != nil {
 		return err
 	}
 	if err := m.sys.moveMount(tree, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
@@ -405,69 +440,31 @@ func (m *mounter) attachTree(i int, mnt *configs.Mount, dest string, tree, dst i
 	return m.setPropagation(i, mnt, dest, tree)
 }
 
-// msToAttr converts the per-mount MS_* flags to MOUNT_ATTR_* bits, and says
-// whether an atime mode was given.
-func msToAttr(f uintptr) (attr uint64, atime bool) {
-	for _, p := range [...]struct {
-		ms   uintptr
-		attr uint64
-	}{
-		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
-		{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
-		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
-		{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
-		{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
-		{unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW},
-	} {
-		if f&p.ms != 0 {
-			attr |= p.attr
-		}
-	}
-	switch {
-	case f&unix.MS_NOATIME != 0:
-		attr |= unix.MOUNT_ATTR_NOATIME
-		atime = true
-	case f&unix.MS_STRICTATIME != 0:
-		attr |= unix.MOUNT_ATTR_STRICTATIME
-		atime = true
-	case f&unix.MS_RELATIME != 0:
-		attr |= unix.MOUNT_ATTR_RELATIME
-		atime = true
-	}
-	return attr, atime
-}
-
+// clearableAttrs are the attribute bits a bind mount's options decide.
 const clearableAttrs = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV |
 	unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODIRATIME | unix.MOUNT_ATTR_NOSYMFOLLOW
 
-// setBindFlags gives a bind mount the flags of its options (the top mount
-// only, as "mount --bind -o"). Without any option beyond bind/rbind the
-// source's flags are kept. Otherwise the mount gets exactly the asked
-// flags, like MS_BIND|MS_REMOUNT; in a user namespace the kernel refuses to
-// clear flags locked by the source mount (nosuid, nodev, noexec, ro, atime)
-// and only the explicitly cleared ones ("suid", "rw", ...) are then cleared,
-// keeping the locked ones, as runc does. With "remount" only explicit
-// clears are done.
-func setBindFlags(s sysOps, tree int, flags, clear uintptr) error {
-	if flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) == 0 && clear == 0 {
+// setBindFlags gives a bind mount the attributes of its options (the top
+// mount only, as "mount --bind -o"). Without any option beyond bind/rbind
+// the source's attributes are kept. Otherwise the mount gets exactly the
+// asked attributes, like MS_BIND|MS_REMOUNT; in a user namespace the
+// kernel refuses to clear attributes locked by the source mount (nosuid,
+// nodev, noexec, ro, atime) and only the explicitly cleared ones ("suid",
+// "rw", ...) are then cleared, keeping the locked ones, as runc does. With
+// "remount" only explicit clears are done.
+func setBindFlags(s sysOps, tree int, mnt *configs.Mount) error {
+	if mnt.Attr == 0 && mnt.AttrClr == 0 {
 		return nil
 	}
-	set, atime := msToAttr(flags)
-	explicit, _ := msToAttr(clear)
-	explicit &= clearableAttrs &^ set
-	var atimeClr uint64
-	if atime {
-		atimeClr = unix.MOUNT_ATTR__ATIME
-	}
-	attr := unix.MountAttr{Attr_set: set, Attr_clr: (clearableAttrs &^ set) | atimeClr}
-	var err error
-	if flags&unix.MS_REMOUNT == 0 {
-		err = s.mountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr)
+	atime := mnt.AttrClr & unix.MOUNT_ATTR__ATIME
+	if !mnt.Remount {
+		attr := unix.MountAttr{Attr_set: mnt.Attr, Attr_clr: clearableAttrs&^mnt.Attr | atime}
+		err := s.mountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr)
 		if err == nil || !errors.Is(err, unix.EPERM) {
 			return wrapSetattr(err)
 		}
 	}
-	attr = unix.MountAttr{Attr_set: set, Attr_clr: explicit | atimeClr}
+	attr := unix.MountAttr{Attr_set: mnt.Attr, Attr_clr: mnt.AttrClr}
 	return wrapSetattr(s.mountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr))
 }
 
@@ -478,13 +475,14 @@ func wrapSetattr(err error) error {
 	return nil
 }
 
-// setRecAttr applies the "r"-prefixed options (rro, rnosuid, ...) to the
-// whole tree at fd.
-func (m *mounter) setRecAttr(i int, mnt *configs.Mount, dest string, fd int) error {
-	if mnt.RecAttrSet|mnt.RecAttrClr == 0 {
+// setRecAttr applies the "r"-prefixed options (rro, rnosuid, ...), and the
+// extra attributes to set, to the whole tree at fd.
+func (m *mounter) setRecAttr(i int, mnt *configs.Mount, dest string, fd int, extra uint64) error {
+	set, clr := mnt.RecAttrSet|extra, mnt.RecAttrClr&^extra
+	if set|clr == 0 {
 		return nil
 	}
-	attr := unix.MountAttr{Attr_set: mnt.RecAttrSet, Attr_clr: mnt.RecAttrClr}
+	attr := unix.MountAttr{Attr_set: set, Attr_clr: clr}
 	if err := m.sys.mountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
 		return fmt.Errorf("mounts[%d]: set recursive attributes of %s: mount_setattr: %w", i, dest, err)
 	}
@@ -548,7 +546,7 @@ func openSources(s sysOps, c *configs.Config) (_ Sources, err error) {
 		}
 	}()
 	for i, mnt := range c.Mounts {
-		if !mnt.IsBind() || len(mnt.UIDMappings)+len(mnt.GIDMappings) == 0 {
+		if !mnt.Bind || len(mnt.UIDMappings)+len(mnt.GIDMappings) == 0 {
 			continue
 		}
 		fd, err := m.openSource(i, mnt, mnt.Destination)

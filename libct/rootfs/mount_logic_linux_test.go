@@ -43,7 +43,7 @@ func TestMountAllOperations(t *testing.T) {
 	}
 	const ownCgroup = "4:memory:/a/b\n2:cpu,cpuacct:/a\n1:name=systemd:/s\n0::/u\n"
 	cgroupMount := &configs.Mount{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup",
-		Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RELATIME | unix.MS_RDONLY}
+		Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RELATIME | unix.MOUNT_ATTR_RDONLY, AttrClr: unix.MOUNT_ATTR__ATIME}
 	bindSetattr := "setattr tree:/host/dir set=ro,nosuid clr=nodev,noexec,nodiratime,nosymfollow"
 
 	tests := []struct {
@@ -55,37 +55,40 @@ func TestMountAllOperations(t *testing.T) {
 		{
 			name:   "proc on an existing directory",
 			mounts: []*configs.Mount{{Source: "proc", Destination: "/proc", Type: "proc"}},
-			want:   []string{"mount proc on " + fr + "/proc type=proc flags=0"},
+			want:   []string{"fsmount proc proc [] 0", "move_mount new:proc -> " + fr + "/proc"},
 		},
 		{
 			name:   "tmpfs read-only is deferred and keeps the directory's mode",
 			setup:  func(f *fakeSys, _ *configs.Config) { f.files[fr+"/tmp"] = unix.S_IFDIR | 0o1777 },
-			mounts: []*configs.Mount{{Source: "tmpfs", Destination: "/tmp", Type: "tmpfs", Flags: unix.MS_RDONLY | unix.MS_NOSUID, Data: "size=1m"}},
-			want:   []string{"mount tmpfs on " + fr + "/tmp type=tmpfs flags=nosuid data=mode=1777,size=1m"},
+			mounts: []*configs.Mount{{Source: "tmpfs", Destination: "/tmp", Type: "tmpfs", Attr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID, Data: []string{"size=1m"}}},
+			want:   []string{"fsmount tmpfs tmpfs [mode=1777 size=1m] nosuid", "move_mount new:tmpfs -> " + fr + "/tmp"},
 		},
 		{
 			name:   "tmpfs with its own mode on a new directory",
-			mounts: []*configs.Mount{{Source: "tmpfs", Destination: "/a/b", Type: "tmpfs", Data: "mode=700"}},
+			mounts: []*configs.Mount{{Source: "tmpfs", Destination: "/a/b", Type: "tmpfs", Data: []string{"mode=700"}}},
 			want: []string{
 				"mkdir " + fr + "/a", "mkdir " + fr + "/a/b",
-				"mount tmpfs on " + fr + "/a/b type=tmpfs flags=0 data=mode=700",
+				"fsmount tmpfs tmpfs [mode=700] 0", "move_mount new:tmpfs -> " + fr + "/a/b",
 			},
 		},
 		{
 			name:   "SELinux label: context= on tmpfs, none on proc, mqueue relabelled",
 			setup:  func(_ *fakeSys, c *configs.Config) { c.MountLabel = "system_u:object_r:container_file_t:s0" },
-			mounts: []*configs.Mount{{Source: "shm", Destination: "/shm", Type: "tmpfs", Data: "mode=1777"}, {Source: "mqueue", Destination: "/mq", Type: "mqueue"}},
+			mounts: []*configs.Mount{{Source: "shm", Destination: "/shm", Type: "tmpfs", Data: []string{"mode=1777"}}, {Source: "mqueue", Destination: "/mq", Type: "mqueue"}},
 			want: []string{
 				"mkdir " + fr + "/shm",
-				`mount shm on ` + fr + `/shm type=tmpfs flags=0 data=mode=1777,context="system_u:object_r:container_file_t:s0"`,
+				"fsmount tmpfs shm [mode=1777 context=system_u:object_r:container_file_t:s0] 0",
+				"move_mount new:tmpfs -> " + fr + "/shm",
 				"mkdir " + fr + "/mq",
-				"mount mqueue on " + fr + "/mq type=mqueue flags=0",
-				"setxattr " + fr + "/mq security.selinux=system_u:object_r:container_file_t:s0",
+				"fsmount mqueue mqueue [] 0",
+				// labelled before it is attached
+				"setxattr new:mqueue security.selinux=system_u:object_r:container_file_t:s0",
+				"move_mount new:mqueue -> " + fr + "/mq",
 			},
 		},
 		{
 			name:   "rbind ro,nosuid of a directory",
-			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/data", Type: "bind", Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID}},
+			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/data", Type: "bind", Bind: true, Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID}},
 			want: []string{
 				"open_tree /host/dir rec", "mkdir " + fr + "/data", bindSetattr,
 				"move_mount tree:/host/dir -> " + fr + "/data",
@@ -93,22 +96,16 @@ func TestMountAllOperations(t *testing.T) {
 		},
 		{
 			name:   "plain bind of a file keeps the source's flags",
-			mounts: []*configs.Mount{{Source: "/host/file", Destination: "/etc/resolv.conf", Type: "bind", Flags: unix.MS_BIND}},
+			mounts: []*configs.Mount{{Source: "/host/file", Destination: "/etc/resolv.conf", Type: "bind", Bind: true}},
 			want: []string{
 				"open_tree /host/file", "create " + fr + "/etc/resolv.conf 0755",
 				"move_mount tree:/host/file -> " + fr + "/etc/resolv.conf",
 			},
 		},
 		{
-			name:   "relative source is taken from the bundle",
-			setup:  func(f *fakeSys, c *configs.Config) { c.Bundle = "/bundle"; f.addDir("/bundle/data") },
-			mounts: []*configs.Mount{{Source: "data", Destination: "/data", Type: "bind", Flags: unix.MS_BIND}},
-			want:   []string{"open_tree /bundle/data", "mkdir " + fr + "/data", "move_mount tree:/bundle/data -> " + fr + "/data"},
-		},
-		{
 			name:   "flags locked by a user namespace are kept, explicit clears still done",
 			setup:  func(f *fakeSys, _ *configs.Config) { f.fail[bindSetattr] = unix.EPERM },
-			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/data", Type: "bind", Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID, ClearFlags: unix.MS_NOEXEC}},
+			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/data", Type: "bind", Bind: true, Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID, AttrClr: unix.MOUNT_ATTR_NOEXEC}},
 			want: []string{
 				"open_tree /host/dir rec", "mkdir " + fr + "/data",
 				bindSetattr + " = operation not permitted",
@@ -118,7 +115,7 @@ func TestMountAllOperations(t *testing.T) {
 		},
 		{
 			name:   "remount option changes only what is named",
-			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/data", Type: "bind", Flags: unix.MS_BIND | unix.MS_REMOUNT | unix.MS_NOEXEC}},
+			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/data", Type: "bind", Bind: true, Remount: true, Attr: unix.MOUNT_ATTR_NOEXEC}},
 			want: []string{
 				"open_tree /host/dir", "mkdir " + fr + "/data",
 				"setattr tree:/host/dir set=noexec",
@@ -128,8 +125,8 @@ func TestMountAllOperations(t *testing.T) {
 		{
 			name: "idmapped binds share one user namespace per mapping",
 			mounts: []*configs.Mount{
-				{Source: "/host/dir", Destination: "/a", Type: "bind", Flags: unix.MS_BIND | unix.MS_REC, UIDMappings: idmap, GIDMappings: idmap, IDMapRecursive: true},
-				{Source: "/host/dir", Destination: "/b", Type: "bind", Flags: unix.MS_BIND, UIDMappings: idmap, GIDMappings: idmap},
+				{Source: "/host/dir", Destination: "/a", Type: "bind", Bind: true, Recursive: true, UIDMappings: idmap, GIDMappings: idmap, IDMapRecursive: true},
+				{Source: "/host/dir", Destination: "/b", Type: "bind", Bind: true, UIDMappings: idmap, GIDMappings: idmap},
 			},
 			want: []string{
 				"open_tree /host/dir rec", "userns u0:1000:10,g0:1000:10,",
@@ -144,27 +141,42 @@ func TestMountAllOperations(t *testing.T) {
 			name:   "propagation and recursive attributes of a tmpfs",
 			mounts: []*configs.Mount{{Source: "tmpfs", Destination: "/x", Type: "tmpfs", PropagationFlags: []uintptr{unix.MS_SHARED}, RecAttrSet: unix.MOUNT_ATTR_NOSUID}},
 			want: []string{
-				"mkdir " + fr + "/x", "mount tmpfs on " + fr + "/x type=tmpfs flags=0",
-				"setattr " + fr + "/x set=nosuid rec", "setattr " + fr + "/x prop=shared",
+				"mkdir " + fr + "/x", "fsmount tmpfs tmpfs [] 0",
+				"setattr new:tmpfs set=nosuid rec", "move_mount new:tmpfs -> " + fr + "/x",
+				"setattr new:tmpfs prop=shared",
 			},
 		},
 		{
 			name:   "propagation of a bind is set once attached",
-			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/x", Type: "bind", Flags: unix.MS_BIND | unix.MS_REC, PropagationFlags: []uintptr{unix.MS_SLAVE | unix.MS_REC}}},
+			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/x", Type: "bind", Bind: true, Recursive: true, PropagationFlags: []uintptr{unix.MS_SLAVE | unix.MS_REC}}},
 			want: []string{
 				"open_tree /host/dir rec", "mkdir " + fr + "/x", "move_mount tree:/host/dir -> " + fr + "/x",
 				"setattr tree:/host/dir prop=slave rec",
 			},
 		},
 		{
-			name:   "sysfs refused in a user namespace falls back to binding /sys",
-			setup:  func(f *fakeSys, _ *configs.Config) { f.fail["mount sysfs"] = unix.EPERM; f.addDir("/sys") },
-			mounts: []*configs.Mount{{Source: "sysfs", Destination: "/sys", Type: "sysfs", Flags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC}},
+			name: "sysfs refused in a user namespace falls back to binding /sys",
+			setup: func(f *fakeSys, _ *configs.Config) {
+				f.fail["fsmount sysfs"] = unix.EPERM
+				f.addDir("/sys")
+				f.fstype["/sys"] = unix.SYSFS_MAGIC
+			},
+			mounts: []*configs.Mount{{Source: "sysfs", Destination: "/sys", Type: "sysfs", Attr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}},
 			want: []string{
 				"mkdir " + fr + "/sys",
-				"mount sysfs on " + fr + "/sys type=sysfs flags=ro,nosuid,nodev,noexec = operation not permitted",
+				"fsmount sysfs sysfs [ro] ro,nosuid,nodev,noexec = operation not permitted",
 				"open_tree /sys rec",
 				"setattr tree:/sys set=ro,nosuid,nodev,noexec clr=nodiratime,nosymfollow",
+				"move_mount tree:/sys -> " + fr + "/sys",
+			},
+		},
+		{
+			name:   "a recursive bind of anything else: ro on the top mount only",
+			setup:  func(f *fakeSys, _ *configs.Config) { f.addDir("/sys") },
+			mounts: []*configs.Mount{{Source: "/sys", Destination: "/sys", Type: "bind", Bind: true, Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY}},
+			want: []string{
+				"open_tree /sys rec", "mkdir " + fr + "/sys",
+				"setattr tree:/sys set=ro clr=nosuid,nodev,noexec,nodiratime,nosymfollow",
 				"move_mount tree:/sys -> " + fr + "/sys",
 			},
 		},
@@ -179,22 +191,23 @@ func TestMountAllOperations(t *testing.T) {
 			mounts: []*configs.Mount{cgroupMount},
 			want: []string{
 				"mkdir " + fr + "/sys", "mkdir " + fr + "/sys/fs", "mkdir " + fr + "/sys/fs/cgroup",
-				"mount tmpfs on " + fr + "/sys/fs/cgroup type=tmpfs flags=nosuid,nodev,noexec data=mode=755",
-				"mkdir " + fr + "/sys/fs/cgroup/memory",
+				"fsmount tmpfs tmpfs [mode=755] nosuid,nodev,noexec",
+				"move_mount new:tmpfs -> " + fr + "/sys/fs/cgroup",
+				"mkdir new:tmpfs/memory",
 				"open_tree /sys/fs/cgroup/memory/a/b rec",
 				"setattr tree:/sys/fs/cgroup/memory/a/b set=ro,nosuid,nodev,noexec clr=atime,nodiratime,nosymfollow",
-				"move_mount tree:/sys/fs/cgroup/memory/a/b -> " + fr + "/sys/fs/cgroup/memory",
-				"mkdir " + fr + "/sys/fs/cgroup/cpu,cpuacct",
+				"move_mount tree:/sys/fs/cgroup/memory/a/b -> new:tmpfs/memory",
+				"mkdir new:tmpfs/cpu,cpuacct",
 				"open_tree /sys/fs/cgroup/cpu,cpuacct/a rec",
 				"setattr tree:/sys/fs/cgroup/cpu,cpuacct/a set=ro,nosuid,nodev,noexec clr=atime,nodiratime,nosymfollow",
-				"move_mount tree:/sys/fs/cgroup/cpu,cpuacct/a -> " + fr + "/sys/fs/cgroup/cpu,cpuacct",
-				"mkdir " + fr + "/sys/fs/cgroup/systemd",
+				"move_mount tree:/sys/fs/cgroup/cpu,cpuacct/a -> new:tmpfs/cpu,cpuacct",
+				"mkdir new:tmpfs/systemd",
 				"open_tree /sys/fs/cgroup/systemd/s rec",
 				"setattr tree:/sys/fs/cgroup/systemd/s set=ro,nosuid,nodev,noexec clr=atime,nodiratime,nosymfollow",
-				"move_mount tree:/sys/fs/cgroup/systemd/s -> " + fr + "/sys/fs/cgroup/systemd",
-				"symlink " + fr + "/sys/fs/cgroup/cpu -> cpu,cpuacct",
-				"symlink " + fr + "/sys/fs/cgroup/cpuacct -> cpu,cpuacct",
-				"setattr " + fr + "/sys/fs/cgroup set=ro",
+				"move_mount tree:/sys/fs/cgroup/systemd/s -> new:tmpfs/systemd",
+				"symlink new:tmpfs/cpu -> cpu,cpuacct",
+				"symlink new:tmpfs/cpuacct -> cpu,cpuacct",
+				"setattr new:tmpfs set=ro",
 			},
 		},
 		{
@@ -207,17 +220,18 @@ func TestMountAllOperations(t *testing.T) {
 				f.addDir("/sys/fs/cgroup/systemd/s")
 				f.addDir(fr + "/sys/fs/cgroup")
 			},
-			mounts: []*configs.Mount{{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Flags: unix.MS_NOSUID}},
+			mounts: []*configs.Mount{{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Attr: unix.MOUNT_ATTR_NOSUID}},
 			want: []string{
-				"mount tmpfs on " + fr + "/sys/fs/cgroup type=tmpfs flags=nosuid,nodev,noexec data=mode=755",
-				"mkdir " + fr + "/sys/fs/cgroup/systemd",
+				"fsmount tmpfs tmpfs [mode=755] nosuid,nodev,noexec",
+				"move_mount new:tmpfs -> " + fr + "/sys/fs/cgroup",
+				"mkdir new:tmpfs/systemd",
 				"open_tree /sys/fs/cgroup/systemd/s rec",
 				"setattr tree:/sys/fs/cgroup/systemd/s set=nosuid clr=ro,nodev,noexec,nodiratime,nosymfollow",
-				"move_mount tree:/sys/fs/cgroup/systemd/s -> " + fr + "/sys/fs/cgroup/systemd",
-				"mkdir " + fr + "/sys/fs/cgroup/memory",
+				"move_mount tree:/sys/fs/cgroup/systemd/s -> new:tmpfs/systemd",
+				"mkdir new:tmpfs/memory",
 				"open_tree /sys/fs/cgroup/memory/a/b rec",
 				"setattr tree:/sys/fs/cgroup/memory/a/b set=nosuid clr=ro,nodev,noexec,nodiratime,nosymfollow",
-				"move_mount tree:/sys/fs/cgroup/memory/a/b -> " + fr + "/sys/fs/cgroup/memory",
+				"move_mount tree:/sys/fs/cgroup/memory/a/b -> new:tmpfs/memory",
 			},
 		},
 		{
@@ -229,10 +243,12 @@ func TestMountAllOperations(t *testing.T) {
 			},
 			mounts: []*configs.Mount{cgroupMount},
 			want: []string{
-				"mount tmpfs on " + fr + "/sys/fs/cgroup type=tmpfs flags=nosuid,nodev,noexec data=mode=755",
-				"mkdir " + fr + "/sys/fs/cgroup/memory",
-				"mount cgroup on " + fr + "/sys/fs/cgroup/memory type=cgroup flags=ro,nosuid,nodev,noexec,relatime data=memory",
-				"setattr " + fr + "/sys/fs/cgroup set=ro",
+				"fsmount tmpfs tmpfs [mode=755] nosuid,nodev,noexec",
+				"move_mount new:tmpfs -> " + fr + "/sys/fs/cgroup",
+				"mkdir new:tmpfs/memory",
+				"fsmount cgroup cgroup [ro memory] ro,nosuid,nodev,noexec",
+				"move_mount new:cgroup -> new:tmpfs/memory",
+				"setattr new:tmpfs set=ro",
 			},
 		},
 		{
@@ -242,24 +258,49 @@ func TestMountAllOperations(t *testing.T) {
 				f.addDir(fr + "/sys/fs/cgroup")
 			},
 			mounts: []*configs.Mount{cgroupMount},
-			want:   []string{"mount cgroup on " + fr + "/sys/fs/cgroup type=cgroup2 flags=ro,nosuid,nodev,noexec,relatime"},
+			want:   []string{"fsmount cgroup2 cgroup [ro] ro,nosuid,nodev,noexec", "move_mount new:cgroup2 -> " + fr + "/sys/fs/cgroup"},
 		},
 		{
 			name: "cgroup2 refused: bind of the own cgroup with a cgroup namespace",
 			setup: func(f *fakeSys, c *configs.Config) {
 				f.fstype["/sys/fs/cgroup"] = unix.CGROUP2_SUPER_MAGIC
-				f.fail["mount cgroup on"] = unix.EPERM
+				f.fail["fsmount cgroup2"] = unix.EPERM
 				f.cgroup = "0::/u\n"
 				f.addDir("/sys/fs/cgroup/u")
 				f.addDir(fr + "/sys/fs/cgroup")
 				c.Namespaces = []configs.Namespace{{Type: configs.NEWCGROUP}}
 			},
-			mounts: []*configs.Mount{{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup2", Flags: unix.MS_RDONLY}},
+			mounts: []*configs.Mount{{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup2", Attr: unix.MOUNT_ATTR_RDONLY}},
 			want: []string{
-				"mount cgroup on " + fr + "/sys/fs/cgroup type=cgroup2 flags=ro = operation not permitted",
+				"fsmount cgroup2 cgroup [ro] ro = operation not permitted",
 				"open_tree /sys/fs/cgroup/u rec",
 				"setattr tree:/sys/fs/cgroup/u set=ro clr=nosuid,nodev,noexec,nodiratime,nosymfollow",
 				"move_mount tree:/sys/fs/cgroup/u -> " + fr + "/sys/fs/cgroup",
+			},
+		},
+		{
+			name: "cgroup2 refused without a cgroup namespace, rw asked: as asked",
+			setup: func(f *fakeSys, c *configs.Config) {
+				f.fstype["/sys/fs/cgroup"] = unix.CGROUP2_SUPER_MAGIC
+				f.fail["fsmount cgroup2"] = unix.EPERM
+				f.addDir(fr + "/sys/fs/cgroup")
+				f.addDir("/sys/fs/cgroup")
+			},
+			mounts: []*configs.Mount{{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup2", AttrClr: unix.MOUNT_ATTR_RDONLY}},
+			want: []string{
+				"fsmount cgroup2 cgroup [] 0 = operation not permitted",
+				"open_tree /sys/fs/cgroup rec",
+				"setattr tree:/sys/fs/cgroup clr=ro,nosuid,nodev,noexec,nodiratime,nosymfollow",
+				"move_mount tree:/sys/fs/cgroup -> " + fr + "/sys/fs/cgroup",
+			},
+		},
+		{
+			name:   "remount of a filesystem: its options, then exactly the asked attributes",
+			setup:  func(f *fakeSys, c *configs.Config) { f.addDir(fr + "/run") },
+			mounts: []*configs.Mount{{Destination: "/run", Type: "tmpfs", Remount: true, Attr: unix.MOUNT_ATTR_NOEXEC, Data: []string{"size=2m"}}},
+			want: []string{
+				"reconfigure " + fr + "/run [rw size=2m]",
+				"setattr " + fr + "/run set=noexec clr=ro,nosuid,nodev,nodiratime,nosymfollow",
 			},
 		},
 	}
@@ -293,14 +334,14 @@ func TestMountAllErrors(t *testing.T) {
 	}{
 		{
 			name:   "mount refused",
-			fail:   map[string]error{"mount tmpfs": unix.EPERM},
+			fail:   map[string]error{"fsmount tmpfs": unix.EPERM},
 			mounts: []*configs.Mount{{Source: "proc", Destination: "/proc", Type: "proc"}, {Source: "tmpfs", Destination: "/x", Type: "tmpfs"}},
-			want:   "mounts[1]: mount tmpfs on /x (tmpfs): operation not permitted",
+			want:   "mounts[1]: mount tmpfs on /x (tmpfs): create: operation not permitted",
 		},
 		{
 			name:   "move_mount refused",
 			fail:   map[string]error{"move_mount": unix.EINVAL},
-			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/x", Type: "bind", Flags: unix.MS_BIND}},
+			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/x", Type: "bind", Bind: true}},
 			want:   "mounts[0]: bind /host/dir on /x: move_mount: invalid argument",
 		},
 		{
@@ -318,7 +359,7 @@ func TestMountAllErrors(t *testing.T) {
 		{
 			name:   "idmap user namespace refused",
 			fail:   map[string]error{"userns": unix.EPERM},
-			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/x", Type: "bind", Flags: unix.MS_BIND, UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}},
+			mounts: []*configs.Mount{{Source: "/host/dir", Destination: "/x", Type: "bind", Bind: true, UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}},
 			want:   "mounts[0]: idmapped bind /host/dir on /x: make user namespace for the mapping: operation not permitted",
 		},
 		{

@@ -29,42 +29,42 @@ func TestBindOptions(t *testing.T) {
 	}{
 		{
 			name:    "plain bind keeps the source flags",
-			mnt:     configs.Mount{Flags: unix.MS_BIND | unix.MS_REC},
+			mnt:     configs.Mount{Bind: true, Recursive: true},
 			want:    []string{"rw", "nodev"},
 			notWant: []string{"ro"},
 		},
 		{
 			name:    "ro nosuid",
-			mnt:     configs.Mount{Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID},
+			mnt:     configs.Mount{Bind: true, Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID},
 			want:    []string{"ro", "nosuid"},
 			notWant: []string{"nodev"}, // "mount --bind -o ro,nosuid" sets exactly these
 			sub:     []string{"rw"},    // ro is not recursive
 		},
 		{
 			name: "rro",
-			mnt:  configs.Mount{Flags: unix.MS_BIND | unix.MS_REC, RecAttrSet: unix.MOUNT_ATTR_RDONLY},
+			mnt:  configs.Mount{Bind: true, Recursive: true, RecAttrSet: unix.MOUNT_ATTR_RDONLY},
 			want: []string{"ro"},
 			sub:  []string{"ro"},
 		},
 		{
 			name:    "remount keeps what is not cleared",
-			mnt:     configs.Mount{Flags: unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT | unix.MS_NOEXEC},
+			mnt:     configs.Mount{Bind: true, Recursive: true, Remount: true, Attr: unix.MOUNT_ATTR_NOEXEC},
 			want:    []string{"noexec", "nodev"},
 			notWant: []string{"ro"},
 		},
 		{
 			name:    "explicit clear",
-			mnt:     configs.Mount{Flags: unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT, ClearFlags: unix.MS_NODEV},
+			mnt:     configs.Mount{Bind: true, Recursive: true, Remount: true, AttrClr: unix.MOUNT_ATTR_NODEV},
 			notWant: []string{"nodev"},
 		},
 		{
 			name: "rshared",
-			mnt:  configs.Mount{Flags: unix.MS_BIND | unix.MS_REC, PropagationFlags: []uintptr{unix.MS_SHARED | unix.MS_REC}},
+			mnt:  configs.Mount{Bind: true, Recursive: true, PropagationFlags: []uintptr{unix.MS_SHARED | unix.MS_REC}},
 			prop: "shared:",
 		},
 		{
 			name: "noatime",
-			mnt:  configs.Mount{Flags: unix.MS_BIND | unix.MS_NOATIME},
+			mnt:  configs.Mount{Bind: true, Attr: unix.MOUNT_ATTR_NOATIME, AttrClr: unix.MOUNT_ATTR__ATIME},
 			want: []string{"noatime"},
 		},
 	}
@@ -149,7 +149,7 @@ func TestTmpfsKeepsDirectoryMode(t *testing.T) {
 	c := &configs.Config{Rootfs: root, Mounts: []*configs.Mount{
 		{Source: "tmpfs", Type: "tmpfs", Destination: "/tight"},
 		{Source: "tmpfs", Type: "tmpfs", Destination: "/new"},
-		{Source: "tmpfs", Type: "tmpfs", Destination: "/tmp", Data: "mode=1777"},
+		{Source: "tmpfs", Type: "tmpfs", Destination: "/tmp", Data: []string{"mode=1777"}},
 	}}
 	inMountedNS(t, c, func([]*mountinfo.Info) error {
 		for p, want := range map[string]os.FileMode{
@@ -180,8 +180,8 @@ func TestCgroupMount(t *testing.T) {
 	unified := st.Type == unix.CGROUP2_SUPER_MAGIC
 	root := newRootfs(t)
 	c := &configs.Config{Rootfs: root, Mounts: []*configs.Mount{
-		{Source: "sysfs", Destination: "/sys", Type: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RDONLY},
-		{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RELATIME | unix.MS_RDONLY},
+		{Source: "sysfs", Destination: "/sys", Type: "sysfs", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RDONLY},
+		{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RELATIME | unix.MOUNT_ATTR_RDONLY, AttrClr: unix.MOUNT_ATTR__ATIME},
 	}}
 	inMountedNS(t, c, func(infos []*mountinfo.Info) error {
 		top := mountAt(infos, root+"/sys/fs/cgroup")
@@ -237,7 +237,7 @@ func TestIDMappedMount(t *testing.T) {
 	}
 	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	c := &configs.Config{Rootfs: root, Mounts: []*configs.Mount{
-		{Source: src, Destination: "/idm", Type: "bind", Flags: unix.MS_BIND | unix.MS_REC, UIDMappings: maps, GIDMappings: maps},
+		{Source: src, Destination: "/idm", Type: "bind", Bind: true, Recursive: true, UIDMappings: maps, GIDMappings: maps},
 	}}
 	var st unix.Statfs_t
 	if err := unix.Statfs(src, &st); err != nil {

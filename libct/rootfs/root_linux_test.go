@@ -109,12 +109,12 @@ func newRootfs(t *testing.T) string {
 func specMounts() []*configs.Mount {
 	return []*configs.Mount{
 		{Source: "proc", Destination: "/proc", Type: "proc"},
-		{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
-		{Source: "devpts", Destination: "/dev/pts", Type: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620"},
-		{Source: "shm", Destination: "/dev/shm", Type: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV, Data: "mode=1777,size=65536k"},
-		{Source: "mqueue", Destination: "/dev/mqueue", Type: "mqueue", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV},
-		{Source: "sysfs", Destination: "/sys", Type: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RDONLY},
-		{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RELATIME | unix.MS_RDONLY},
+		{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_STRICTATIME, AttrClr: unix.MOUNT_ATTR__ATIME, Data: []string{"mode=755", "size=65536k"}},
+		{Source: "devpts", Destination: "/dev/pts", Type: "devpts", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC, Data: []string{"newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Source: "shm", Destination: "/dev/shm", Type: "tmpfs", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV, Data: []string{"mode=1777", "size=65536k"}},
+		{Source: "mqueue", Destination: "/dev/mqueue", Type: "mqueue", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV},
+		{Source: "sysfs", Destination: "/sys", Type: "sysfs", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RDONLY},
+		{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RELATIME | unix.MOUNT_ATTR_RDONLY, AttrClr: unix.MOUNT_ATTR__ATIME},
 	}
 }
 
@@ -151,8 +151,8 @@ func TestRootfsLifecycle(t *testing.T) {
 	c := &configs.Config{
 		Rootfs: root,
 		Mounts: append(specMounts(),
-			&configs.Mount{Source: hostDir, Destination: "/data", Type: "bind", Flags: unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID},
-			&configs.Mount{Source: hostFile, Destination: "/etc/resolv.conf", Type: "bind", Flags: unix.MS_BIND},
+			&configs.Mount{Source: hostDir, Destination: "/data", Type: "bind", Bind: true, Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID},
+			&configs.Mount{Source: hostFile, Destination: "/etc/resolv.conf", Type: "bind", Bind: true},
 		),
 		Devices: []specs.LinuxDevice{
 			{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: fileMode(0o600), UID: u32(1000), GID: u32(1001)},
@@ -282,11 +282,11 @@ func TestMountDestinationStaysInRootfs(t *testing.T) {
 	}{
 		{"absolute symlink, tmpfs", "/", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil/" + tag}, "/" + tag},
 		{"relative symlink, tmpfs", "../../../../../../..", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil/" + tag}, "/" + tag},
-		{"absolute symlink, dir bind", "/tmp", configs.Mount{Source: hostDir, Type: "bind", Flags: unix.MS_BIND, Destination: "/evil/" + tag}, "/tmp/" + tag},
-		{"absolute symlink, file bind", "/etc", configs.Mount{Source: hostFile, Type: "bind", Flags: unix.MS_BIND, Destination: "/evil/" + tag}, "/etc/" + tag},
+		{"absolute symlink, dir bind", "/tmp", configs.Mount{Source: hostDir, Type: "bind", Bind: true, Destination: "/evil/" + tag}, "/tmp/" + tag},
+		{"absolute symlink, file bind", "/etc", configs.Mount{Source: hostFile, Type: "bind", Bind: true, Destination: "/evil/" + tag}, "/etc/" + tag},
 		{"symlink as the destination", "/", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil"}, ""},
 		{"symlink in a nested path", "/tmp/../..", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil/a/b/" + tag}, "/a/b/" + tag},
-		{"dangling symlink, file bind", "/run/systemd/resolve/" + tag, configs.Mount{Source: hostFile, Type: "bind", Flags: unix.MS_BIND, Destination: "/evil"}, "/run/systemd/resolve/" + tag},
+		{"dangling symlink, file bind", "/run/systemd/resolve/" + tag, configs.Mount{Source: hostFile, Type: "bind", Bind: true, Destination: "/evil"}, "/run/systemd/resolve/" + tag},
 		{"dangling relative symlink, tmpfs", "../../../" + tag + "/dir", configs.Mount{Source: "tmpfs", Type: "tmpfs", Destination: "/evil"}, "/" + tag + "/dir"},
 	}
 	for _, tt := range tests {
@@ -341,7 +341,7 @@ func TestMountErrors(t *testing.T) {
 			name: "bind inside /proc",
 			mounts: []*configs.Mount{
 				{Source: "proc", Type: "proc", Destination: "/proc"},
-				{Source: hostDir, Type: "bind", Flags: unix.MS_BIND, Destination: "/proc/sys"},
+				{Source: hostDir, Type: "bind", Bind: true, Destination: "/proc/sys"},
 			},
 			want: "mounts[1]: " + hostDir + " cannot be mounted on /proc/sys: it is inside /proc",
 		},
@@ -350,7 +350,7 @@ func TestMountErrors(t *testing.T) {
 			setup: func(root string) error { return os.Symlink("/proc", filepath.Join(root, "p")) },
 			mounts: []*configs.Mount{
 				{Source: "proc", Type: "proc", Destination: "/proc"},
-				{Source: hostDir, Type: "bind", Flags: unix.MS_BIND, Destination: "/p/sys"},
+				{Source: hostDir, Type: "bind", Bind: true, Destination: "/p/sys"},
 			},
 			want: "mounts[1]: " + hostDir + " cannot be mounted on /p/sys: it is inside /proc",
 		},
@@ -367,13 +367,18 @@ func TestMountErrors(t *testing.T) {
 		},
 		{
 			name:   "missing bind source",
-			mounts: []*configs.Mount{{Source: "/nonexistent-hull-source", Type: "bind", Flags: unix.MS_BIND, Destination: "/x"}},
+			mounts: []*configs.Mount{{Source: "/nonexistent-hull-source", Type: "bind", Bind: true, Destination: "/x"}},
 			want:   "mounts[0]: bind /nonexistent-hull-source on /x: open_tree: no such file or directory",
 		},
 		{
 			name:   "idmapped tmpfs",
 			mounts: []*configs.Mount{{Source: "tmpfs", Type: "tmpfs", Destination: "/x", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}},
 			want:   "mounts[0]: idmapped mount of tmpfs on /x: only bind mounts can be idmapped",
+		},
+		{
+			name:   "unknown filesystem",
+			mounts: []*configs.Mount{{Source: "x", Type: "nosuchfs", Destination: "/x"}},
+			want:   `mounts[0]: mount x on /x (nosuchfs): fsopen: no such device`,
 		},
 	}
 	for _, tt := range tests {
@@ -461,8 +466,8 @@ func TestDeviceAlsoBindMounted(t *testing.T) {
 	c := &configs.Config{
 		Rootfs: root,
 		Mounts: []*configs.Mount{
-			{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Data: "mode=755"},
-			{Source: "/dev/zero", Destination: "/dev/custom", Type: "bind", Flags: unix.MS_BIND},
+			{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Data: []string{"mode=755"}},
+			{Source: "/dev/zero", Destination: "/dev/custom", Type: "bind", Bind: true},
 		},
 		Devices: []specs.LinuxDevice{{Path: "/dev/custom", Type: "c", Major: 1, Minor: 7, UID: u32(1000)}},
 	}

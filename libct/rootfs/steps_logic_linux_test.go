@@ -59,7 +59,7 @@ func TestSetupDevOperations(t *testing.T) {
 				{Path: "/dev/ptmx", Type: "c", Major: 5, Minor: 2},
 			},
 			setup: func(f *fakeSys, _ *configs.Config) { f.files[d+"/ptmx"] = unix.S_IFCHR | 0o666 },
-			want: cat([]string{"mkdir " + d + "/pts", "mount devpts on " + d + "/pts type=devpts flags=0", "umask 0"}, defaults, links,
+			want: cat([]string{"mkdir " + d + "/pts", "fsmount devpts devpts [] 0", "move_mount new:devpts -> " + d + "/pts", "umask 0"}, defaults, links,
 				[]string{"unlink " + d + "/ptmx", "symlink " + d + "/ptmx -> pts/ptmx", "umask 022"}),
 		},
 		{
@@ -140,7 +140,7 @@ func TestSetupDevOperations(t *testing.T) {
 		},
 		{
 			name:   "a bind-mounted /dev is left alone",
-			mounts: []*configs.Mount{{Source: "/dev", Destination: "/dev", Type: "bind", Flags: unix.MS_BIND | unix.MS_REC}},
+			mounts: []*configs.Mount{{Source: "/dev", Destination: "/dev", Type: "bind", Bind: true, Recursive: true}},
 			want:   nil,
 		},
 	}
@@ -280,9 +280,9 @@ func TestFinalizeOperations(t *testing.T) {
 			c:    configs.Config{MaskedPaths: []string{"/proc/kcore", "/proc/acpi", "/proc/missing", "/proc/timer_list", "/proc/scsi"}},
 			want: []string{
 				"open_tree /dev/null", "move_mount tree:/dev/null -> /proc/kcore",
-				"fsmount tmpfs ro,nosuid,nodev,noexec", "move_mount tmpfs:mask -> /proc/acpi",
+				"fsmount tmpfs tmpfs [ro] ro,nosuid,nodev,noexec", "move_mount new:tmpfs -> /proc/acpi",
 				"open_tree /dev/null", "move_mount tree:/dev/null -> /proc/timer_list",
-				"open_tree tmpfs:mask", "move_mount tree:tmpfs:mask -> /proc/scsi",
+				"open_tree new:tmpfs", "move_mount tree:new:tmpfs -> /proc/scsi",
 			},
 		},
 		{
@@ -300,10 +300,10 @@ func TestFinalizeOperations(t *testing.T) {
 		{
 			name: "deferred read-only tmpfs and /dev, then read-only /",
 			c: configs.Config{Readonly: true, Mounts: []*configs.Mount{
-				{Destination: "/dev", Type: "tmpfs", Flags: unix.MS_RDONLY},
-				{Destination: "/tmp", Type: "tmpfs", Flags: unix.MS_RDONLY},
-				{Destination: "/proc/sys", Type: "bind", Flags: unix.MS_BIND | unix.MS_RDONLY}, // already read-only
-				{Destination: "/proc", Type: "proc", Flags: unix.MS_RDONLY},                    // read-only at mount time
+				{Destination: "/dev", Type: "tmpfs", Attr: unix.MOUNT_ATTR_RDONLY},
+				{Destination: "/tmp", Type: "tmpfs", Attr: unix.MOUNT_ATTR_RDONLY},
+				{Destination: "/proc/sys", Type: "bind", Bind: true, Attr: unix.MOUNT_ATTR_RDONLY}, // already read-only
+				{Destination: "/proc", Type: "proc", Attr: unix.MOUNT_ATTR_RDONLY},                 // read-only at mount time
 			}},
 			want: []string{"setattr /dev set=ro", "setattr /tmp set=ro", "setattr / set=ro"},
 		},
@@ -412,8 +412,8 @@ func TestOpenSources(t *testing.T) {
 	idmap := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
 	c := &configs.Config{Rootfs: fr, Mounts: []*configs.Mount{
 		{Source: "tmpfs", Destination: "/tmp", Type: "tmpfs"},
-		{Source: "/host/dir", Destination: "/a", Type: "bind", Flags: unix.MS_BIND | unix.MS_REC, UIDMappings: idmap, GIDMappings: idmap},
-		{Source: "/host/dir", Destination: "/b", Type: "bind", Flags: unix.MS_BIND},
+		{Source: "/host/dir", Destination: "/a", Type: "bind", Bind: true, Recursive: true, UIDMappings: idmap, GIDMappings: idmap},
+		{Source: "/host/dir", Destination: "/b", Type: "bind", Bind: true},
 	}}
 	if NeedsSources(c) {
 		t.Fatal("NeedsSources without a user namespace")
@@ -450,7 +450,7 @@ func TestOpenSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	diffOps(t, untilDev(f.ops), []string{
-		"mkdir " + fr + "/tmp", "mount tmpfs on " + fr + "/tmp type=tmpfs flags=0",
+		"mkdir " + fr + "/tmp", "fsmount tmpfs tmpfs [] 0", "move_mount new:tmpfs -> " + fr + "/tmp",
 		"mkdir " + fr + "/a", "move_mount tree:/host/dir -> " + fr + "/a",
 		"open_tree /host/dir", "mkdir " + fr + "/b", "move_mount tree:/host/dir -> " + fr + "/b",
 		"mkdir " + fr + "/dev",

@@ -26,9 +26,13 @@ type sysOps interface {
 	openTree(dirfd int, path string, flags uint) (int, error)
 	moveMount(fromfd int, fromPath string, tofd int, toPath string, flags int) error
 	mountSetattr(fd int, path string, flags uint, attr *unix.MountAttr) error
-	// newTmpfs creates a detached tmpfs mount (fsopen, fsconfig, fsmount)
-	// with the given MOUNT_ATTR_* attributes.
-	newTmpfs(attrs int, label string) (int, error)
+	// fsmount creates a detached mount of a new filesystem (fsopen,
+	// fsconfig of source and of each option, fsmount with the given
+	// MOUNT_ATTR_* attributes). Its errors are *fsError.
+	fsmount(fstype, source string, options []string, attrs uint64) (int, error)
+	// reconfigure gives options to the filesystem mounted at fd (fspick,
+	// fsconfig, FSCONFIG_CMD_RECONFIGURE). Its errors are *fsError.
+	reconfigure(fd int, options []string) error
 
 	// openInRoot is openat2(root, path, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):
 	// the kernel resolves path, symlinks included, as if root were "/",
@@ -65,10 +69,6 @@ type sysOps interface {
 	usernsFd(uid, gid []specs.LinuxIDMapping) (int, error)
 }
 
-// procFd is the magic link through which mount(2) reaches an open fd. It is
-// only used before pivot_root, while /proc is still the runtime's own.
-func procFd(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
-
 // realSys is sysOps on the running kernel.
 type realSys struct{}
 
@@ -99,36 +99,6 @@ func (realSys) moveMount(fromfd int, fromPath string, tofd int, toPath string, f
 
 func (realSys) mountSetattr(fd int, path string, flags uint, attr *unix.MountAttr) error {
 	return unix.MountSetattr(fd, path, flags, attr)
-}
-
-func (realSys) newTmpfs(attrs int, label string) (int, error) {
-	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return -1, os.NewSyscallError("fsopen", err)
-	}
-	defer unix.Close(fsfd)
-	// Named and read-only like the tmpfs mount(2) would make.
-	if err := unix.FsconfigSetString(fsfd, "source", "tmpfs"); err != nil {
-		return -1, os.NewSyscallError("fsconfig source", err)
-	}
-	if attrs&unix.MOUNT_ATTR_RDONLY != 0 {
-		if err := unix.FsconfigSetFlag(fsfd, "ro"); err != nil {
-			return -1, os.NewSyscallError("fsconfig ro", err)
-		}
-	}
-	if label != "" {
-		if err := unix.FsconfigSetString(fsfd, "context", label); err != nil {
-			return -1, os.NewSyscallError("fsconfig context", err)
-		}
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return -1, os.NewSyscallError("fsconfig create", err)
-	}
-	fd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
-	if err != nil {
-		return -1, os.NewSyscallError("fsmount", err)
-	}
-	return fd, nil
 }
 
 // openat2 retries the races the kernel reports for scoped lookups (a rename

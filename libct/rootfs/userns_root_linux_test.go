@@ -59,11 +59,11 @@ func TestUserNamespace(t *testing.T) {
 	c := &configs.Config{
 		Rootfs: root,
 		Mounts: []*configs.Mount{
-			{Source: "proc", Destination: "/proc", Type: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-			{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Flags: unix.MS_NOSUID, Data: "mode=755"},
-			{Source: "devpts", Destination: "/dev/pts", Type: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666"},
-			{Source: "sysfs", Destination: "/sys", Type: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY},
-			{Source: idmSrc, Destination: "/idm", Type: "bind", Flags: unix.MS_BIND, UIDMappings: idmap, GIDMappings: idmap},
+			{Source: "proc", Destination: "/proc", Type: "proc", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC},
+			{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Attr: unix.MOUNT_ATTR_NOSUID, Data: []string{"mode=755"}},
+			{Source: "devpts", Destination: "/dev/pts", Type: "devpts", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC, Data: []string{"newinstance", "ptmxmode=0666"}},
+			{Source: "sysfs", Destination: "/sys", Type: "sysfs", Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_RDONLY},
+			{Source: idmSrc, Destination: "/idm", Type: "bind", Bind: true, UIDMappings: idmap, GIDMappings: idmap},
 		},
 		Namespaces:    []configs.Namespace{{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID}},
 		MaskedPaths:   []string{"/proc/timer_list", "/proc/acpi"},
