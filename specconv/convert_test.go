@@ -176,6 +176,12 @@ func TestConvertBad(t *testing.T) {
 		{"bind no source", func(s *specs.Spec, o *Options) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Options: []string{"rbind"}})
 		}, "mounts[7].source", "required"},
+		{"bind unknown option", func(s *specs.Spec, o *Options) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Source: "/srv", Options: []string{"rbind", "noexce", "ro"}})
+		}, "mounts[7]", `unknown option "noexce"`},
+		{"bind unknown option in a list", func(s *specs.Spec, o *Options) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Source: "/srv", Type: "bind", Options: []string{"ro,mode=755"}})
+		}, "mounts[7]", `unknown option "mode=755"`},
 		{"mount no type", func(s *specs.Spec, o *Options) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Source: "x"})
 		}, "mounts[7].type", "required"},

@@ -114,10 +114,16 @@ type mountOptions struct {
 // is read-write). Options it does not know are the filesystem's.
 func parseMountOptions(options []string) (mountOptions, error) {
 	var m mountOptions
+	var opts []string
 	for i, o := range options {
 		if strings.IndexByte(o, 0) >= 0 {
 			return m, fieldErr(idx("options", i), "contains a NUL byte")
 		}
+		// An entry may hold several options, comma-separated, as
+		// mount(8)'s -o does.
+		opts = append(opts, splitData(o)...)
+	}
+	for _, o := range opts {
 		if a, ok := attrOptions[o]; ok {
 			if a.clear {
 				m.attr &^= a.attr
@@ -172,12 +178,10 @@ func parseMountOptions(options []string) (mountOptions, error) {
 			m.ridmap = true
 		case o == "tmpcopyup":
 			m.tmpcopyup = true
-		case o == "" || ignoredOptions[o]:
+		case ignoredOptions[o]:
 		default:
-			// sbOptions and the filesystem's own, one by one: an
-			// entry may hold several, comma-separated, as mount(2)
-			// data would.
-			m.data = append(m.data, splitData(o)...)
+			// sbOptions and the filesystem's own.
+			m.data = append(m.data, o)
 		}
 	}
 	return m, nil
@@ -273,7 +277,14 @@ func convertMount(sm specs.Mount, c *configs.Config, rootless bool) (*configs.Mo
 		if m.Source == "" {
 			return nil, fieldErr("source", "required for a bind mount")
 		}
-		// A bind mount has no filesystem to take options.
+		// A bind mount has no filesystem to take options: one hull
+		// does not know is a mistake (a misspelt "noexec" would
+		// otherwise be dropped in silence).
+		for _, o := range m.Data {
+			if !sbOptions[o] {
+				return nil, fmt.Errorf("unknown option %q", o)
+			}
+		}
 		m.Data = nil
 		if !filepath.IsAbs(m.Source) {
 			// The spec: relative to the bundle. Resolved here once;
@@ -366,7 +377,8 @@ func rootlessMountIDs(data []string, c *configs.Config) error {
 
 // MountOptions lists every mount option name Convert understands, for
 // `hull features` (mountOptions). Options it does not know are passed to
-// the filesystem.
+// the filesystem, which names the one it refuses; on a bind mount, which
+// has no filesystem to take them, they are an error.
 func MountOptions() []string {
 	out := []string{"bind", "rbind", "remount", "idmap", "ridmap", "tmpcopyup"}
 	for _, m := range []map[string]bool{sbOptions, ignoredOptions} {

@@ -72,6 +72,8 @@ func TestParseMountOptions(t *testing.T) {
 			attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_STRICTATIME, attrClr: atime, data: []string{"mode=755", "size=65536k"}}},
 		{opts: []string{"mode=755,size=1m", `context="a:b:s0:c1,c2",uid=0`}, want: mountOptions{
 			data: []string{"mode=755", "size=1m", `context="a:b:s0:c1,c2"`, "uid=0"}}},
+		{opts: []string{"ro,nosuid", "rbind,,rprivate"}, want: mountOptions{
+			attr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID, bind: true, rec: true, propagation: []uintptr{unix.MS_PRIVATE | unix.MS_REC}}},
 		{opts: []string{"newinstance", "rsync"}, want: mountOptions{data: []string{"newinstance", "rsync"}}},
 		{opts: []string{"ro", "tmpcopyup"}, want: mountOptions{attr: unix.MOUNT_ATTR_RDONLY, tmpcopyup: true}},
 		{opts: []string{"a\x00b"}, error: "options[0]: contains a NUL byte"},

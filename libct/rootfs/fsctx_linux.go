@@ -35,6 +35,12 @@ func (e *fsError) Error() string {
 
 func (e *fsError) Unwrap() error { return e.Err }
 
+// unknownOption reports whether the kernel refused the option as one the
+// filesystem does not have (rather than a bad value).
+func (e *fsError) unknownOption() bool {
+	return e.Option != "" && strings.Contains(e.Log, "Unknown parameter")
+}
+
 // splitOption turns a mount option into an fsconfig(2) key and value:
 // "key=value" is a string parameter (a value in double quotes, as an
 // SELinux context with commas is written for mount(2), loses them), "key"

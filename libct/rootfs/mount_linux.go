@@ -213,8 +213,25 @@ func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 	return m.attachNew(i, mnt, dest, fs, dst)
 }
 
-// mountError names the mount the kernel refused.
+// mountError names what the kernel refused in a new mount: the option,
+// when fsconfig(2) refused one ("mounts[3]: unknown option "nosuchopt"
+// ..."), with the filesystem's own message.
 func mountError(i int, mnt *configs.Mount, dest string, err error) error {
+	var fe *fsError
+	if errors.As(err, &fe) && fe.Option != "" {
+		what := "option"
+		if fe.unknownOption() {
+			what = "unknown option"
+		}
+		if fe.Log != "" {
+			return fmt.Errorf("mounts[%d]: %s %q: %s on %s refused it: %s: %w", i, what, fe.Option, mnt.Type, dest, fe.Log, fe.Err)
+		}
+		return fmt.Errorf("mounts[%d]: %s %q: %s on %s refused it: %w", i, what, fe.Option, mnt.Type, dest, fe.Err)
+	}
+	if errors.As(err, &fe) && fe.Step == "create" && len(mnt.Data) > 0 && errors.Is(err, unix.EINVAL) {
+		// A filesystem that parses its options only at creation.
+		return fmt.Errorf("mounts[%d]: mount %s on %s (%s) with options %s: %w", i, mnt.Source, dest, mnt.Type, strings.Join(mnt.Data, ","), err)
+	}
 	return fmt.Errorf("mounts[%d]: mount %s on %s (%s): %w", i, mnt.Source, dest, mnt.Type, err)
 }
 

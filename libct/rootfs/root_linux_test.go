@@ -375,6 +375,23 @@ func TestMountErrors(t *testing.T) {
 			mounts: []*configs.Mount{{Source: "tmpfs", Type: "tmpfs", Destination: "/x", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}}},
 			want:   "mounts[0]: idmapped mount of tmpfs on /x: only bind mounts can be idmapped",
 		},
+		// Issue 20.2: the option the filesystem refuses is named, with
+		// the filesystem's own reason (mount(2) only said EINVAL).
+		{
+			name:   "unknown tmpfs option",
+			mounts: []*configs.Mount{{Source: "tmpfs", Type: "tmpfs", Destination: "/x", Data: []string{"mode=755", "nosuchopt"}}},
+			want:   `mounts[0]: unknown option "nosuchopt": tmpfs on /x refused it: tmpfs: Unknown parameter 'nosuchopt': invalid argument`,
+		},
+		{
+			name:   "bad value of a tmpfs option",
+			mounts: []*configs.Mount{{Source: "tmpfs", Type: "tmpfs", Destination: "/x", Data: []string{"size=lots"}}},
+			want:   `mounts[0]: option "size=lots": tmpfs on /x refused it: tmpfs: Bad value for 'size': invalid argument`,
+		},
+		{
+			name:   "unknown devpts option",
+			mounts: []*configs.Mount{{Source: "devpts", Type: "devpts", Destination: "/dev/pts", Data: []string{"newinstance", "nosuchopt"}}},
+			want:   `mounts[0]: unknown option "nosuchopt": devpts on /dev/pts refused it: devpts: Unknown parameter 'nosuchopt': invalid argument`,
+		},
 		{
 			name:   "unknown filesystem",
 			mounts: []*configs.Mount{{Source: "x", Type: "nosuchfs", Destination: "/x"}},

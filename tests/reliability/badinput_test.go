@@ -202,6 +202,17 @@ func badCases() []badCase {
 		{name: "mount bad tmpfs option", edit: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=lots"}})
 		}, want: []string{"/mnt", "size=lots"}},
+		// Issue 20.2: the option is named with its mount; first in the
+		// list, so that it is mounts[0].
+		{name: "mount unknown tmpfs option", edit: func(s *specs.Spec) {
+			s.Mounts = append([]specs.Mount{{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=755", "nosuchopt"}}}, s.Mounts...)
+		}, want: []string{`mounts[0]: unknown option "nosuchopt"`}},
+		{name: "mount unknown devpts option", edit: func(s *specs.Spec) {
+			s.Mounts = append([]specs.Mount{{Destination: "/dev/pts2", Type: "devpts", Source: "devpts", Options: []string{"newinstance", "nosuchopt"}}}, s.Mounts...)
+		}, want: []string{`mounts[0]: unknown option "nosuchopt"`}},
+		{name: "bind mount unknown option", edit: func(s *specs.Spec) {
+			s.Mounts = append([]specs.Mount{{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind", "noexce"}}}, s.Mounts...)
+		}, want: []string{`mounts[0]: unknown option "noexce"`}},
 		{name: "rootfs missing", edit: func(s *specs.Spec) { s.Root.Path = "/nonexistent/rootfs" }, want: []string{"/nonexistent/rootfs", "root"}},
 		{name: "rootfs a file", edit: func(s *specs.Spec) { s.Root.Path = "/etc/hostname" }, want: []string{"/etc/hostname", "root"}},
 		{name: "rootfs relative and missing", edit: func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" }, want: []string{"no-such-rootfs", "root"}},
