@@ -75,6 +75,13 @@ func (m *mounter) mountCgroup2(i int, mnt *configs.Mount, dest string, unified b
 			if p, ok := paths[""]; ok {
 				bind.Source = path.Join(root, p)
 			}
+		} else if mnt.AttrClr&unix.MOUNT_ATTR_RDONLY == 0 {
+			// Without a cgroup namespace the bind is the whole
+			// hierarchy, every cgroup of the host: read-only (and
+			// so its submounts) unless the config says "rw".
+			bind.Attr |= unix.MOUNT_ATTR_RDONLY
+			bind.RecAttrSet |= unix.MOUNT_ATTR_RDONLY
+			bind.RecAttrClr &^= unix.MOUNT_ATTR_RDONLY
 		}
 		return m.bindOnto(i, &bind, dest, dst)
 	}

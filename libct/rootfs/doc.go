@@ -20,7 +20,10 @@
 //
 // In a user namespace without its own network namespace, where the kernel
 // refuses to mount sysfs, /sys is a recursive bind of the runtime's /sys
-// with the mount's attributes (as crun; runc fails).
+// with the mount's attributes, on its submounts too (as crun; runc
+// fails). Where cgroup2 cannot be mounted, the hierarchy is bound: the
+// container's own cgroup with a cgroup namespace, otherwise the whole
+// hierarchy, read-only (recursively) unless the mount says "rw".
 //
 // Every mount of a config entry is made by fd with the new mount API: a
 // filesystem with fsopen, one fsconfig(2) per option (so that the option a

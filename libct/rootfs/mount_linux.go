@@ -191,7 +191,7 @@ func (m *mounter) mountFS(i int, mnt *configs.Mount, dest string) error {
 	if mnt.Type == "sysfs" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY)) {
 		// A user namespace without its own network namespace may not
 		// mount sysfs: bind the runtime's /sys instead, with the same
-		// attributes.
+		// attributes (on its submounts too: see attachTree).
 		bind := *mnt
 		bind.Source = "/sys"
 		bind.Type = "bind"
@@ -443,11 +443,21 @@ func (m *mounter) bindOnto(i int, mnt *configs.Mount, dest string, dst int) erro
 // dst (move_mount), and sets its propagation. The options are applied
 // before the tree is attached, so it is never visible with weaker flags
 // than asked for.
+//
+// A recursive bind of sysfs (the /sys of a rootless container, made by
+// hand or as the fallback when sysfs cannot be mounted) gets the
+// attributes it sets (ro, nosuid, nodev, noexec) on its submounts too:
+// otherwise "ro" leaves the host's cgroup, securityfs, debugfs, bpf and
+// tracefs mounts under /sys writable in the container (runc#1869).
 func (m *mounter) attachTree(i int, mnt *configs.Mount, dest string, tree, dst int, fsType int64) error {
 	if err := setBindFlags(m.sys, tree, mnt); err != nil {
 		return fmt.Errorf("mounts[%d]: bind %s on %s: %w", i, mnt.Source, dest, err)
 	}
-	if err := m.setRecAttr(i, mnt, dest, tree, 0); err != nil {
+	var extra uint64
+	if fsType == unix.SYSFS_MAGIC && mnt.Recursive {
+		extra = mnt.Attr & (unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC)
+	}
+	if err := m.setRecAttr(i, mnt, dest, tree, extra); err != nil {
 		return err
 	}
 	if err := m.sys.moveMount(tree, "", dst, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {

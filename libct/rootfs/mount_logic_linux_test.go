@@ -167,6 +167,19 @@ func TestMountAllOperations(t *testing.T) {
 				"fsmount sysfs sysfs [ro] ro,nosuid,nodev,noexec = operation not permitted",
 				"open_tree /sys rec",
 				"setattr tree:/sys set=ro,nosuid,nodev,noexec clr=nodiratime,nosymfollow",
+				// and on its submounts: the host's cgroup, securityfs, ... mounts
+				"setattr tree:/sys set=ro,nosuid,nodev,noexec rec",
+				"move_mount tree:/sys -> " + fr + "/sys",
+			},
+		},
+		{
+			name:   "a recursive bind of sysfs: its ro and no* attributes reach its submounts",
+			setup:  func(f *fakeSys, _ *configs.Config) { f.addDir("/sys"); f.fstype["/sys"] = unix.SYSFS_MAGIC },
+			mounts: []*configs.Mount{{Source: "/sys", Destination: "/sys", Type: "bind", Bind: true, Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID, RecAttrClr: unix.MOUNT_ATTR_RDONLY}},
+			want: []string{
+				"open_tree /sys rec", "mkdir " + fr + "/sys",
+				"setattr tree:/sys set=ro,nosuid clr=nodev,noexec,nodiratime,nosymfollow",
+				"setattr tree:/sys set=ro,nosuid rec",
 				"move_mount tree:/sys -> " + fr + "/sys",
 			},
 		},
@@ -276,6 +289,23 @@ func TestMountAllOperations(t *testing.T) {
 				"open_tree /sys/fs/cgroup/u rec",
 				"setattr tree:/sys/fs/cgroup/u set=ro clr=nosuid,nodev,noexec,nodiratime,nosymfollow",
 				"move_mount tree:/sys/fs/cgroup/u -> " + fr + "/sys/fs/cgroup",
+			},
+		},
+		{
+			name: "cgroup2 refused without a cgroup namespace: the host's hierarchy, read-only throughout",
+			setup: func(f *fakeSys, c *configs.Config) {
+				f.fstype["/sys/fs/cgroup"] = unix.CGROUP2_SUPER_MAGIC
+				f.fail["fsmount cgroup2"] = unix.EPERM
+				f.addDir(fr + "/sys/fs/cgroup")
+				f.addDir("/sys/fs/cgroup")
+			},
+			mounts: []*configs.Mount{{Source: "cgroup", Destination: "/sys/fs/cgroup", Type: "cgroup2", Attr: unix.MOUNT_ATTR_NOSUID}},
+			want: []string{
+				"fsmount cgroup2 cgroup [] nosuid = operation not permitted",
+				"open_tree /sys/fs/cgroup rec",
+				"setattr tree:/sys/fs/cgroup set=ro,nosuid clr=nodev,noexec,nodiratime,nosymfollow",
+				"setattr tree:/sys/fs/cgroup set=ro rec",
+				"move_mount tree:/sys/fs/cgroup -> " + fr + "/sys/fs/cgroup",
 			},
 		},
 		{

@@ -135,6 +135,72 @@ func TestBindOptions(t *testing.T) {
 	}
 }
 
+// TestSysBindReadonlyRecursive binds the host's /sys as a rootless
+// container's config does ("rbind,nosuid,noexec,nodev,ro"): the host's
+// mounts under /sys (cgroup, securityfs, bpf, ...) must be read-only,
+// nosuid, nodev and noexec too, not only the top mount (issue 15.4). Any
+// other recursive bind keeps mount(8)'s meaning: the top mount only.
+func TestSysBindReadonlyRecursive(t *testing.T) {
+	needRoot(t)
+	root := newRootfs(t)
+	other := t.TempDir()
+	c := &configs.Config{Rootfs: root, Mounts: []*configs.Mount{
+		{Source: "/sys", Destination: "/sys", Type: "bind", Bind: true, Recursive: true,
+			Attr: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RDONLY},
+		{Source: other, Destination: "/other", Type: "bind", Bind: true, Recursive: true, Attr: unix.MOUNT_ATTR_RDONLY},
+	}}
+	inMountNS(t, func() error {
+		// A writable submount in the other source.
+		if err := os.Mkdir(other+"/sub", 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount("tmpfs", other+"/sub", "tmpfs", 0, ""); err != nil {
+			return err
+		}
+		if err := Prepare(c); err != nil {
+			return err
+		}
+		if err := MountAll(c); err != nil {
+			return err
+		}
+		infos, err := threadMounts()
+		if err != nil {
+			return err
+		}
+		if err := subMountsReadonly(infos, root+"/sys"); err != nil {
+			return err
+		}
+		if mi := mountAt(infos, root+"/other"); mi == nil || !hasOpt(mi.Options, "ro") {
+			return fmt.Errorf("/other is %+v, want read-only", mi)
+		}
+		if mi := mountAt(infos, root+"/other/sub"); mi == nil || hasOpt(mi.Options, "ro") {
+			return fmt.Errorf("/other/sub is %+v, want it as its source: ro is for the top mount only", mi)
+		}
+		return nil
+	})
+}
+
+// subMountsReadonly checks that the mounts strictly under dir are
+// read-only, nosuid, nodev and noexec, and that there is at least one.
+func subMountsReadonly(infos []*mountinfo.Info, dir string) error {
+	n := 0
+	for _, mi := range infos {
+		if !strings.HasPrefix(mi.Mountpoint, dir+"/") {
+			continue
+		}
+		n++
+		for _, o := range []string{"ro", "nosuid", "nodev", "noexec"} {
+			if !hasOpt(mi.Options, o) {
+				return fmt.Errorf("%s (%s) is %s: not %s", mi.Mountpoint, mi.FSType, mi.Options, o)
+			}
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no mount under %s: the host's /sys has no submount to check", dir)
+	}
+	return nil
+}
+
 // TestTmpfsKeepsDirectoryMode checks that a tmpfs over an existing
 // directory takes its permissions, and a new one gets tmpfs's default.
 func TestTmpfsKeepsDirectoryMode(t *testing.T) {

@@ -130,6 +130,11 @@ func usernsChild(c *configs.Config) error {
 	if mi := mountAt(infos, "/sys"); mi == nil || mi.FSType != "sysfs" || !hasOpt(mi.Options, "ro") {
 		return fmt.Errorf("/sys is %+v, want a read-only bind of sysfs", mi)
 	}
+	// And so are the host's mounts under it (cgroup, securityfs, ...):
+	// "ro" on the top mount alone would leave them writable.
+	if err := subMountsReadonly(infos, "/sys"); err != nil {
+		return err
+	}
 	// The idmapped file: on-disk root maps to 1000, which this user
 	// namespace does not map, so it shows as the overflow id.
 	var st unix.Stat_t
