@@ -71,6 +71,18 @@ func devices(c *configs.Config) []specs.LinuxDevice {
 	return out
 }
 
+// askedDevices maps the cleaned path of each linux.devices entry to its
+// index (the last one, as devices keeps it).
+func askedDevices(c *configs.Config) map[string]int {
+	out := map[string]int{}
+	for i, d := range c.Devices {
+		if p, err := cleanDest(d.Path); err == nil {
+			out[p] = i
+		}
+	}
+	return out
+}
+
 // setupDev creates the device nodes, the /dev/fd and stdio symlinks, and
 // /dev/ptmx, in the container's /dev.
 func (m *mounter) setupDev() error {
@@ -84,8 +96,13 @@ func (m *mounter) setupDev() error {
 	old := m.sys.umask(0)
 	defer m.sys.umask(old)
 	_, userns := m.c.Namespace(configs.NEWUSER)
+	asked := askedDevices(m.c)
 	for _, d := range devices(m.c) {
-		if err := m.createDevice(dev, d, userns); err != nil {
+		i, isAsked := asked[d.Path]
+		if err := m.createDevice(dev, d, userns, isAsked); err != nil {
+			if isAsked {
+				return fmt.Errorf("linux.devices[%d]: %s: %w", i, d.Path, err)
+			}
 			return fmt.Errorf("devices: %s: %w", d.Path, err)
 		}
 	}
@@ -137,12 +154,18 @@ func deviceMode(d specs.LinuxDevice) (uint32, error) {
 // a user namespace (where mknod is refused), by bind-mounting the runtime's
 // node of the same path onto an empty file.
 //
+// For a device the config asks for (asked), a file already at the path
+// must be that device, of the same type and number: anything else (a
+// regular file, a symlink, another device) is refused, as config-linux.md
+// requires ("MUST ... generate an error" for a conflicting existing file).
+// The defaults replace what is there.
+//
 // Nothing here follows a symlink in the image (CVE-2025-52565 class): an
 // entry already at the path is unlinked (never opened) and the node made
 // anew, unless it is a mount point, which is left as the mounts made it;
 // ownership is set through a handle on the node just made, after checking
 // it is that node.
-func (m *mounter) createDevice(dev int, d specs.LinuxDevice, userns bool) error {
+func (m *mounter) createDevice(dev int, d specs.LinuxDevice, userns, asked bool) error {
 	mode, err := deviceMode(d)
 	if err != nil {
 		return err
@@ -164,6 +187,11 @@ func (m *mounter) createDevice(dev int, d specs.LinuxDevice, userns bool) error 
 		defer m.sys.close(fd)
 		dir = fd
 	}
+	if asked {
+		if err := m.checkExisting(dir, name, mode, d); err != nil {
+			return err
+		}
+	}
 	if !userns {
 		err := m.mknod(dir, name, mode, d)
 		if !errors.Is(err, unix.EPERM) {
@@ -173,6 +201,41 @@ func (m *mounter) createDevice(dev int, d specs.LinuxDevice, userns bool) error 
 		// make): bind the runtime's node, as runc.
 	}
 	return m.bindDevice(dir, name, p)
+}
+
+// checkExisting refuses an entry at name in dir that is not the device d
+// (whose st_mode type is in mode). Nothing there is fine.
+func (m *mounter) checkExisting(dir int, name string, mode uint32, d specs.LinuxDevice) error {
+	var st unix.Stat_t
+	err := m.sys.fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stat what is there: %w", err)
+	}
+	typ := st.Mode & unix.S_IFMT
+	rdev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+	if typ == mode&unix.S_IFMT && (typ == unix.S_IFIFO || st.Rdev == rdev) {
+		return nil
+	}
+	what := map[uint32]string{
+		unix.S_IFREG: "a regular file", unix.S_IFDIR: "a directory", unix.S_IFLNK: "a symlink",
+		unix.S_IFSOCK: "a socket", unix.S_IFIFO: "a FIFO",
+	}[typ]
+	switch typ {
+	case unix.S_IFCHR, unix.S_IFBLK:
+		kind := "c"
+		if typ == unix.S_IFBLK {
+			kind = "b"
+		}
+		what = fmt.Sprintf("the device %s %d:%d", kind, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	want := fmt.Sprintf("the device %s %d:%d", d.Type, d.Major, d.Minor)
+	if typ2 := mode & unix.S_IFMT; typ2 == unix.S_IFIFO {
+		want = "a FIFO"
+	}
+	return fmt.Errorf("%s is already there in the rootfs, not %s: refusing to replace it", what, want)
 }
 
 // replace runs create, and if the name is taken, unlinks what is there

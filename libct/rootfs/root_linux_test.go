@@ -421,9 +421,10 @@ func TestMountErrors(t *testing.T) {
 	}
 }
 
-// TestDevicesNeverFollowSymlinks plants symlinks to host files where device
-// nodes go, in an on-disk /dev (no tmpfs): the nodes must replace the
-// symlinks and the host files must stay untouched.
+// TestDevicesNeverFollowSymlinks plants symlinks to host files where the
+// default device nodes go, in an on-disk /dev (no tmpfs): the nodes must
+// replace the symlinks and the host files must stay untouched. (A symlink
+// where a linux.devices entry goes is refused: TestDeviceConflict.)
 func TestDevicesNeverFollowSymlinks(t *testing.T) {
 	needRoot(t)
 	root := newRootfs(t)
@@ -431,7 +432,7 @@ func TestDevicesNeverFollowSymlinks(t *testing.T) {
 	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"null", "zero", "fuse"} {
+	for _, name := range []string{"null", "zero"} {
 		if err := os.Symlink(victim, filepath.Join(root, "dev", name)); err != nil {
 			t.Fatal(err)
 		}
@@ -486,7 +487,7 @@ func TestDeviceAlsoBindMounted(t *testing.T) {
 			{Source: "tmpfs", Destination: "/dev", Type: "tmpfs", Data: []string{"mode=755"}},
 			{Source: "/dev/zero", Destination: "/dev/custom", Type: "bind", Bind: true},
 		},
-		Devices: []specs.LinuxDevice{{Path: "/dev/custom", Type: "c", Major: 1, Minor: 7, UID: u32(1000)}},
+		Devices: []specs.LinuxDevice{{Path: "/dev/custom", Type: "c", Major: 1, Minor: 5, UID: u32(1000)}},
 	}
 	inMountedNS(t, c, func(infos []*mountinfo.Info) error {
 		if mountAt(infos, root+"/dev/custom") == nil {
@@ -504,4 +505,81 @@ func TestDeviceAlsoBindMounted(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestDeviceConflict (issue 20.3, config-linux.md "Devices": a runtime
+// MUST refuse a conflicting existing file): a linux.devices path that
+// already holds something other than that device (type, major, minor) is
+// refused with the entry and the path named, and what is there, and any
+// host file it points at, is left as it was. The same device is accepted.
+func TestDeviceConflict(t *testing.T) {
+	needRoot(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fuse := specs.LinuxDevice{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: fileMode(0o640)}
+	tests := []struct {
+		name  string
+		plant func(p string) error // makes something at <rootfs>/dev/fuse
+		dev   specs.LinuxDevice
+		want  string // error; "" for accepted
+	}{
+		{"regular file", func(p string) error { return os.WriteFile(p, []byte("not a device"), 0o644) }, fuse,
+			"linux.devices[1]: /dev/fuse: a regular file is already there in the rootfs, not the device c 10:229: refusing to replace it"},
+		{"symlink to a host file", func(p string) error { return os.Symlink(victim, p) }, fuse,
+			"linux.devices[1]: /dev/fuse: a symlink is already there in the rootfs, not the device c 10:229: refusing to replace it"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o755) }, fuse,
+			"linux.devices[1]: /dev/fuse: a directory is already there in the rootfs, not the device c 10:229: refusing to replace it"},
+		{"another device", func(p string) error { return unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))) }, fuse,
+			"linux.devices[1]: /dev/fuse: the device c 1:3 is already there in the rootfs, not the device c 10:229: refusing to replace it"},
+		{"a block device of the same numbers", func(p string) error { return unix.Mknod(p, unix.S_IFBLK|0o666, int(unix.Mkdev(10, 229))) }, fuse,
+			"linux.devices[1]: /dev/fuse: the device b 10:229 is already there in the rootfs, not the device c 10:229: refusing to replace it"},
+		{"a FIFO for a character device", func(p string) error { return unix.Mkfifo(p, 0o600) }, fuse,
+			"linux.devices[1]: /dev/fuse: a FIFO is already there in the rootfs, not the device c 10:229: refusing to replace it"},
+		{"the same device", func(p string) error { return unix.Mknod(p, unix.S_IFCHR|0o600, int(unix.Mkdev(10, 229))) }, fuse, ""},
+		{"a FIFO for a FIFO", func(p string) error { return unix.Mkfifo(p, 0o600) },
+			specs.LinuxDevice{Path: "/dev/fuse", Type: "p", FileMode: fileMode(0o640)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newRootfs(t)
+			p := filepath.Join(root, "dev", "fuse")
+			if err := tt.plant(p); err != nil {
+				t.Fatal(err)
+			}
+			var before unix.Stat_t
+			if err := unix.Lstat(p, &before); err != nil {
+				t.Fatal(err)
+			}
+			c := &configs.Config{Rootfs: root, Devices: []specs.LinuxDevice{{Path: "/dev/kvm", Type: "c", Major: 10, Minor: 232}, tt.dev}}
+			inMountNS(t, func() error {
+				if err := Prepare(c); err != nil {
+					return err
+				}
+				err := MountAll(c)
+				if tt.want == "" {
+					if err != nil {
+						return fmt.Errorf("MountAll: %v, want the same device accepted", err)
+					}
+					typ := uint32(unix.S_IFCHR)
+					if tt.dev.Type == "p" {
+						typ = unix.S_IFIFO
+					}
+					return checkDevice(p, typ, uint32(tt.dev.Major), uint32(tt.dev.Minor), 0o640, 0, 0)
+				}
+				if err == nil || err.Error() != tt.want {
+					return fmt.Errorf("MountAll: %v, want %q", err, tt.want)
+				}
+				var after unix.Stat_t
+				if err := unix.Lstat(p, &after); err != nil || after.Ino != before.Ino || after.Mode != before.Mode || after.Rdev != before.Rdev {
+					return fmt.Errorf("what was at /dev/fuse changed: %+v, %v", after, err)
+				}
+				return nil
+			})
+			if b, err := os.ReadFile(victim); err != nil || string(b) != "precious" {
+				t.Errorf("host file: %q, %v", b, err)
+			}
+		})
+	}
 }

@@ -92,10 +92,21 @@ func TestSetupDevOperations(t *testing.T) {
 			name: "a device already mounted there is kept",
 			setup: func(f *fakeSys, _ *configs.Config) {
 				f.files[d+"/fuse"] = unix.S_IFCHR | 0o600
+				f.rdev[d+"/fuse"] = unix.Mkdev(10, 229)
 				f.busy[d+"/fuse"] = true
 			},
 			devices: []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, UID: u32(1000)}},
 			want:    cat([]string{"umask 0"}, defaults, links, []string{"umask 022"}),
+		},
+		{
+			name: "the same device already there is made anew",
+			setup: func(f *fakeSys, _ *configs.Config) {
+				f.files[d+"/fuse"] = unix.S_IFCHR | 0o600
+				f.rdev[d+"/fuse"] = unix.Mkdev(10, 229)
+			},
+			devices: []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}},
+			want: cat([]string{"umask 0"}, defaults,
+				[]string{"unlink " + d + "/fuse", "mknod " + d + "/fuse c 10:229 0666"}, links, []string{"umask 022"}),
 		},
 		{
 			name: "read-only /dev: the right nodes are kept, a wrong one is an error",

@@ -246,6 +246,22 @@ func badCases() []badCase {
 		{name: "device path relative", edit: func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "dev/rel", Type: "c", Major: 1, Minor: 3}}
 		}, want: []string{"dev/rel"}},
+		// Issue 20.3 (config-linux.md: a conflicting existing file MUST be
+		// refused): a regular file where a device goes is not replaced.
+		{name: "device over an existing regular file", prep: func(t *testing.T, b *bundle) {
+			rfs := copyRootfs(t, b.dir)
+			if err := os.WriteFile(filepath.Join(rfs, "devconflict"), []byte("not a device"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var s specs.Spec
+			raw, _ := os.ReadFile(filepath.Join(b.dir, "config.json"))
+			_ = json.Unmarshal(raw, &s)
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/devconflict", Type: "c", Major: 1, Minor: 3}}
+			raw, _ = json.Marshal(&s)
+			if err := os.WriteFile(filepath.Join(b.dir, "config.json"), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{"linux.devices[0]: /devconflict: a regular file is already there"}},
 		{name: "hook path relative", edit: func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "bin/true"}}}
 		}, want: []string{"bin/true", "hook"}},
