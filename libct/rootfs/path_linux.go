@@ -3,6 +3,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,13 @@ type dirTree struct {
 func (t dirTree) resolveMissing(p string) (string, error) {
 	full, err := securejoin.SecureJoin(t.path, p)
 	if err != nil {
+		// A component swapped between SecureJoin's lstat and readlink
+		// (a racing symlink: the mount is refused) fails on a path
+		// with "//" in it: say it clean.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Path = filepath.Clean(pe.Path)
+		}
 		return "", err
 	}
 	rel, err := filepath.Rel(t.path, full)
