@@ -192,14 +192,14 @@ func TestNotEnabledHere(t *testing.T) {
 }
 
 // TestOvermountedAttr reproduces the CVE-2025-52881 setup: a file mounted
-// over /proc/<tid>/attr/exec (as a malicious container config could do).
-// A path-based write lands in the decoy; ApplyProfile's must reach procfs.
+// over /proc/<tid>/attr/apparmor/exec (attr/exec on a kernel without
+// AppArmor's directory), as a malicious container config could do. A
+// path-based write lands in the decoy; ApplyProfile's must reach procfs.
+// It runs with and without AppArmor (tests/vm runs it in a guest that has
+// it, with HULL_APPARMOR_TEST_PROFILE naming a loaded profile).
 func TestOvermountedAttr(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (uid 0) to bind-mount in a private mount namespace")
-	}
-	if _, err := os.Stat("/proc/thread-self/attr/apparmor"); err == nil {
-		t.Skip("needs a kernel without AppArmor's attr directory: the attack targets attr/exec here")
 	}
 	decoy := filepath.Join(t.TempDir(), "decoy")
 	if err := os.WriteFile(decoy, nil, 0o644); err != nil {
@@ -216,25 +216,45 @@ func TestOvermountedAttr(t *testing.T) {
 	if string(got) != "exec naive" {
 		t.Fatalf("decoy = %q: the path-based control write did not land in it, so the attack was not set up", got)
 	}
+	t.Logf("%s", out)
 }
 
 // overmountHelper runs in its own mount namespace.
 func overmountHelper(decoy string) error {
-	target := fmt.Sprintf("/proc/%d/task/%d/attr/exec", os.Getpid(), unix.Gettid())
+	attr := "attr/exec"
+	if _, err := os.Stat("/proc/thread-self/attr/apparmor"); err == nil {
+		attr = "attr/apparmor/exec" // what ApplyProfile writes where AppArmor is on
+	}
+	target := fmt.Sprintf("/proc/%d/task/%d/%s", os.Getpid(), unix.Gettid(), attr)
 	if err := unix.Mount(decoy, target, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s over %s: %w", decoy, target, err)
 	}
 	// Control: what a path-based write does.
-	if err := os.WriteFile("/proc/thread-self/attr/exec", []byte("exec naive"), 0); err != nil {
+	if err := os.WriteFile("/proc/thread-self/"+attr, []byte("exec naive"), 0); err != nil {
 		return fmt.Errorf("control write: %w", err)
 	}
-	err := applyProfile(openProcAttr, "hull-test")
+	profile := os.Getenv("HULL_APPARMOR_TEST_PROFILE")
+	if profile == "" {
+		profile = "hull-test"
+	}
+	err := applyProfile(openProcAttr, profile)
 	if b, _ := os.ReadFile(decoy); string(b) != "exec naive" {
-		return fmt.Errorf("ApplyProfile wrote into the overmounted file: %q", b)
+		return fmt.Errorf("ApplyProfile wrote into the overmounted %s: %q", attr, b)
 	}
-	// No AppArmor: the real attr/exec refuses the command.
-	if !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("ApplyProfile through procfs = %v, want EINVAL from the real attr/exec", err)
+	switch {
+	case !IsEnabled():
+		// No AppArmor: the real attr/exec refuses the command.
+		if !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("ApplyProfile through procfs = %v, want EINVAL from the real attr/exec", err)
+		}
+	case os.Getenv("HULL_APPARMOR_TEST_PROFILE") != "":
+		// A loaded profile: the real attr took it.
+		if err != nil {
+			return fmt.Errorf("ApplyProfile(%q) through procfs = %v, want success on the real %s", profile, err, attr)
+		}
+	case err == nil:
+		return fmt.Errorf("ApplyProfile(%q) succeeded, but no such profile is loaded", profile)
 	}
+	fmt.Printf("decoy over %s untouched; ApplyProfile(%q) through procfs: %v\n", attr, profile, err)
 	return nil
 }

@@ -42,6 +42,10 @@ rootfs=$("$repo/scripts/mkrootfs.sh")
 tar -C "$rootfs" -cf "$share/rootfs.tar" .
 mkdir -p "$share/results"
 [ -z "${HULL_VM_CHECKS:-}" ] || export HULL_VM_GUEST_CHECKS=$HULL_VM_CHECKS
+# hull's AppArmor and SELinux unit tests, run in the guest where those LSMs are on
+# (check_lsm_units); static test binaries: the guest has no Go
+(cd "$repo" && CGO_ENABLED=0 go test -c -o "$share/apparmor.test" ./apparmor &&
+	CGO_ENABLED=0 go test -c -o "$share/selinux.test" ./selinux)
 CONFORMANCE=${HULL_VM_CONFORMANCE:-TestCgroupResources|TestCgroupsPath|TestCgroupUnified|TestBlockIOThrottle|TestDevices|TestDeviceCgroupOrder|TestLifecycle|TestDeleteResources|TestKillSignal}
 if [ "$CONFORMANCE" != 0 ]; then
 	# static test binary + in-container checker, built here: the guest has no Go

@@ -476,6 +476,36 @@ check_selinux() {
 	cleanup_ct "$id"
 }
 
+# hull's own LSM unit tests (apparmor/, selinux/: built on the host with go test -c)
+# where the LSM is on: apparmor.test in the systemd boot, selinux.test in the selinux
+# boot. One line per top-level test; the overmounted-attr test (CVE-2025-52881) must
+# run and pass here, not skip. hull's code, not a runtime check: nothing for runc.
+# (Debian's policy denies unconfined_t "mounton" its own attr files, which blocks the
+# attack's set-up: the selinux test binds its decoy permissively, then enforces again.)
+check_lsm_units() {
+	[ "$RTN" = hull ] || return 0
+	local bin=apparmor must=TestOvermountedAttr envs=("HULL_APPARMOR_TEST_PROFILE=$APP_PROFILE")
+	if [ "$MODE" = selinux ]; then
+		bin=selinux must=TestOvermountedExecAttr envs=("HULL_SELINUX_TEST_LABEL=$SE_OK" HULL_SELINUX_TEST_PERMISSIVE_SETUP=1)
+	fi
+	if [ ! -x "$PAYLOAD/$bin.test" ]; then fail "$bin-unit" "no $bin.test in the payload"; return; fi
+	cp "$PAYLOAD/$bin.test" $W/bin/
+	selinuxenabled 2>/dev/null && chcon -t bin_t $W/bin/$bin.test
+	local out rc st name mustSeen=""
+	out=$(cd $W && env "${envs[@]}" timeout 300 $W/bin/$bin.test -test.v -test.count=1 2>&1); rc=$?
+	while read -r st name; do
+		case $st in
+		PASS) pass "$bin-unit/$name" ;;
+		FAIL) fail "$bin-unit/$name" "$(echo "$out" | awk -v n="$name" '$0 == "=== RUN   " n {on=1} on && /_test\.go:/ {print} $0 ~ "^--- FAIL: " n " " {exit}' | head -5)" ;;
+		SKIP) skip "$bin-unit/$name" "$(echo "$out" | awk -v n="$name" '$0 == "=== RUN   " n {on=1} on && /_test\.go:/ {sub(/^ +/, ""); print} $0 ~ "^--- SKIP: " n " " {exit}' | head -2)" ;;
+		esac
+		[ "$name" = "$must" ] && mustSeen=$st
+	done < <(echo "$out" | sed -n 's/^--- \(PASS\|FAIL\|SKIP\): \([^ ]*\) .*/\1 \2/p')
+	[ "$mustSeen" = PASS ] || fail "$bin-unit/$must" "must run and pass where the LSM is on, got '${mustSeen:-nothing}'"
+	[ $rc = 0 ] || fail "$bin-unit" "exit $rc: $(echo "$out" | tail -5)"
+	echo "$out" | grep -E "decoy over" | sed 's/^ */  /'
+}
+
 # the conformance suite (conformance/), its cgroup v2 relevant part by default; on
 # runc too, as the reference (the suite tolerates runc 1.1's documented deviations)
 check_conformance() {
@@ -504,9 +534,9 @@ for RTN in "${RUNTIMES[@]}"; do
 	echo "== $RTN ($("$RT" --version 2>&1 | head -1))"
 	t0=$SECONDS
 	if [ "$MODE" = systemd ]; then
-		checks=(features cgroup_files nested relative oom pids freeze devices systemd apparmor conformance)
+		checks=(features cgroup_files nested relative oom pids freeze devices systemd apparmor lsm_units conformance)
 	else
-		checks=(features selinux)
+		checks=(features selinux lsm_units)
 	fi
 	# CHECKS (HULL_VM_CHECKS on the host) picks some, e.g. "systemd apparmor"
 	if [ -n "${CHECKS:-}" ]; then
