@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/landlock"
 	"github.com/hullrt/hull/libct/rootfs"
 )
 
@@ -171,6 +172,10 @@ func (in *initProc) run() error {
 	}
 	if err := in.finalSecurity(); err != nil {
 		return err
+	}
+	// Last before execve, after seccomp: none of hull's setup is confined.
+	if err := landlock.Apply(in.proc.Landlock, os.Stderr); err != nil {
+		return stage("landlock", err)
 	}
 	if err := setRlimits(in.proc.Rlimits); err != nil {
 		return stage("rlimits", err)

@@ -4,17 +4,28 @@ import (
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/hullrt/hull/apparmor"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/landlock"
 	"github.com/hullrt/hull/libct/seccomp"
 	"github.com/hullrt/hull/selinux"
 )
 
 // checkLSM fails early, before anything is created, when the process asks
-// for an LSM label that this host cannot apply.
+// for an LSM label that this host cannot apply, or for Landlock rights its
+// kernel lacks with disableBestEffort (without it, they are warned about
+// here and dropped by init).
 func checkLSM(cfg *configs.Config, p *configs.Process) error {
+	notes, err := landlock.Check(p.Landlock)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		logrus.Warn(n)
+	}
 	if p.ApparmorProfile != "" {
 		if err := apparmor.Check(p.ApparmorProfile); err != nil {
 			return fmt.Errorf("process.apparmorProfile %q: %w", p.ApparmorProfile, err)

@@ -44,7 +44,7 @@ import (
 )
 
 // LoadSpec reads <bundle>/config.json. Unknown properties are ignored, as the
-// spec requires; a property whose name matches a known one only when case is
+// spec requires (except inside process.landlock, see landlock.go); a property whose name matches a known one only when case is
 // ignored is an unknown property too (encoding/json would otherwise take
 // "Process" for "process"). Wrong JSON types are errors naming the field,
 // even where other runtimes are lenient (crun takes "uid": "0").
@@ -58,6 +58,9 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	if err := decode(data, spec); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := loadLandlock(data, spec.Process, true); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return spec, nil
 }
 
@@ -66,6 +69,9 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 func ParseSpec(data []byte) (*specs.Spec, error) {
 	spec := new(specs.Spec)
 	if err := decode(data, spec); err != nil {
+		return nil, err
+	}
+	if err := loadLandlock(data, spec.Process, true); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -81,6 +87,9 @@ func LoadProcess(path string) (*specs.Process, error) {
 	}
 	p := new(specs.Process)
 	if err := decode(data, p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := loadLandlock(data, p, false); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil

@@ -68,6 +68,7 @@ func convertProcess(name string, p *specs.Process) (*configs.Process, error) {
 		NoNewPrivileges: p.NoNewPrivileges,
 		ApparmorProfile: p.ApparmorProfile,
 		SelinuxLabel:    p.SelinuxLabel,
+		Landlock:        landlockOf(p), // read and checked by the loader
 	}
 	if p.Terminal {
 		// The spec: consoleSize is ignored without a terminal.

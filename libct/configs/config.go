@@ -121,6 +121,8 @@ type Process struct {
 	IOPriority      *specs.LinuxIOPriority `json:"ioPriority,omitempty"`
 	Scheduler       *specs.Scheduler       `json:"scheduler,omitempty"`
 	ExecCPUAffinity *specs.CPUAffinity     `json:"execCPUAffinity,omitempty"`
+	// Landlock is applied last, right before execve (see Landlock).
+	Landlock *Landlock `json:"landlock,omitempty"`
 }
 
 // Cgroup says where the container's cgroup is and what it may use.
