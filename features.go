@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
@@ -11,6 +13,7 @@ import (
 	"github.com/hullrt/hull/hostcheck"
 	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/landlock"
 	"github.com/hullrt/hull/libct/seccomp"
 	"github.com/hullrt/hull/selinux"
 	"github.com/hullrt/hull/specconv"
@@ -50,9 +53,28 @@ func featuresCommand() *cli.Command {
 					"io.github.hullrt.hull.version":            version,
 				},
 			}
+			for k, v := range landlockFeatures() {
+				f.Annotations[k] = v
+			}
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "    ")
 			return enc.Encode(&f)
 		},
+	}
+}
+
+// landlockFeatures reports process.landlock (runtime-spec PR #1241, which
+// defines no features field yet) as annotations: the kernel's Landlock ABI
+// version (0: none) and the access rights hull enforces on it.
+func landlockFeatures() map[string]string {
+	abi, err := landlock.ABI()
+	if err != nil {
+		abi = 0
+	}
+	fs, net := landlock.Supported(min(abi, landlock.LatestABI))
+	return map[string]string{
+		"io.github.hullrt.hull.landlock.abi":                  strconv.Itoa(abi),
+		"io.github.hullrt.hull.landlock.handledAccessFS":      strings.Join(landlock.Names(landlock.FSRights, fs), ","),
+		"io.github.hullrt.hull.landlock.handledAccessNetwork": strings.Join(landlock.Names(landlock.NetRights, net), ","),
 	}
 }

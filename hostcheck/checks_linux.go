@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/landlock"
 )
 
 // Caller is who the report is for: root gets the checks of `hull spec`,
@@ -519,12 +521,21 @@ func (c *checker) selinux() {
 	c.r.add(ch)
 }
 
+// landlock reports what process.landlock gets here: every right hull
+// knows, some (an older ABI: the rest are dropped with a warning, or fail
+// with disableBestEffort), or none.
 func (c *checker) landlock() {
-	ch := Check{Name: "landlock", Impact: "nothing for hull itself; processes in containers cannot sandbox themselves with Landlock"}
+	ch := Check{Name: "landlock", Impact: "configs with process.landlock run without it (with a warning), or fail with disableBestEffort"}
 	abi, err := c.probe.Landlock()
 	switch {
+	case err == nil && abi >= landlock.LatestABI:
+		ch.Status, ch.Detail = OK, fmt.Sprintf("ABI version %d: every process.landlock right (filesystem and TCP ports)", abi)
 	case err == nil:
-		ch.Status, ch.Detail = OK, fmt.Sprintf("ABI version %d", abi)
+		fs, net := landlock.Supported(landlock.LatestABI)
+		hfs, hnet := landlock.Supported(abi)
+		lack := append(landlock.Names(landlock.FSRights, fs&^hfs), landlock.Names(landlock.NetRights, net&^hnet)...)
+		ch.Status, ch.Detail = Limited, fmt.Sprintf("ABI version %d: without %s", abi, strings.Join(lack, ", "))
+		ch.Impact = "process.landlock rights of newer ABIs are dropped with a warning, or fail with disableBestEffort"
 	case errors.Is(err, unix.EOPNOTSUPP):
 		ch.Status, ch.Detail = Missing, "built in but not enabled (not in the lsm= boot list)"
 	default:

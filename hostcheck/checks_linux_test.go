@@ -19,6 +19,7 @@ type fakeProbe struct {
 	flags    map[uint]error
 	lsms     []string // nil: lsm_list_modules is ENOSYS
 	landlock error
+	abi      int              // Landlock ABI version when landlock is nil; 0 is 4
 	calls    map[string]error // IDMappedMount, MountAPI, ... by name
 	intoCg   []string         // dirs CloneIntoCgroup was asked for
 }
@@ -38,6 +39,9 @@ func (f *fakeProbe) LSMs() ([]string, error) {
 func (f *fakeProbe) Landlock() (int, error) {
 	if f.landlock != nil {
 		return 0, f.landlock
+	}
+	if f.abi != 0 {
+		return f.abi, nil
 	}
 	return 4, nil
 }
@@ -291,6 +295,24 @@ func TestRunFakeHosts(t *testing.T) {
 			want: want{
 				"seccomp flags": "limited: unknown to the kernel: WAIT_KILLABLE_RECV",
 				"landlock":      "missing: not enabled",
+			},
+			canRun: true,
+		},
+		{
+			name:  "Landlock without TCP rules",
+			files: hybridHost,
+			edit:  func(f map[string]string, p *fakeProbe) { p.abi = 3 },
+			want: want{
+				"landlock": "limited: ABI version 3: without ioctl_dev, bind_tcp, connect_tcp",
+			},
+			canRun: true,
+		},
+		{
+			name:  "Landlock newer than hull",
+			files: hybridHost,
+			edit:  func(f map[string]string, p *fakeProbe) { p.abi = 7 },
+			want: want{
+				"landlock": "ok: ABI version 7: every process.landlock right",
 			},
 			canRun: true,
 		},
