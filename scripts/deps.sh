@@ -15,6 +15,7 @@ packages=(
 	time
 	strace
 	iproute2
+	nftables iptables # hull network's NAT, both tested (tests/integration/network_test.go)
 	procps
 	util-linux
 	# tests/rootless: a real user with subordinate ids (useradd, setpriv,
