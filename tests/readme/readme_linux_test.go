@@ -34,6 +34,12 @@ var rewrites = []rewrite{
 	{old: "./hull ", new: func(e *runEnv) string { return "./hull --root " + e.root + " " }, why: "a private state root instead of /run/hull"},
 	{old: "/tmp/hull-demo", new: func(e *runEnv) string { return filepath.Join(e.tmp, "hull-demo") }, why: "the first command's bundle", path: true},
 	{old: "/srv/c1", new: func(e *runEnv) string { return filepath.Join(e.tmp, "c1") }, why: "the walk through's bundle", path: true},
+	// hull network makes its bridge in the host's network namespace: one
+	// the test owns, so that a user's hull0 (or its subnet) is never met.
+	{old: "--network bridge", new: func(*runEnv) string {
+		return "--network bridge --network-bridge hullreadme0 --network-subnet 10.199.99.0/24"
+	}, why: "a bridge and subnet of the test's own"},
+	{old: "10.99.0.", new: func(*runEnv) string { return "10.199.99." }, why: "the gateway of that subnet"},
 }
 
 // hostPath finds absolute paths under the places a block must not write to
