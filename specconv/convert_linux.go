@@ -62,8 +62,8 @@ func ValidateID(id string) error {
 // host is not touched, except for stat calls: root.path must be a directory
 // (it is resolved to its real path), and a joined network namespace is
 // compared with the caller's when net.* sysctls are set.
-func Convert(spec *specs.Spec, o Options) (*configs.Config, error) {
-	if spec == nil {
+func Convert(spec *Spec, o Options) (*configs.Config, error) {
+	if spec == nil || spec.Spec == nil {
 		return nil, errors.New("no spec given")
 	}
 	if o.ID != "" {
@@ -92,7 +92,7 @@ func Convert(spec *specs.Spec, o Options) (*configs.Config, error) {
 	if c.Rootfs, c.Readonly, err = convertRoot(spec.Root, bundle); err != nil {
 		return nil, err
 	}
-	if c.Process, err = convertProcess("process", spec.Process); err != nil {
+	if c.Process, err = convertProcess("process", spec.Process, spec.Landlock); err != nil {
 		return nil, err
 	}
 	lx := spec.Linux

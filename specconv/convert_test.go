@@ -379,7 +379,7 @@ func TestConvertBad(t *testing.T) {
 			s := Example()
 			o := Options{ID: "test", Bundle: newBundle(t)}
 			tc.edit(s, &o)
-			c, err := Convert(s, o)
+			c, err := Convert(&Spec{Spec: s}, o)
 			if err == nil {
 				t.Fatalf("no error; config %+v", c)
 			}
@@ -405,7 +405,7 @@ func TestConvertOptions(t *testing.T) {
 		{"no bundle", Options{ID: "a"}, "no bundle"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Convert(Example(), tc.o)
+			_, err := Convert(&Spec{Spec: Example()}, tc.o)
 			if err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("error %v, want %q", err, tc.msg)
 			}
@@ -418,7 +418,7 @@ func TestConvertOptions(t *testing.T) {
 
 func TestConvertExample(t *testing.T) {
 	bundle := newBundle(t)
-	c, err := Convert(Example(), Options{ID: "x", Bundle: bundle, NoNewKeyring: true})
+	c, err := Convert(&Spec{Spec: Example()}, Options{ID: "x", Bundle: bundle, NoNewKeyring: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +464,7 @@ func TestConvertExample(t *testing.T) {
 func TestConvertRootless(t *testing.T) {
 	s := Example()
 	toRootless(s, 1000, 1000)
-	c, err := Convert(s, Options{Bundle: newBundle(t), Rootless: true})
+	c, err := Convert(&Spec{Spec: s}, Options{Bundle: newBundle(t), Rootless: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +482,7 @@ func TestConvertRootless(t *testing.T) {
 // defaults, and the spec itself is not modified.
 func TestDefaultDeviceRules(t *testing.T) {
 	s := Example() // its one rule: deny all
-	c, err := Convert(s, Options{Bundle: newBundle(t)})
+	c, err := Convert(&Spec{Spec: s}, Options{Bundle: newBundle(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,7 +553,7 @@ func TestConvertFull(t *testing.T) {
 	s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true", Args: []string{"true"}, Timeout: ptr(5)}}}
 	s.Annotations = map[string]string{"org.example.key": "value"}
 
-	c, err := Convert(s, Options{ID: "full", Bundle: bundle})
+	c, err := Convert(&Spec{Spec: s}, Options{ID: "full", Bundle: bundle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +605,7 @@ func TestConvertJoined(t *testing.T) {
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
 	s.Linux.Namespaces[0].Path = "/proc/1/ns/pid"
 	s.Process.User.UID = 4242 // mapped by /proc/1/uid_map (the host's namespace)
-	c, err := Convert(s, Options{Bundle: newBundle(t)})
+	c, err := Convert(&Spec{Spec: s}, Options{Bundle: newBundle(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -636,11 +636,11 @@ func TestLoadConvertRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(loaded, s) {
-			t.Fatalf("spec changed through config.json:\n%+v\n%+v", loaded, s)
+		if !reflect.DeepEqual(loaded.Spec, s) {
+			t.Fatalf("spec changed through config.json:\n%+v\n%+v", loaded.Spec, s)
 		}
 		o := Options{Bundle: bundle, Rootless: rootless}
-		c1, err1 := Convert(s, o)
+		c1, err1 := Convert(&Spec{Spec: s}, o)
 		c2, err2 := Convert(loaded, o)
 		if err1 != nil || err2 != nil || !reflect.DeepEqual(c1, c2) {
 			t.Fatalf("configs differ: %v %v", err1, err2)
@@ -651,7 +651,7 @@ func TestLoadConvertRoundTrip(t *testing.T) {
 func TestConvertProcess(t *testing.T) {
 	p := Example().Process
 	p.Cwd = "rel"
-	_, err := ConvertProcess("", p)
+	_, err := ConvertProcess("", &Process{Process: p})
 	if err == nil || !strings.HasPrefix(err.Error(), "cwd: ") {
 		t.Fatalf("error %v, want one about cwd", err)
 	}
@@ -661,7 +661,7 @@ func TestConvertProcess(t *testing.T) {
 	// exec's process.json: field names relative to the process.
 	p = Example().Process
 	p.User.GID = 4294967295
-	if _, err := ConvertProcess("", p); err == nil || !strings.HasPrefix(err.Error(), "user.gid: ") {
+	if _, err := ConvertProcess("", &Process{Process: p}); err == nil || !strings.HasPrefix(err.Error(), "user.gid: ") {
 		t.Fatalf("error %v, want one about user.gid", err)
 	}
 }
@@ -700,7 +700,7 @@ func TestDeviceModeWithType(t *testing.T) {
 	s := Example()
 	mode := os.FileMode(0o20644) // S_IFCHR|0644, as podman --privileged sends it
 	s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/zero2", Type: "c", Major: 1, Minor: 5, FileMode: &mode}}
-	c, err := Convert(s, Options{Bundle: newBundle(t)})
+	c, err := Convert(&Spec{Spec: s}, Options{Bundle: newBundle(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"weak"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/landlock"
@@ -27,35 +22,11 @@ import (
 //	    "disableBestEffort": false
 //	}
 //
-// The loaders read it from the document themselves and keep the result
-// beside the *specs.Process they return (landlocks), where convertProcess
-// finds it. Unlike the rest of config.json, an unknown or wrongly-cased
+// The loaders read it from the document themselves and return it beside
+// the runtime-spec type (Spec.Landlock, Process.Landlock), where Convert
+// and ConvertProcess take it. Unlike the rest of config.json, an unknown or wrongly-cased
 // property inside it is an error: ignoring a misspelt "handledAccessFs"
 // would run the container without the confinement it asks for.
-
-// landlocks maps a decoded *specs.Process to its process.landlock. The
-// key is weak and the entry is dropped with the process, so that the map
-// holds nothing the caller has let go of.
-var landlocks sync.Map // weak.Pointer[specs.Process] -> *configs.Landlock
-
-func setLandlock(p *specs.Process, l *configs.Landlock) {
-	if p == nil || l == nil {
-		return
-	}
-	k := weak.Make(p)
-	landlocks.Store(k, l)
-	runtime.AddCleanup(p, func(k weak.Pointer[specs.Process]) { landlocks.Delete(k) }, k)
-}
-
-func landlockOf(p *specs.Process) *configs.Landlock {
-	if p == nil {
-		return nil
-	}
-	if v, ok := landlocks.Load(weak.Make(p)); ok {
-		return v.(*configs.Landlock)
-	}
-	return nil
-}
 
 // mayHaveLandlock is a cheap test that spares the extra parse of
 // documents that cannot hold the property (its name in any case, or
@@ -71,17 +42,18 @@ func mayHaveLandlock(data []byte) bool {
 }
 
 // loadLandlock reads the landlock property of the process object in data
-// (the whole config.json when inSpec, else a process.json) and attaches it
-// to p. data has already been decoded once, so it is valid JSON.
-func loadLandlock(data []byte, p *specs.Process, inSpec bool) error {
-	if p == nil || !mayHaveLandlock(data) {
-		return nil
+// (the whole config.json when inSpec, else a process.json); hasProcess says
+// that the document has one. data has already been decoded once, so it is
+// valid JSON.
+func loadLandlock(data []byte, hasProcess, inSpec bool) (*configs.Landlock, error) {
+	if !hasProcess || !mayHaveLandlock(data) {
+		return nil, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var tree any
 	if err := dec.Decode(&tree); err != nil {
-		return err
+		return nil, err
 	}
 	proc, parent := tree, ""
 	if inSpec {
@@ -93,14 +65,9 @@ func loadLandlock(data []byte, p *specs.Process, inSpec bool) error {
 	}
 	v, err := member(parent, proc, "landlock")
 	if err != nil || v == nil {
-		return err
+		return nil, err
 	}
-	l, err := parseLandlock(join(parent, "landlock"), v)
-	if err != nil {
-		return err
-	}
-	setLandlock(p, l)
-	return nil
+	return parseLandlock(join(parent, "landlock"), v)
 }
 
 // member returns the property k of obj (nil when absent, or when obj is

@@ -41,6 +41,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hullrt/hull/libct/configs"
 )
 
 // LoadSpec reads <bundle>/config.json. Unknown properties are ignored, as the
@@ -48,17 +50,14 @@ import (
 // ignored is an unknown property too (encoding/json would otherwise take
 // "Process" for "process"). Wrong JSON types are errors naming the field,
 // even where other runtimes are lenient (crun takes "uid": "0").
-func LoadSpec(bundle string) (*specs.Spec, error) {
+func LoadSpec(bundle string) (*Spec, error) {
 	path := filepath.Join(bundle, "config.json")
 	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	spec := new(specs.Spec)
-	if err := decode(data, spec); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := loadLandlock(data, spec.Process, true); err != nil {
+	spec, err := ParseSpec(data)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return spec, nil
@@ -66,12 +65,13 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 
 // ParseSpec decodes a config.json document held in memory, with the same
 // rules as LoadSpec.
-func ParseSpec(data []byte) (*specs.Spec, error) {
-	spec := new(specs.Spec)
-	if err := decode(data, spec); err != nil {
+func ParseSpec(data []byte) (*Spec, error) {
+	spec := &Spec{Spec: new(specs.Spec)}
+	if err := decode(data, spec.Spec); err != nil {
 		return nil, err
 	}
-	if err := loadLandlock(data, spec.Process, true); err != nil {
+	var err error
+	if spec.Landlock, err = loadLandlock(data, spec.Process != nil, true); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -80,19 +80,34 @@ func ParseSpec(data []byte) (*specs.Spec, error) {
 // LoadProcess reads a process.json file (the --process argument of exec):
 // one specs.Process object, decoded with the same rules as LoadSpec. Field
 // names in errors are relative to the process object ("user.uid").
-func LoadProcess(path string) (*specs.Process, error) {
+func LoadProcess(path string) (*Process, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	p := new(specs.Process)
-	if err := decode(data, p); err != nil {
+	p := &Process{Process: new(specs.Process)}
+	if err := decode(data, p.Process); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := loadLandlock(data, p, false); err != nil {
+	if p.Landlock, err = loadLandlock(data, true, false); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
+}
+
+// Spec is a decoded config.json: runtime-spec's type, and what hull reads
+// that the type has no field for.
+type Spec struct {
+	*specs.Spec
+	// Landlock is process.landlock (runtime-spec PR #1241, landlock.go).
+	Landlock *configs.Landlock
+}
+
+// Process is a decoded process object (exec's process.json), as Spec.
+type Process struct {
+	*specs.Process
+	// Landlock is the process's landlock property (landlock.go).
+	Landlock *configs.Landlock
 }
 
 func readFile(path string) ([]byte, error) {

@@ -16,11 +16,16 @@ import (
 // ConvertProcess validates and converts a process: config.json's process
 // (name "process") or an exec's process.json (name "" gives field names
 // relative to the process object).
-func ConvertProcess(name string, p *specs.Process) (*configs.Process, error) {
-	return convertProcess(name, p)
+func ConvertProcess(name string, p *Process) (*configs.Process, error) {
+	if p == nil {
+		return convertProcess(name, nil, nil)
+	}
+	return convertProcess(name, p.Process, p.Landlock)
 }
 
-func convertProcess(name string, p *specs.Process) (*configs.Process, error) {
+// convertProcess converts p; ll is its landlock property, which the
+// loader read (landlock.go).
+func convertProcess(name string, p *specs.Process, ll *configs.Landlock) (*configs.Process, error) {
 	field := func(f string) string {
 		if name == "" {
 			return f
@@ -68,7 +73,7 @@ func convertProcess(name string, p *specs.Process) (*configs.Process, error) {
 		NoNewPrivileges: p.NoNewPrivileges,
 		ApparmorProfile: p.ApparmorProfile,
 		SelinuxLabel:    p.SelinuxLabel,
-		Landlock:        landlockOf(p), // read and checked by the loader
+		Landlock:        ll,
 	}
 	if p.Terminal {
 		// The spec: consoleSize is ignored without a terminal.

@@ -49,7 +49,7 @@ func TestConvertJoinedUserNSUnmapped(t *testing.T) {
 			s := Example()
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", pid)})
 			tt.edit(s.Process)
-			_, err := Convert(s, Options{Bundle: newBundle(t)})
+			_, err := Convert(&Spec{Spec: s}, Options{Bundle: newBundle(t)})
 			if tt.field == "" {
 				if err != nil {
 					t.Fatal(err)
