@@ -12,13 +12,14 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hullrt/hull/libct"
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/seccomp"
 )
 
 // Options are the command line's part of a container's configuration.
 type Options struct {
-	// ID is the container id; when set it is checked with ValidateID.
+	// ID is the container id; when set it is checked with libct.ValidateID.
 	ID string
 	// Bundle is the bundle directory; root.path and relative bind mount
 	// sources are resolved against it. A relative Bundle is made absolute.
@@ -42,21 +43,6 @@ const hostNameMax = 64
 // (Linux 4.15; it was 5 before).
 const maxIDMapEntries = 340
 
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
-
-// ValidateID checks a container id as runc does: letters, digits and
-// "_+-." only, and not "." or "..", so that it is safe as a directory name
-// under the state root.
-func ValidateID(id string) error {
-	if id == "" {
-		return errors.New("container id cannot be empty")
-	}
-	if id == "." || id == ".." || !validID.MatchString(id) {
-		return fmt.Errorf("invalid container id %q: only [a-zA-Z0-9_+.-] allowed, and not . or ..", id)
-	}
-	return nil
-}
-
 // Convert validates spec and converts it into a libct configuration. The
 // first problem found is returned, as a *FieldError naming its field. The
 // host is not touched, except for stat calls: root.path must be a directory
@@ -67,7 +53,7 @@ func Convert(spec *Spec, o Options) (*configs.Config, error) {
 		return nil, errors.New("no spec given")
 	}
 	if o.ID != "" {
-		if err := ValidateID(o.ID); err != nil {
+		if err := libct.ValidateID(o.ID); err != nil {
 			return nil, err
 		}
 	}
