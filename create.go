@@ -35,7 +35,7 @@ func createCommand() *cli.Command {
 			if err := checkArgs(ctx, 1, 1); err != nil {
 				return err
 			}
-			_, err := createContainer(ctx, false, true)
+			_, err := createContainer(ctx, nil)
 			return cmdErr(ctx, err)
 		},
 	}
@@ -61,9 +61,10 @@ func loadConfig(ctx *cli.Context, id string) (*configs.Config, error) {
 	})
 }
 
-// createContainer is create (detach) and the first half of run. keep asks
-// libct to keep init's handle so that run can wait on it.
-func createContainer(ctx *cli.Context, keep, detach bool) (*libct.Container, error) {
+// createContainer is create, and the first half of run. tty is run's
+// relay in the foreground, which gets the pty master from init; it is nil
+// for create and run -d, where --console-socket gets it.
+func createContainer(ctx *cli.Context, tty *ttyRelay) (*libct.Container, error) {
 	id := ctx.Args().First()
 	if err := libct.ValidateID(id); err != nil {
 		return nil, err
@@ -72,27 +73,31 @@ func createContainer(ctx *cli.Context, keep, detach bool) (*libct.Container, err
 	if err != nil {
 		return nil, err
 	}
-	sock := ctx.String("console-socket")
-	// The same rules as runc: a detached tty needs somewhere to send the
-	// pty master; a console socket needs a tty and a detached runtime.
-	if detach && cfg.Process.Terminal && sock == "" {
-		return nil, errors.New("cannot allocate a tty when detached without --console-socket")
+	o := &libct.CreateOpts{
+		PidFile:  ctx.String("pid-file"),
+		Rootless: rootless(ctx),
 	}
-	if (!detach || !cfg.Process.Terminal) && sock != "" {
-		return nil, errors.New("--console-socket needs process.terminal and a detached container")
+	if tty == nil {
+		sock := ctx.String("console-socket")
+		// The same rules as runc: a detached tty needs somewhere to send
+		// the pty master; a console socket needs a tty.
+		if cfg.Process.Terminal && sock == "" {
+			return nil, errors.New("cannot allocate a tty when detached without --console-socket")
+		}
+		if !cfg.Process.Terminal && sock != "" {
+			return nil, errors.New("--console-socket needs process.terminal and a detached container")
+		}
+		o.ConsoleSocket = sock
+		o.NotifySocket = os.Getenv("NOTIFY_SOCKET")
 	}
-	extra, err := passedFiles(ctx, cfg.Process)
-	if err != nil {
+	if o.ExtraFiles, err = passedFiles(ctx, cfg.Process); err != nil {
 		return nil, err
 	}
-	return libct.Create(ctx.String("root"), id, cfg, &libct.CreateOpts{
-		PidFile:       ctx.String("pid-file"),
-		ConsoleSocket: sock,
-		NotifySocket:  os.Getenv("NOTIFY_SOCKET"),
-		ExtraFiles:    extra,
-		Rootless:      rootless(ctx),
-		KeepInit:      keep,
-	})
+	if tty != nil {
+		o.ConsoleConn = tty.give(cfg.Process.Terminal)
+		defer tty.given()
+	}
+	return libct.Create(ctx.String("root"), id, cfg, o)
 }
 
 // passedFiles returns the fds that go on to the container: systemd socket

@@ -27,14 +27,7 @@ func eventsCommand() *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between stats events"},
 			&cli.BoolFlag{Name: "stats", Usage: "print one stats event and exit"},
 		},
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, 1); err != nil {
-				return err
-			}
-			c, err := loadContainer(ctx)
-			if err != nil {
-				return cmdErr(ctx, err)
-			}
+		Action: onContainerArgs(0, func(ctx *cli.Context, c *libct.Container) error {
 			enc := json.NewEncoder(os.Stdout)
 			stats := func() error {
 				s, err := c.Stats()
@@ -44,13 +37,13 @@ func eventsCommand() *cli.Command {
 				return enc.Encode(event{Type: "stats", ID: c.ID(), Data: s})
 			}
 			if ctx.Bool("stats") {
-				return cmdErr(ctx, stats())
+				return stats()
 			}
 			if ctx.Duration("interval") <= 0 {
-				return cmdErr(ctx, errInterval)
+				return errInterval
 			}
-			return cmdErr(ctx, streamEvents(c, enc, ctx.Duration("interval"), stats))
-		},
+			return streamEvents(c, enc, ctx.Duration("interval"), stats)
+		}),
 	}
 }
 

@@ -3,13 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/hullrt/hull/libct"
 	"github.com/hullrt/hull/libct/capabilities"
@@ -102,35 +99,22 @@ func execProcess(ctx *cli.Context) (int, error) {
 		_ = proc.Release()
 		return 0, nil
 	}
-	sigs := make(chan os.Signal, 128)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
-	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	tty, err := newTTYRelay(ctx)
+	fg, err := newForeground(ctx, true)
 	if err != nil {
 		return -1, err
 	}
-	defer tty.close()
-	if p.Terminal {
-		o.ConsoleConn = tty.remote
-	} else {
-		tty.closeSockets()
-	}
+	defer fg.close()
+	o.ConsoleConn = fg.tty.give(p.Terminal)
 	proc, err := c.Exec(p, o)
-	if tty.remote != nil {
-		tty.remote.Close()
-		tty.remote = nil
-	}
+	fg.tty.given()
 	if err != nil {
 		return -1, err
 	}
-	if err := tty.attach(); err != nil {
+	if err := fg.tty.attach(); err != nil {
 		_ = proc.Kill()
 		return -1, err
 	}
-	code, err := forwardUntilExit(proc.Pid, sigs, tty)
-	tty.drain()
-	return code, err
+	return fg.wait(proc.Pid)
 }
 
 // execProcessConfig builds the process for exec: from --process (a spec
@@ -254,28 +238,4 @@ func parseUser(s string) (uid, gid uint32, hasGid bool, err error) {
 		gid = uint32(g)
 	}
 	return uint32(u), gid, hasGid, nil
-}
-
-// forwardUntilExit forwards signals to pid until it exits and returns its
-// status as a shell would.
-func forwardUntilExit(pid int, sigs chan os.Signal, tty *ttyRelay) (int, error) {
-	// The process may have exited before we started listening.
-	if code, done := reap(pid); done {
-		return code, nil
-	}
-	for s := range sigs {
-		sig := s.(unix.Signal)
-		switch sig {
-		case unix.SIGCHLD:
-			if code, done := reap(pid); done {
-				return code, nil
-			}
-		case unix.SIGWINCH:
-			tty.resize()
-		case unix.SIGURG:
-		default:
-			_ = unix.Kill(pid, sig)
-		}
-	}
-	return -1, errors.New("signal channel closed")
 }

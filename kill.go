@@ -7,6 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct"
 )
 
 func killCommand() *cli.Command {
@@ -17,24 +19,17 @@ func killCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"},
 		},
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, 2); err != nil {
-				return err
-			}
+		Action: onContainerArgs(1, func(ctx *cli.Context, c *libct.Container) error {
 			sigName := "SIGTERM"
 			if ctx.NArg() == 2 {
 				sigName = ctx.Args().Get(1)
 			}
 			sig, err := parseSignal(sigName)
 			if err != nil {
-				return cmdErr(ctx, err)
+				return err
 			}
-			c, err := loadContainer(ctx)
-			if err != nil {
-				return cmdErr(ctx, err)
-			}
-			return cmdErr(ctx, c.Signal(sig, ctx.Bool("all")))
-		},
+			return c.Signal(sig, ctx.Bool("all"))
+		}),
 	}
 }
 

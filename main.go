@@ -217,15 +217,25 @@ func checkArgs(ctx *cli.Context, min, max int) error {
 // onContainer is the Action of a command that takes exactly one
 // container id and acts on that container.
 func onContainer(fn func(c *libct.Container) error) cli.ActionFunc {
+	return onContainerArgs(0, func(_ *cli.Context, c *libct.Container) error { return fn(c) })
+}
+
+// onContainerArgs is onContainer for a command that takes up to extra
+// more arguments after the id (-1: any number), which fn reads from ctx.
+func onContainerArgs(extra int, fn func(ctx *cli.Context, c *libct.Container) error) cli.ActionFunc {
 	return func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, 1); err != nil {
+		max := 1 + extra
+		if extra < 0 {
+			max = -1
+		}
+		if err := checkArgs(ctx, 1, max); err != nil {
 			return err
 		}
 		c, err := loadContainer(ctx)
 		if err != nil {
 			return cmdErr(ctx, err)
 		}
-		return cmdErr(ctx, fn(c))
+		return cmdErr(ctx, fn(ctx, c))
 	}
 }
 

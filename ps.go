@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hullrt/hull/libct"
 )
 
 func psCommand() *cli.Command {
@@ -20,17 +22,10 @@ func psCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (the pids)"},
 		},
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, -1); err != nil {
-				return err
-			}
-			c, err := loadContainer(ctx)
-			if err != nil {
-				return cmdErr(ctx, err)
-			}
+		Action: onContainerArgs(-1, func(ctx *cli.Context, c *libct.Container) error {
 			pids, err := c.Processes()
 			if err != nil {
-				return cmdErr(ctx, err)
+				return err
 			}
 			switch f := ctx.String("format"); f {
 			case "json":
@@ -39,11 +34,11 @@ func psCommand() *cli.Command {
 				}
 				return json.NewEncoder(os.Stdout).Encode(pids)
 			case "table":
-				return cmdErr(ctx, psTable(pids, ctx.Args().Slice()[1:]))
+				return psTable(pids, ctx.Args().Slice()[1:])
 			default:
-				return fmt.Errorf("ps: invalid format %q: table or json", f)
+				return fmt.Errorf("invalid format %q: table or json", f)
 			}
-		},
+		}),
 	}
 }
 

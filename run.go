@@ -1,17 +1,10 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
-
-	"github.com/hullrt/hull/libct"
 )
 
 func runCommand() *cli.Command {
@@ -35,9 +28,8 @@ func runCommand() *cli.Command {
 }
 
 func runContainer(ctx *cli.Context) error {
-	detach := ctx.Bool("detach")
-	if detach {
-		c, err := createContainer(ctx, false, true)
+	if ctx.Bool("detach") {
+		c, err := createContainer(ctx, nil)
 		if err != nil {
 			return cmdErr(ctx, err)
 		}
@@ -48,22 +40,12 @@ func runContainer(ctx *cli.Context) error {
 		return nil
 	}
 
-	// Foreground: catch signals before init exists, to forward every one.
-	sigs := make(chan os.Signal, 128)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
-	if !ctx.Bool("no-subreaper") {
-		// Orphans of the container's process (without a pid namespace of
-		// its own) are reparented to hull, which reaps them.
-		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	}
-
-	tty, err := newTTYRelay(ctx)
+	fg, err := newForeground(ctx, !ctx.Bool("no-subreaper"))
 	if err != nil {
 		return cmdErr(ctx, err)
 	}
-	defer tty.close()
-	c, err := createContainerWithConsole(ctx, tty)
+	defer fg.close()
+	c, err := createContainer(ctx, fg.tty)
 	if err != nil {
 		return cmdErr(ctx, err)
 	}
@@ -74,7 +56,7 @@ func runContainer(ctx *cli.Context) error {
 			}
 		}
 	}
-	if err := tty.attach(); err != nil {
+	if err := fg.tty.attach(); err != nil {
 		cleanup()
 		return cmdErr(ctx, err)
 	}
@@ -82,8 +64,7 @@ func runContainer(ctx *cli.Context) error {
 		cleanup()
 		return cmdErr(ctx, err)
 	}
-	status, err := waitForwarding(c, sigs, tty)
-	tty.drain()
+	status, err := fg.wait(c.Pid())
 	cleanup()
 	if err != nil {
 		return cmdErr(ctx, err)
@@ -92,49 +73,4 @@ func runContainer(ctx *cli.Context) error {
 		return &exitError{code: status}
 	}
 	return nil
-}
-
-// waitForwarding forwards every signal hull gets to the container's init
-// until init exits, reaps any other child, and returns init's exit status
-// as a shell would (128+signal when killed).
-func waitForwarding(c *libct.Container, sigs chan os.Signal, tty *ttyRelay) (int, error) {
-	pid := c.Pid()
-	for s := range sigs {
-		sig := s.(syscall.Signal)
-		switch sig {
-		case unix.SIGCHLD:
-			if code, done := reap(pid); done {
-				return code, nil
-			}
-		case unix.SIGWINCH:
-			tty.resize()
-		case unix.SIGURG:
-			// The Go runtime's own preemption signal: not the user's.
-		default:
-			if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-				logrus.Warnf("forward %s to pid %d: %v", sig, pid, err)
-			}
-		}
-	}
-	return 0, fmt.Errorf("signal channel closed")
-}
-
-// reap collects every exited child; done is set when init was among them.
-func reap(initPid int) (code int, done bool) {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err != nil || pid <= 0 {
-			return code, done
-		}
-		if pid == initPid {
-			done = true
-			switch {
-			case ws.Exited():
-				code = ws.ExitStatus()
-			case ws.Signaled():
-				code = 128 + int(ws.Signal())
-			}
-		}
-	}
 }

@@ -10,8 +10,6 @@ import (
 	"github.com/containerd/console"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
-
-	"github.com/hullrt/hull/libct"
 )
 
 // ttyRelay is the foreground side of process.terminal for run: it receives
@@ -38,37 +36,24 @@ func newTTYRelay(ctx *cli.Context) (*ttyRelay, error) {
 	return t, nil
 }
 
-// createContainerWithConsole creates the container, handing init the
-// relay's socket when the process has a terminal.
-func createContainerWithConsole(ctx *cli.Context, t *ttyRelay) (*libct.Container, error) {
-	id := ctx.Args().First()
-	if err := libct.ValidateID(id); err != nil {
-		return nil, err
-	}
-	cfg, err := loadConfig(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	extra, err := passedFiles(ctx, cfg.Process)
-	if err != nil {
-		return nil, err
-	}
-	o := &libct.CreateOpts{
-		PidFile:    ctx.String("pid-file"),
-		ExtraFiles: extra,
-		Rootless:   rootless(ctx),
-	}
-	if cfg.Process.Terminal {
-		o.ConsoleConn = t.remote
-	} else {
+// give returns the socket end for init (or exec's process) to send the
+// pty master on, when the process has a terminal; without one the relay
+// has nothing to do and its sockets are closed.
+func (t *ttyRelay) give(terminal bool) *os.File {
+	if !terminal {
 		t.closeSockets()
+		return nil
 	}
-	c, err := libct.Create(ctx.String("root"), id, cfg, o)
+	return t.remote
+}
+
+// given closes our copy of the end handed out by give, once the process
+// holds its own.
+func (t *ttyRelay) given() {
 	if t.remote != nil {
 		t.remote.Close()
 		t.remote = nil
 	}
-	return c, err
 }
 
 // attach receives the master (already sent by init before it was ready)

@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+
+	"github.com/hullrt/hull/libct"
 )
 
 func updateCommand() *cli.Command {
@@ -39,21 +41,13 @@ func updateCommand() *cli.Command {
 			&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT L3 schema (not supported)"},
 			&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT memory bandwidth schema (not supported)"},
 		},
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, 1); err != nil {
-				return err
-			}
-			c, err := loadContainer(ctx)
-			if err != nil {
-				return cmdErr(ctx, err)
-			}
+		Action: onContainerArgs(0, func(ctx *cli.Context, c *libct.Container) error {
 			upd, err := updateRequest(ctx)
 			if err != nil {
-				return cmdErr(ctx, err)
+				return err
 			}
-			merged := mergeResources(c.Resources(), upd)
-			return cmdErr(ctx, c.Update(merged))
-		},
+			return c.Update(mergeResources(c.Resources(), upd))
+		}),
 	}
 }
 

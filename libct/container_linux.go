@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -35,26 +34,11 @@ type Container struct {
 	dir  string
 	p    persisted
 	cg   cgroups.Manager
-	// initProc is set when this process started init and kept it (run).
-	initProc *os.Process
 	// configSaved: config.json holds p.Config as it is (it was read from
 	// there, or written since the last change).
 	configSaved bool
 	// configErr is why config.json could not be read (see config).
 	configErr error
-}
-
-// Wait waits for the init that this process started (CreateOpts.KeepInit)
-// to exit and returns its wait status.
-func (c *Container) Wait() (syscall.WaitStatus, error) {
-	if c.initProc == nil {
-		return 0, errors.New("init was not started by this process")
-	}
-	ps, err := c.initProc.Wait()
-	if err != nil {
-		return 0, err
-	}
-	return ps.Sys().(syscall.WaitStatus), nil
 }
 
 // State is what `hull state` and `hull list --format json` print: the

@@ -40,9 +40,6 @@ type CreateOpts struct {
 	NotifySocket string
 	// Rootless marks a container created without root privileges.
 	Rootless bool
-	// KeepInit keeps a handle on init (for hull run, which waits on it);
-	// see Container.Wait.
-	KeepInit bool
 }
 
 // Create makes a new container id under root from cfg: it starts init in
@@ -254,11 +251,7 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			return nil, err
 		}
 	}
-	if o.KeepInit {
-		c.initProc = proc
-	} else {
-		_ = proc.Release()
-	}
+	_ = proc.Release()
 	return c, nil
 }
 
