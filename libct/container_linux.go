@@ -383,7 +383,20 @@ func (c *Container) signalAllOrInit(sig unix.Signal) error {
 			return nil
 		}
 	}
-	return unix.Kill(c.p.InitPid, sig)
+	return c.signalInit(sig)
+}
+
+// signalInit sends sig to the container's init through a pidfd checked
+// against the recorded start time (see openProcess): a dead init's pid,
+// reused by another process, is never signalled. errProcessGone means
+// init has exited.
+func (c *Container) signalInit(sig unix.Signal) error {
+	h, err := c.openInit()
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	return h.signal(sig)
 }
 
 // HookWarning is a hook failure that runtime.md says must not stop the
@@ -406,7 +419,9 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if st == Stopped {
 		return errors.New("container not running")
 	}
-	if err := unix.Kill(c.p.InitPid, sig); err != nil {
+	if err := c.signalInit(sig); errors.Is(err, errProcessGone) {
+		return errors.New("container not running")
+	} else if err != nil {
 		return fmt.Errorf("signal init (pid %d): %w", c.p.InitPid, err)
 	}
 	if st == Paused && sig == unix.SIGKILL {
@@ -480,9 +495,9 @@ func (c *Container) destroy() error {
 		c.config()
 	}
 	cg := c.cgroup()
-	if c.status() != Stopped {
-		_ = unix.Kill(c.p.InitPid, unix.SIGKILL)
-	}
+	// Only the recorded init, through a checked pidfd: a pid reused since
+	// init died belongs to someone else.
+	_ = c.signalInit(unix.SIGKILL)
 	if c.p.InitPid > 0 {
 		waitGone(c.p.InitPid, c.p.InitStartTime, 10*time.Second)
 	}

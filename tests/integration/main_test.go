@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if report := os.Getenv(reaperEnv); report != "" {
 		os.Exit(runReaper(report, os.Args[1:]))
 	}
+	if plan := os.Getenv(pidReuseEnv); plan != "" {
+		os.Exit(runPidReuse(plan))
+	}
 	e, err := setup()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
