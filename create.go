@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +23,31 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root (for a rootfs on ramfs)"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass `N` more fds (from 3 on, after LISTEN_FDS) to the container"},
+		pidfdSocketFlag("the container's init"),
 	}
+}
+
+func pidfdSocketFlag(what string) cli.Flag {
+	return &cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket `PATH` that receives a pidfd of " + what}
+}
+
+// dialPidfdSocket connects to --pidfd-socket, when given, before anything
+// is started, so that an unreachable socket fails the command at once.
+func dialPidfdSocket(ctx *cli.Context) (*os.File, error) {
+	path := ctx.String("pidfd-socket")
+	if path == "" {
+		return nil, nil
+	}
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--pidfd-socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--pidfd-socket %s: %w", path, err)
+	}
+	return f, nil
 }
 
 func createCommand() *cli.Command {
@@ -92,6 +117,12 @@ func createContainer(ctx *cli.Context, tty *ttyRelay) (*libct.Container, error) 
 	}
 	if o.ExtraFiles, err = passedFiles(ctx, cfg.Process); err != nil {
 		return nil, err
+	}
+	if o.PidfdSocket, err = dialPidfdSocket(ctx); err != nil {
+		return nil, err
+	}
+	if o.PidfdSocket != nil {
+		defer o.PidfdSocket.Close()
 	}
 	if tty != nil {
 		o.ConsoleConn = tty.give(cfg.Process.Terminal)

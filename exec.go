@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,7 @@ func execCommand() *cli.Command {
 			&cli.IntFlag{Name: "preserve-fds", Usage: "pass `N` more fds (from 3 on) to the process"},
 			&cli.StringSliceFlag{Name: "cgroup", Usage: "run in a sub-cgroup (not supported yet)"},
 			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+			pidfdSocketFlag("the process"),
 		},
 		SkipFlagParsing: false,
 		Action: func(ctx *cli.Context) error {
@@ -91,8 +93,21 @@ func execProcess(ctx *cli.Context) (int, error) {
 		ExtraFiles:    extra,
 		IgnorePaused:  ctx.Bool("ignore-paused"),
 	}
-	if detach {
+	if o.PidfdSocket, err = dialPidfdSocket(ctx); err != nil {
+		return -1, err
+	}
+	if o.PidfdSocket != nil {
+		defer o.PidfdSocket.Close()
+	}
+	start := func() (*os.Process, error) {
 		proc, err := c.Exec(p, o)
+		if o.PidfdSocket != nil {
+			o.PidfdSocket.Close() // sent: the receiver sees EOF after it
+		}
+		return proc, err
+	}
+	if detach {
+		proc, err := start()
 		if err != nil {
 			return -1, err
 		}
@@ -105,7 +120,7 @@ func execProcess(ctx *cli.Context) (int, error) {
 	}
 	defer fg.close()
 	o.ConsoleConn = fg.tty.give(p.Terminal)
-	proc, err := c.Exec(p, o)
+	proc, err := start()
 	fg.tty.given()
 	if err != nil {
 		return -1, err

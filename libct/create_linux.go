@@ -40,6 +40,10 @@ type CreateOpts struct {
 	NotifySocket string
 	// Rootless marks a container created without root privileges.
 	Rootless bool
+	// PidfdSocket, when set, is a connected AF_UNIX socket that receives
+	// a pidfd of init once it is ready (runc's --pidfd-socket; see
+	// sendPidfd).
+	PidfdSocket *os.File
 }
 
 // Create makes a new container id under root from cfg: it starts init in
@@ -243,6 +247,14 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		_ = proc.Kill()
 		_, _ = proc.Wait()
 		return nil, err
+	}
+	if o.PidfdSocket != nil {
+		// init is our child, not yet reaped: its pid cannot be reused.
+		if err := sendPidfd(o.PidfdSocket, proc.Pid, pidfdMsgInit); err != nil {
+			_ = proc.Kill()
+			_, _ = proc.Wait()
+			return nil, err
+		}
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.Pid); err != nil {

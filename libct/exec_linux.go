@@ -30,6 +30,9 @@ type ExecOpts struct {
 	Stdin, Stdout, Stderr *os.File
 	// IgnorePaused allows exec into a paused container.
 	IgnorePaused bool
+	// PidfdSocket, when set, receives a pidfd of the process once it is
+	// ready, as CreateOpts.PidfdSocket.
+	PidfdSocket *os.File
 }
 
 // Exec starts p inside the running container: in all its namespaces
@@ -119,6 +122,17 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 		_ = proc.Kill()
 		_, _ = proc.Wait()
 		return nil, errors.New("the container stopped during exec")
+	}
+	if o.PidfdSocket != nil {
+		// proc is our unreaped child, except when a rootless exec forked
+		// it inside the container's pid namespace (forkedChild): then it
+		// is a grandchild, and its pid could in theory be reaped and
+		// reused before the pidfd_open if it exits at once.
+		if err := sendPidfd(o.PidfdSocket, proc.Pid, pidfdMsgExec); err != nil {
+			_ = proc.Kill()
+			_, _ = proc.Wait()
+			return nil, err
+		}
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.Pid); err != nil {

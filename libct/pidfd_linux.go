@@ -3,6 +3,7 @@ package libct
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,4 +82,28 @@ func (h *procHandle) close() {
 // openInit opens the container's init (see openProcess).
 func (c *Container) openInit() (*procHandle, error) {
 	return openProcess(c.p.InitPid, c.p.InitStartTime)
+}
+
+// The body of the --pidfd-socket message names the kind of process, as
+// runc's does: its init type.
+const (
+	pidfdMsgInit = "standard" // a container's init (create, run)
+	pidfdMsgExec = "setns"    // a process exec'd into a container
+)
+
+// sendPidfd opens a pidfd of pid and sends it over sock in one SCM_RIGHTS
+// message whose body is msg: runc's --pidfd-socket protocol, so that the
+// caller (containerd, a shim) can signal and wait for the process without
+// pid races. pid must not be reusable meanwhile (hull's own unreaped
+// child).
+func sendPidfd(sock *os.File, pid int, msg string) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd socket: pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Sendmsg(int(sock.Fd()), []byte(msg), unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("pidfd socket: send the pidfd of %d: %w", pid, err)
+	}
+	return nil
 }
