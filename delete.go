@@ -15,7 +15,7 @@ func deleteCommand() *cli.Command {
 		Usage:     "delete a stopped container (with --force, any container)",
 		ArgsUsage: "<container-id>",
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is running or paused"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is created, running or paused"},
 		},
 		Action: func(ctx *cli.Context) error {
 			if err := checkArgs(ctx, 1, 1); err != nil {

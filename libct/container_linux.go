@@ -442,10 +442,11 @@ func (c *Container) signalAll(sig unix.Signal) error {
 	return cgroups.Signal(cg, sig)
 }
 
-// Delete removes a stopped (or created) container: its processes, cgroup
-// and state, then runs the poststop hooks. With force a running or paused
-// container is killed first. A poststop failure is returned as a
-// *HookWarning after the container is gone.
+// Delete removes a stopped container: its processes, cgroup and state,
+// then runs the poststop hooks. With force a created, running or paused
+// container is killed first; without it, one that is not stopped is left
+// as it is and an error names its state. A poststop failure is returned
+// as a *HookWarning after the container is gone.
 func (c *Container) Delete(force bool) error {
 	unlock, err := lockDir(c.dir)
 	if err != nil {
@@ -459,14 +460,12 @@ func (c *Container) Delete(force bool) error {
 		// Deleted by a concurrent delete while we waited for the lock.
 		return fmt.Errorf("container %q: %w", c.p.ID, ErrNotExist)
 	}
-	switch st := c.status(); st {
-	case Stopped, Created:
-		// runc deletes a created container without --force too; engines
-		// rely on it.
-	default:
-		if !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s (use --force)", c.p.ID, st)
-		}
+	// runtime.md: deleting a container that is not stopped MUST have no
+	// effect on it and MUST fail. runc deletes a created one anyway (it
+	// kills its init); hull does not. Podman always passes --force; the
+	// containerd client kills a created task before it deletes it.
+	if st := c.status(); st != Stopped && !force {
+		return fmt.Errorf("cannot delete container %s that is not stopped: it is %s (use --force)", c.p.ID, st)
 	}
 	if err := c.destroy(); err != nil {
 		return err

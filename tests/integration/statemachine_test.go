@@ -5,7 +5,7 @@ import (
 )
 
 // containerIn brings a fresh container into status ("created", "running",
-// "stopped") and returns its id and bundle.
+// "paused", "stopped") and returns its id and bundle.
 func containerIn(t *testing.T, r *rt, status string) (string, *bundle) {
 	t.Helper()
 	id := newID(t)
@@ -16,6 +16,11 @@ func containerIn(t *testing.T, r *rt, status string) (string, *bundle) {
 	case "running":
 		r.must("start", id)
 		r.waitStatus(id, "running")
+	case "paused":
+		r.must("start", id)
+		r.waitStatus(id, "running")
+		r.must("pause", id)
+		r.waitStatus(id, "paused")
 	case "stopped":
 		r.must("start", id)
 		r.waitStatus(id, "running")
@@ -40,6 +45,9 @@ func TestWrongState(t *testing.T) {
 		// hullWant: hull's one-line message names all of these; "ID" is
 		// replaced by the container id.
 		hullWant []string
+		// runcDeviation, when set, is why runc does otherwise (skipped
+		// when the runtime under test is runc).
+		runcDeviation string
 	}{
 		{
 			name: "duplicate id", status: "created",
@@ -77,6 +85,21 @@ func TestWrongState(t *testing.T) {
 			wantAny:  []string{"running", "force"},
 			hullWant: []string{"ID", "running"},
 		},
+		{
+			// runtime.md: deleting a container that is not stopped MUST
+			// have no effect on it and MUST fail (conformance D1).
+			name: "delete on created", status: "created",
+			args:          func(id, _ string) []string { return []string{"delete", id} },
+			wantAny:       []string{"created", "force"},
+			hullWant:      []string{"ID", "created", "--force"},
+			runcDeviation: "runc deletes a created container without --force (it kills its init)",
+		},
+		{
+			name: "delete on paused", status: "paused",
+			args:     func(id, _ string) []string { return []string{"delete", id} },
+			wantAny:  []string{"paused", "force"},
+			hullWant: []string{"ID", "paused", "--force"},
+		},
 		{name: "start nonexistent", args: func(id, _ string) []string { return []string{"start", id} }, wantAny: []string{"not exist", "no such"}, hullWant: []string{"ID"}},
 		{name: "state nonexistent", args: func(id, _ string) []string { return []string{"state", id} }, wantAny: []string{"not exist", "no such"}, hullWant: []string{"ID"}},
 		{name: "kill nonexistent", args: func(id, _ string) []string { return []string{"kill", id} }, wantAny: []string{"not exist", "no such"}, hullWant: []string{"ID"}},
@@ -91,6 +114,9 @@ func TestWrongState(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.runcDeviation != "" {
+				runcDeviation(t, tc.runcDeviation)
+			}
 			r := newRuntime(t)
 			id := newID(t)
 			b := newBundle(t, []string{"sleep", "1000"}, nil)
