@@ -68,7 +68,9 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	if caps := capabilities.Ungrantable(cfg.Process.Capabilities); len(caps) > 0 && !createsUserNS(cfg) {
 		logrus.Warnf("process.capabilities: hull does not hold %s, so the container cannot have them", strings.Join(caps, ", "))
 	}
-	if err := os.MkdirAll(root, 0o711); err != nil {
+	// 0700, as runc: the state (pids, cgroup paths, configs with their
+	// environment) is root's alone. A container dir below is 0711.
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", root, err)
 	}
 	filter, err := compileSeccomp("", cfg.Seccomp)
@@ -151,11 +153,23 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		if sources, err = rootfs.OpenSources(cfg); err != nil {
 			return nil, fmt.Errorf("mounts: %w", err)
 		}
-		defer func() {
-			for _, f := range sources {
-				f.Close()
-			}
-		}()
+	}
+	defer func() {
+		for _, f := range sources {
+			f.Close()
+		}
+	}()
+	if o.NotifySocket != "" && createsUserNS(cfg) {
+		// The state root is 0700 (root's, as runc's): init, in its user
+		// namespace, cannot reach the notify directory below it.
+		i, f, err := openNotifySource(dir, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if sources == nil {
+			sources = rootfs.Sources{}
+		}
+		sources[i] = f
 	}
 	console, err := consoleConn(cfg.Process.Terminal, o)
 	if err != nil {

@@ -49,6 +49,23 @@ func setupNotify(dir string, cfg *configs.Config) error {
 	return nil
 }
 
+// openNotifySource opens the notify directory's bind mount (added by
+// setupNotify, the last mount) as a detached tree, for init to attach when
+// it cannot reach the state root from its user namespace. It returns the
+// mount's index in cfg.Mounts.
+func openNotifySource(dir string, cfg *configs.Config) (int, *os.File, error) {
+	i := len(cfg.Mounts) - 1
+	nd := filepath.Join(dir, notifyDirName)
+	if i < 0 || cfg.Mounts[i].Source != nd {
+		return 0, nil, errors.New("notify socket: its mount is missing")
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, nd, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return 0, nil, fmt.Errorf("notify socket dir: open_tree %s: %w", nd, err)
+	}
+	return i, os.NewFile(uintptr(fd), nd), nil
+}
+
 // listenNotify binds the container's notify socket (before init is
 // released, so that nothing the process sends is lost). It returns nil
 // when the container was not created with NOTIFY_SOCKET.

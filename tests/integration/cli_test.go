@@ -98,6 +98,35 @@ func TestListMissingRoot(t *testing.T) {
 	}
 }
 
+// TestStateRootMode: the state root create makes is root's alone (0700,
+// as runc's, issue 15.4): the state holds pids, cgroup paths and the
+// configs with their environment. A container's directory below is 0711
+// and its files 0600.
+func TestStateRootMode(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	r.root = filepath.Join(r.root, "not-yet", "hull")
+	id := newID(t)
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	r.must("create", "--bundle", b.dir, id)
+	for _, c := range []struct {
+		path string
+		want os.FileMode
+	}{
+		{r.root, 0o700},
+		{filepath.Join(r.root, id), 0o711},
+		{filepath.Join(r.root, id, "state.json"), 0o600},
+	} {
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != c.want {
+			t.Errorf("%s: mode %#o, want %#o", c.path, got, c.want)
+		}
+	}
+}
+
 // TestKillSignals sends signals by name, SIG-name and number; the
 // container's trap records each one.
 func TestKillSignals(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // sdnotifySource is a tiny static sd_notify client for the container
@@ -66,38 +68,61 @@ func TestNotifySocket(t *testing.T) {
 	defer ln.Close()
 	env := callOpts{shellPrefix: "NOTIFY_SOCKET=" + hostSock}
 
-	t.Run("ready", func(t *testing.T) {
-		id := newID(t)
-		b := newBundle(t, sh(`sleep 0.2; sdnotify "READY=1
-STATUS=serving"; sleep 1000`), nil)
-		buildSdnotify(t, b.rootfs("bin"))
-		if res := r.callWith(env, "create", "--bundle", b.dir, id); res.code != 0 {
-			t.Fatalf("create: %v", res)
-		}
-		if res := r.callWith(env, "start", id); res.code != 0 {
-			t.Fatalf("start: %v", res)
-		}
-		pid := r.state(id).Pid
-		var got []string
-		buf := make([]byte, 4096)
-		for len(got) < 2 {
-			_ = ln.SetReadDeadline(time.Now().Add(5 * time.Second))
-			n, err := ln.Read(buf)
-			if err != nil {
-				t.Fatalf("host socket got %q, then: %v", got, err)
+	// In a user namespace, init cannot reach the socket's directory under
+	// the 0700 state root: hull opens it for init.
+	userns := func(s *specs.Spec) {
+		withNamespace(s, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		for i, m := range s.Mounts {
+			if m.Destination == "/sys" {
+				s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 			}
-			got = append(got, string(buf[:n]))
 		}
-		// runc 1.1 sends READY first, hull MAINPID first (so that
-		// systemd knows the main pid when it sees READY): either order.
-		joined := strings.Join(got, "|")
-		if !strings.Contains(joined, "MAINPID="+itoa(pid)+"\n") {
-			t.Errorf("messages %q lack MAINPID=%d", got, pid)
-		}
-		if !strings.Contains(joined, "READY=1") {
-			t.Errorf("messages %q lack the container's READY=1", got)
-		}
-	})
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*specs.Spec)
+	}{{"ready", nil}, {"ready in a user namespace", userns}} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := newID(t)
+			b := newBundle(t, sh(`sleep 0.2; sdnotify "READY=1
+STATUS=serving"; sleep 1000`), tc.edit)
+			buildSdnotify(t, b.rootfs("bin"))
+			if tc.edit != nil {
+				// The image belongs to the container's root, as usual.
+				if out, err := exec.Command("chown", "-R", "100000:100000", b.rootfs("")).CombinedOutput(); err != nil {
+					t.Fatalf("chown rootfs: %v: %s", err, out)
+				}
+			}
+			if res := r.callWith(env, "create", "--bundle", b.dir, id); res.code != 0 {
+				t.Fatalf("create: %v", res)
+			}
+			if res := r.callWith(env, "start", id); res.code != 0 {
+				t.Fatalf("start: %v", res)
+			}
+			pid := r.state(id).Pid
+			var got []string
+			buf := make([]byte, 4096)
+			for len(got) < 2 {
+				_ = ln.SetReadDeadline(time.Now().Add(5 * time.Second))
+				n, err := ln.Read(buf)
+				if err != nil {
+					t.Fatalf("host socket got %q, then: %v", got, err)
+				}
+				got = append(got, string(buf[:n]))
+			}
+			// runc 1.1 sends READY first, hull MAINPID first (so that
+			// systemd knows the main pid when it sees READY): either order.
+			joined := strings.Join(got, "|")
+			if !strings.Contains(joined, "MAINPID="+itoa(pid)+"\n") {
+				t.Errorf("messages %q lack MAINPID=%d", got, pid)
+			}
+			if !strings.Contains(joined, "READY=1") {
+				t.Errorf("messages %q lack the container's READY=1", got)
+			}
+		})
+	}
 
 	t.Run("exits before ready", func(t *testing.T) {
 		runcDeviation(t, "runc 1.1 start succeeds when the container exits without READY=1")
