@@ -85,9 +85,6 @@ func Convert(spec *Spec, o Options) (*configs.Config, error) {
 	if lx == nil {
 		return nil, fieldErr("linux", "required: hull needs at least a mount namespace")
 	}
-	if err := unsupported(lx); err != nil {
-		return nil, err
-	}
 	if c.Namespaces, err = convertNamespaces(lx.Namespaces); err != nil {
 		return nil, err
 	}
@@ -127,7 +124,19 @@ func Convert(spec *Spec, o Options) (*configs.Config, error) {
 	if c.Personality, err = checkPersonality(lx.Personality); err != nil {
 		return nil, err
 	}
-	if c.Cgroup, err = convertCgroup(lx, o.Systemd); err != nil {
+	if c.Cgroup, err = convertCgroup(lx, o.Systemd, spec.Annotations); err != nil {
+		return nil, err
+	}
+	if c.IntelRdt, err = convertIntelRdt(lx.IntelRdt); err != nil {
+		return nil, err
+	}
+	if c.MemoryPolicy, err = convertMemoryPolicy(lx.MemoryPolicy); err != nil {
+		return nil, err
+	}
+	if c.NetDevices, err = convertNetDevices(lx.NetDevices, c, o.Rootless); err != nil {
+		return nil, err
+	}
+	if err := notWired(c); err != nil {
 		return nil, err
 	}
 	if lx.Seccomp != nil {
@@ -213,17 +222,22 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// unsupported rejects the parts of the spec hull does not implement yet,
-// rather than ignoring them.
-func unsupported(lx *specs.Linux) error {
-	if lx.IntelRdt != nil {
-		return fieldErr("linux.intelRdt", "not supported by hull")
+// notWired refuses, once checked, the fields whose conversion is done but
+// whose application in create is not wired yet (issue 16), rather than
+// ignoring them.
+//
+// TODO(issue 16, stage B): drop each case as create applies the field:
+// intelRdt (libct/intelrdt), memoryPolicy (configs.MemoryPolicy.SyscallArgs
+// in init), netDevices (libct/netdev).
+func notWired(c *configs.Config) error {
+	if c.IntelRdt != nil {
+		return fieldErr("linux.intelRdt", "not supported by hull yet")
 	}
-	if lx.MemoryPolicy != nil {
-		return fieldErr("linux.memoryPolicy", "not supported by hull")
+	if c.MemoryPolicy != nil {
+		return fieldErr("linux.memoryPolicy", "not supported by hull yet")
 	}
-	if len(lx.NetDevices) > 0 {
-		return fieldErr("linux.netDevices", "not supported by hull")
+	if len(c.NetDevices) > 0 {
+		return fieldErr("linux.netDevices", "not supported by hull yet")
 	}
 	return nil
 }

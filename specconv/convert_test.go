@@ -242,13 +242,45 @@ func TestConvertBad(t *testing.T) {
 		{"personality", func(s *specs.Spec, o *Options) {
 			s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX64"}
 		}, "linux.personality.domain", "unknown domain"},
+		// TODO(issue 16, stage B): the three "not supported" cases go
+		// when create applies the fields.
 		{"intelRdt", func(s *specs.Spec, o *Options) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt", "not supported"},
 		{"memoryPolicy", func(s *specs.Spec, o *Options) {
-			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind}
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}
 		}, "linux.memoryPolicy", "not supported"},
 		{"netDevices", func(s *specs.Spec, o *Options) {
 			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}}
 		}, "linux.netDevices", "not supported"},
+		{"intelRdt closID", func(s *specs.Spec, o *Options) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "a/b"} }, "linux.intelRdt.closID", "one directory name"},
+		{"intelRdt memBwSchema", func(s *specs.Spec, o *Options) {
+			s.Linux.IntelRdt = &specs.LinuxIntelRdt{MemBwSchema: "L3:0=f"}
+		}, "linux.intelRdt.memBwSchema", "does not start with MB:"},
+		{"intelRdt schemata newline", func(s *specs.Spec, o *Options) {
+			s.Linux.IntelRdt = &specs.LinuxIntelRdt{Schemata: []string{"L3:0=f", "MB:0=1\nL2:0=1"}}
+		}, "linux.intelRdt.schemata[1]", "newline"},
+		{"memoryPolicy nodes", func(s *specs.Spec, o *Options) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolLocal, Nodes: "0"}
+		}, "linux.memoryPolicy.nodes", "takes no nodes"},
+		{"netDevices no netns", func(s *specs.Spec, o *Options) {
+			dropNS(s, specs.NetworkNamespace)
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}}
+		}, "linux.netDevices", "no network namespace"},
+		{"netDevices name", func(s *specs.Spec, o *Options) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {Name: "a b"}}
+		}, `linux.netDevices["eth1"].name`, "whitespace"},
+		{"netDevices conflict", func(s *specs.Spec, o *Options) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}, "eth2": {Name: "eth1"}}
+		}, `linux.netDevices["eth2"]`, `as linux.netDevices["eth1"] would`},
+		{"systemd property", func(s *specs.Spec, o *Options) {
+			o.Systemd = true
+			s.Linux.CgroupsPath = "system.slice:hull:x"
+			s.Annotations = map[string]string{"org.systemd.property.TimeoutStopSec": "'ten'"}
+		}, `annotations["org.systemd.property.TimeoutStopSec"]`, "seconds"},
+		{"systemd property PIDs", func(s *specs.Spec, o *Options) {
+			o.Systemd = true
+			s.Linux.CgroupsPath = "system.slice:hull:x"
+			s.Annotations = map[string]string{"org.systemd.property.PIDs": "@au []"}
+		}, `annotations["org.systemd.property.PIDs"]`, "may not be set"},
 		{"seccomp default", func(s *specs.Spec, o *Options) {
 			s.Linux.Seccomp = seccompAllow()
 			s.Linux.Seccomp.DefaultAction = "SCMP_ACT_FOO"

@@ -10,6 +10,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
 )
 
@@ -29,8 +30,10 @@ const (
 
 // convertCgroup checks linux.cgroupsPath and linux.resources. Resources are
 // stored as they are: the cgroup manager applies them. Only values no
-// kernel would take are refused here.
-func convertCgroup(lx *specs.Linux, systemd bool) (*configs.Cgroup, error) {
+// kernel would take are refused here. With the systemd driver, the
+// org.systemd.property.* annotations are checked and kept for the unit;
+// without it they are ignored, as runc does.
+func convertCgroup(lx *specs.Linux, systemd bool, annotations map[string]string) (*configs.Cgroup, error) {
 	cg := &configs.Cgroup{Path: lx.CgroupsPath, Systemd: systemd, Resources: lx.Resources}
 	if p := lx.CgroupsPath; p != "" {
 		if strings.IndexByte(p, 0) >= 0 {
@@ -52,7 +55,36 @@ func convertCgroup(lx *specs.Linux, systemd bool) (*configs.Cgroup, error) {
 		}
 	}
 	cg.Resources = withDefaultDevices(lx.Resources)
+	if systemd {
+		var err error
+		if cg.SystemdProperties, err = systemdProperties(annotations); err != nil {
+			return nil, err
+		}
+	}
 	return cg, nil
+}
+
+// systemdProperties picks the org.systemd.property.* annotations, sorted
+// by name, each checked as the systemd driver will parse it.
+func systemdProperties(annotations map[string]string) ([]configs.SystemdProperty, error) {
+	var keys []string
+	for k := range annotations {
+		if strings.HasPrefix(k, cgroups.SystemdPropertyPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var out []configs.SystemdProperty
+	for _, k := range keys {
+		name := strings.TrimPrefix(k, cgroups.SystemdPropertyPrefix)
+		if _, err := cgroups.ParseSystemdProperty(name, annotations[k]); err != nil {
+			// The cgroups error names the annotation already.
+			_, why, _ := strings.Cut(err.Error(), ": ")
+			return nil, fieldErr(key("annotations", k), "%s", why)
+		}
+		out = append(out, configs.SystemdProperty{Name: name, Value: annotations[k]})
+	}
+	return out, nil
 }
 
 // defaultDeviceRules are appended after the config's own device rules, as

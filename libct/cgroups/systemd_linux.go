@@ -34,6 +34,9 @@ type systemdManager struct {
 	timeout time.Duration
 	// version is systemd's major version, once asked (0: not known).
 	version int
+	// user are the org.systemd.property.* annotations, sent last when
+	// the unit starts (see withUserProperties).
+	user []systemdDbus.Property
 }
 
 // newSystemd prepares (without any D-Bus traffic) the manager of a
@@ -50,13 +53,17 @@ func newSystemdAt(root string, c *configs.Cgroup, id string, rootless bool, dial
 	if err != nil {
 		return nil, err
 	}
+	user, err := systemdProperties(c.SystemdProperties)
+	if err != nil {
+		return nil, err
+	}
 	fs, err := newFS(root, &configs.Cgroup{Path: path, Resources: c.Resources}, id, rootless)
 	if err != nil {
 		return nil, err
 	}
 	_, v2 := fs.(*v2Manager)
 	return &systemdManager{unit: unit, slice: slice, id: id, fs: fs, v2: v2, res: c.Resources,
-		dial: dial, timeout: 30 * time.Second}, nil
+		dial: dial, timeout: 30 * time.Second, user: user}, nil
 }
 
 // loadSystemd rebuilds the manager of an existing unit.
@@ -218,7 +225,10 @@ func (m *systemdManager) Apply(pid int) error {
 		return err
 	}
 	defer c.Close()
-	if err := m.start(c, m.supported(c, ps)); err != nil {
+	if err := m.start(c, withUserProperties(m.supported(c, ps), m.user)); err != nil {
+		if len(m.user) > 0 {
+			err = fmt.Errorf("%w (the unit had properties from org.systemd.property.* annotations)", err)
+		}
 		return fmt.Errorf("start systemd unit %s: %w", m.unit, err)
 	}
 	m.started = true

@@ -265,6 +265,9 @@ type fakeSystemd struct {
 	onSet func()
 	// version is the manager's Version property.
 	version string
+	// refuse names a property StartTransientUnit refuses, as systemd
+	// refuses one it does not know.
+	refuse string
 }
 
 // fakeProperties answers org.freedesktop.DBus.Properties.Get for the
@@ -336,6 +339,11 @@ func (f *fakeSystemd) StartTransientUnit(name, mode string, props []systemdDbus.
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("StartTransientUnit", name, props)
+	for _, p := range props {
+		if f.refuse != "" && p.Name == f.refuse {
+			return "", dbus.NewError("org.freedesktop.DBus.Error.PropertyReadOnly", []any{"Cannot set property " + p.Name + ", or unknown property."})
+		}
+	}
 	if _, ok := f.units[name]; ok {
 		return "", dbus.NewError("org.freedesktop.systemd1.UnitExists", []any{"Unit " + name + " already exists."})
 	}

@@ -135,6 +135,9 @@ type Cgroup struct {
 	Systemd bool `json:"systemd,omitempty"`
 	// Resources are linux.resources, unchanged.
 	Resources *specs.LinuxResources `json:"resources,omitempty"`
+	// SystemdProperties are the org.systemd.property.* annotations, sorted
+	// by name, for the systemd driver's unit (empty without Systemd).
+	SystemdProperties []SystemdProperty `json:"systemdProperties,omitempty"`
 }
 
 // Config is one container's configuration, validated and converted from the
@@ -174,6 +177,13 @@ type Config struct {
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 	Hooks   *specs.Hooks        `json:"hooks,omitempty"`
 	Process *Process            `json:"process"`
+
+	// IntelRdt is linux.intelRdt, checked (libct/intelrdt applies it).
+	IntelRdt *specs.LinuxIntelRdt `json:"intelRdt,omitempty"`
+	// MemoryPolicy is linux.memoryPolicy, for set_mempolicy(2).
+	MemoryPolicy *MemoryPolicy `json:"memoryPolicy,omitempty"`
+	// NetDevices is linux.netDevices, sorted by host name.
+	NetDevices []NetDevice `json:"netDevices,omitempty"`
 
 	Annotations map[string]string `json:"annotations,omitempty"`
 }

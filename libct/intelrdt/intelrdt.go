@@ -73,34 +73,48 @@ type Features struct {
 // Supported is what this package implements.
 var Supported = Features{Enabled: true, Schemata: true, Monitoring: true}
 
-// Validate checks linux.intelRdt without touching the host. Errors name
-// the field below linux.intelRdt ("closID: ..."), for specconv to prefix.
+// ConfigError is a problem with one field of linux.intelRdt; Field is
+// the name below linux.intelRdt ("closID", "schemata[1]").
+type ConfigError struct {
+	Field string
+	Err   error
+}
+
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configErr(field string, err error) error { return &ConfigError{Field: field, Err: err} }
+
+// Validate checks linux.intelRdt without touching the host. Its errors
+// are *ConfigError.
 func Validate(c *specs.LinuxIntelRdt) error {
 	if c == nil {
 		return nil
 	}
 	if err := checkClosID(c.ClosID); err != nil {
-		return fmt.Errorf("closID: %w", err)
+		return configErr("closID", err)
 	}
 	if c.L3CacheSchema != "" {
 		if err := checkLine(c.L3CacheSchema); err != nil {
-			return fmt.Errorf("l3CacheSchema: %w", err)
+			return configErr("l3CacheSchema", err)
 		}
 		if !strings.HasPrefix(c.L3CacheSchema, "L3") {
-			return fmt.Errorf("l3CacheSchema: %q does not start with L3 (L3:, L3CODE: or L3DATA:)", c.L3CacheSchema)
+			return configErr("l3CacheSchema", fmt.Errorf("%q does not start with L3 (L3:, L3CODE: or L3DATA:)", c.L3CacheSchema))
 		}
 	}
 	if c.MemBwSchema != "" {
 		if err := checkLine(c.MemBwSchema); err != nil {
-			return fmt.Errorf("memBwSchema: %w", err)
+			return configErr("memBwSchema", err)
 		}
 		if !strings.HasPrefix(c.MemBwSchema, "MB:") {
-			return fmt.Errorf("memBwSchema: %q does not start with MB:", c.MemBwSchema)
+			return configErr("memBwSchema", fmt.Errorf("%q does not start with MB:", c.MemBwSchema))
 		}
 	}
 	for i, l := range c.Schemata {
 		if err := checkLine(l); err != nil {
-			return fmt.Errorf("schemata[%d]: %w", i, err)
+			return configErr(fmt.Sprintf("schemata[%d]", i), err)
 		}
 	}
 	return nil
