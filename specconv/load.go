@@ -18,8 +18,9 @@
 //     option, and then a non-recursive one (MS_BIND without MS_REC).
 //   - linux.devices paths may be anywhere in the container, not only under
 //     /dev (config-linux.md allows it).
-//   - linux.intelRdt, linux.memoryPolicy and linux.netDevices are refused
-//     as not supported rather than ignored. The "tmpcopyup" mount option
+//   - linux.intelRdt, linux.memoryPolicy and linux.netDevices are checked
+//     and then refused as not supported yet (create does not apply them),
+//     rather than ignored. The "tmpcopyup" mount option
 //     is supported, on tmpfs mounts only (refused on any other type).
 //   - A mount namespace is required: without one, mounts and pivot_root
 //     would happen in the caller's.
