@@ -47,6 +47,12 @@ type Manager interface {
 	// removed it, exec fails rather than re-create it for nobody to
 	// remove).
 	Join(pid int) error
+	// Exec resolves where `exec` puts a new process: the container's
+	// cgroup, or the sub-cgroup sub of it (exec --cgroup, see
+	// ParseExecCgroup; nil for none), with the cgroup v2 fallback to the
+	// cgroup of initPid (see ExecTarget). It checks the paths and moves
+	// nothing.
+	Exec(sub map[string]string, initPid int) (*ExecTarget, error)
 	// Set writes resources to the cgroup (create and update).
 	Set(r *specs.LinuxResources) error
 	// Pids returns every process in the cgroup (recursively).
