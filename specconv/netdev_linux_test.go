@@ -10,6 +10,8 @@ import (
 	"github.com/hullrt/hull/libct/configs"
 )
 
+func dev(host, name string) configs.NetDevice { return configs.NetDevice{HostName: host, Name: name} }
+
 func TestConvertNetDevices(t *testing.T) {
 	withNet := &configs.Config{Namespaces: []configs.Namespace{{Type: configs.NEWNET}}}
 	joined := &configs.Config{Namespaces: []configs.Namespace{{Type: configs.NEWNET, Path: "/var/run/netns/x"}}}
@@ -23,13 +25,13 @@ func TestConvertNetDevices(t *testing.T) {
 		wantErr  string
 	}{
 		{"none", nil, withNet, false, nil, ""},
-		{"spec example", nd{"eth0": {Name: "container_eth0"}}, withNet, false, []configs.NetDevice{{"eth0", "container_eth0"}}, ""},
-		{"keep name, sorted", nd{"eth1": {}, "eth0": {}}, withNet, false, []configs.NetDevice{{"eth0", "eth0"}, {"eth1", "eth1"}}, ""},
+		{"spec example", nd{"eth0": {Name: "container_eth0"}}, withNet, false, []configs.NetDevice{dev("eth0", "container_eth0")}, ""},
+		{"keep name, sorted", nd{"eth1": {}, "eth0": {}}, withNet, false, []configs.NetDevice{dev("eth0", "eth0"), dev("eth1", "eth1")}, ""},
 		{"template", nd{"eth0": {Name: "net%d"}, "eth1": {Name: "net%d"}}, joined, false,
-			[]configs.NetDevice{{"eth0", "net%d"}, {"eth1", "net%d"}}, ""},
+			[]configs.NetDevice{dev("eth0", "net%d"), dev("eth1", "net%d")}, ""},
 		{"swap names", nd{"eth0": {Name: "eth1"}, "eth1": {Name: "eth0"}}, withNet, false,
-			[]configs.NetDevice{{"eth0", "eth1"}, {"eth1", "eth0"}}, ""},
-		{"15 bytes", nd{"abcdefghijklmno": {}}, withNet, false, []configs.NetDevice{{"abcdefghijklmno", "abcdefghijklmno"}}, ""},
+			[]configs.NetDevice{dev("eth0", "eth1"), dev("eth1", "eth0")}, ""},
+		{"15 bytes", nd{"abcdefghijklmno": {}}, withNet, false, []configs.NetDevice{dev("abcdefghijklmno", "abcdefghijklmno")}, ""},
 		{"no netns", nd{"eth0": {}}, &configs.Config{}, false, nil, "no network namespace"},
 		{"rootless", nd{"eth0": {}}, withNet, true, nil, "rootless"},
 		{"16 bytes", nd{"abcdefghijklmnop": {}}, withNet, false, nil, "IFNAMSIZ"},
