@@ -65,7 +65,8 @@ func newAt(root string, c *specs.LinuxIntelRdt, id string) (*Manager, error) {
 	return m, nil
 }
 
-// Load rebuilds the manager of an existing container from its State.
+// Load rebuilds the manager of an existing container from its State; nil
+// when the container has no group (s nil or empty).
 func Load(s *State) *Manager {
 	if s == nil || s.Path == "" {
 		return nil
