@@ -274,6 +274,9 @@ func rmdirCgroup(dir string) error {
 			}
 		}
 	}
+	// About 1.5 s in all: a zombie keeps a v1 cgroup busy until its
+	// parent (or, for an init whose hull was killed, whoever adopted it)
+	// reaps it, which takes a moment but always happens.
 	delay := 5 * time.Millisecond
 	for i := 0; ; i++ {
 		err := unix.Rmdir(dir)
@@ -281,17 +284,39 @@ func rmdirCgroup(dir string) error {
 			return nil
 		}
 		if errors.Is(err, unix.EBUSY) {
-			// Live tasks keep it busy for good: say so at once.
-			if pids, perr := readPids(dir); perr == nil && len(pids) > 0 {
-				return fmt.Errorf("rmdir %s: cgroup still has processes %v: %w", dir, pids, err)
+			// Live tasks keep it busy for good: say so at once. cgroup
+			// v1 lists zombies too; those are waited for.
+			if pids, perr := readPids(dir); perr == nil && len(livePids(pids)) > 0 {
+				return fmt.Errorf("rmdir %s: cgroup still has processes %v: %w", dir, livePids(pids), err)
 			}
 		}
-		if !errors.Is(err, unix.EBUSY) || i == 6 {
+		if !errors.Is(err, unix.EBUSY) || i == 10 {
 			return fmt.Errorf("rmdir %s: %w", dir, err)
 		}
 		time.Sleep(delay)
-		delay *= 2
+		delay = min(2*delay, 200*time.Millisecond)
 	}
+}
+
+// livePids returns the pids that are neither gone nor zombies (state Z or
+// X in /proc/PID/stat).
+func livePids(pids []int) []int {
+	var live []int
+	for _, pid := range pids {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// The state follows the command name, which ends at the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) {
+			continue
+		}
+		if st := b[i+2]; st != 'Z' && st != 'X' {
+			live = append(live, pid)
+		}
+	}
+	return live
 }
 
 // isPermission reports an error that a rootless caller may meet on a

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -82,5 +83,33 @@ func TestCgroupKillV2Fake(t *testing.T) {
 	}
 	if got := readTrim(t, filepath.Join(m.dir, "cgroup.kill")); got != "1" {
 		t.Fatalf("cgroup.kill = %q, want 1", got)
+	}
+}
+
+// A zombie keeps a v1 cgroup busy until it is reaped, but is not a live
+// process: rmdirCgroup waits for it instead of failing at once.
+func TestLivePids(t *testing.T) {
+	cmd := exec.Command("sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if got := livePids([]int{pid}); !slices.Equal(got, []int{pid}) {
+		t.Errorf("running: livePids = %v, want [%d]", got, pid)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Not reaped yet: a zombie once the kernel has handled the signal.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(livePids([]int{pid})) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := livePids([]int{pid}); len(got) != 0 {
+		t.Errorf("zombie: livePids = %v, want none", got)
+	}
+	_ = cmd.Wait()
+	if got := livePids([]int{pid}); len(got) != 0 {
+		t.Errorf("reaped: livePids = %v, want none", got)
 	}
 }

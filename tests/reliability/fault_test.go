@@ -287,8 +287,12 @@ func createPoints() []createPoint {
 		}, true, "parent"},
 		{"init: 1st mount", func(id, dir string) []string { return inject("mount", kill, "1") }, false, "init"},
 		{"init: 2nd mount", func(id, dir string) []string { return inject("mount", kill, "2") }, false, "init"},
-		{"init: 4th mount", func(id, dir string) []string { return inject("mount", kill, "4") }, false, "init"},
-		{"init: 7th mount", func(id, dir string) []string { return inject("mount", kill, "7") }, false, "init"},
+		// Filesystems are mounted with fsopen/fsconfig/fsmount/move_mount
+		// (a default config: 8 fsmount, 24 move_mount); mount(2) is left
+		// for propagation changes only.
+		{"init: 3rd fsmount", func(id, dir string) []string { return inject("fsmount", kill, "3") }, false, "init"},
+		{"init: 5th fsmount", func(id, dir string) []string { return inject("fsmount", kill, "5") }, false, "init"},
+		{"init: 6th move_mount", func(id, dir string) []string { return inject("move_mount", kill, "6") }, false, "init"},
 		{"init: pivot_root", func(id, dir string) []string { return inject("pivot_root", kill, "1") }, false, "init"},
 		{"init: umount old root", func(id, dir string) []string { return inject("umount2", kill, "1") }, false, "init"},
 		{"init: sethostname", func(id, dir string) []string { return inject("sethostname", kill, "1") }, false, "init"},
@@ -369,7 +373,8 @@ func TestFaultCreateError(t *testing.T) {
 			return inject("open,openat", "error=EINVAL", "", cgroupDir("pids", id)+"/pids.max")
 		}, []string{"pids"}},
 		{"init mount EPERM", func(id, dir string) []string { return inject("mount", "error=EPERM", "1") }, []string{"mount"}},
-		{"init 5th mount ENOMEM", func(id, dir string) []string { return inject("mount", "error=ENOMEM", "5") }, []string{"mount"}},
+		{"init 4th fsmount ENOMEM", func(id, dir string) []string { return inject("fsmount", "error=ENOMEM", "4") }, []string{"mount"}},
+		{"init 5th move_mount EPERM", func(id, dir string) []string { return inject("move_mount", "error=EPERM", "5") }, []string{"mount"}},
 		{"init pivot_root EINVAL", func(id, dir string) []string { return inject("pivot_root", "error=EINVAL", "1") }, []string{"pivot_root"}},
 		{"init sethostname EPERM", func(id, dir string) []string { return inject("sethostname", "error=EPERM", "1") }, []string{"hostname"}},
 		{"init capset EPERM", func(id, dir string) []string { return inject("capset", "error=EPERM", "1") }, []string{"cap"}},
@@ -634,7 +639,8 @@ func TestFaultDeleteKill(t *testing.T) {
 		name string
 		opts func(id, dir string) []string
 	}{
-		{"kill(2) of init", func(id, dir string) []string { return inject("kill", "signal=KILL", "1") }},
+		// Init is signalled through a pidfd (pid reuse, issue 15.3).
+		{"pidfd_send_signal to init", func(id, dir string) []string { return inject("kill,pidfd_send_signal", "signal=KILL", "1") }},
 		{"rmdir pids cgroup", func(id, dir string) []string {
 			return inject("rmdir,unlinkat", "signal=KILL", "", cgroupDir("pids", id))
 		}},
