@@ -8,6 +8,8 @@ packages=(
 	gcc
 	libseccomp-dev
 	pkg-config
+	# make hull links against musl (Makefile: LIBC)
+	musl-tools
 	busybox-static
 	runc
 	crun
