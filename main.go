@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
+	_ "github.com/hullrt/hull/internal/earlystack" // one stack growth, not four (issue 17.4)
 	"github.com/hullrt/hull/libct"
 	_ "github.com/hullrt/hull/libct/nsenter" // joins namespaces before Go starts, for init
 )
