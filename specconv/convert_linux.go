@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -168,7 +169,7 @@ func checkVersion(v string) error {
 	if v == "" {
 		return fieldErr("ociVersion", "required")
 	}
-	if !semver.MatchString(v) {
+	if !semver().MatchString(v) {
 		return fieldErr("ociVersion", "%q is not a SemVer version", v)
 	}
 	if !strings.HasPrefix(v, "1.") {
@@ -178,7 +179,9 @@ func checkVersion(v string) error {
 }
 
 // semver is SemVer 2.0.0's grammar, simplified (no leading-zero rules).
-var semver = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+var semver = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+})
 
 // convertRoot resolves root.path against the bundle and checks that it is a
 // directory. runc silently uses the bundle itself when root is missing.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -164,7 +165,7 @@ func checkResources(r *specs.LinuxResources) error {
 	seen := map[string]int{}
 	for i, h := range r.HugepageLimits {
 		f := idx("hugepageLimits", i)
-		if !pageSizeRe.MatchString(h.Pagesize) {
+		if !pageSizeRe().MatchString(h.Pagesize) {
 			return fieldErr(f, "pageSize %q is not <size><unit>B (2MB, 1GB, ...)", h.Pagesize)
 		}
 		if j, dup := seen[h.Pagesize]; dup {
@@ -193,7 +194,7 @@ func checkResources(r *specs.LinuxResources) error {
 	return nil
 }
 
-var pageSizeRe = regexp.MustCompile(`^[1-9][0-9]*[KMGTPE]?B$`)
+var pageSizeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[1-9][0-9]*[KMGTPE]?B$`) })
 
 func checkDeviceRule(d specs.LinuxDeviceCgroup) error {
 	switch d.Type {

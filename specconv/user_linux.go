@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -95,13 +96,13 @@ func CheckExecUser(p *configs.Process, cfg *configs.Config, initPid int, f UserF
 
 // procNSUser matches a user namespace path of a process: its maps can be
 // read next to it.
-var procNSUser = regexp.MustCompile(`^/proc/([1-9][0-9]*)/ns/user$`)
+var procNSUser = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/proc/([1-9][0-9]*)/ns/user$`) })
 
 // joinedIDMaps returns the mappings of a user namespace joined by path
 // when the path is /proc/PID/ns/user; ok is false otherwise, or when the
 // maps cannot be read (libct reports a missing path).
 func joinedIDMaps(path string) (uids, gids []specs.LinuxIDMapping, ok bool) {
-	m := procNSUser.FindStringSubmatch(path)
+	m := procNSUser().FindStringSubmatch(path)
 	if m == nil {
 		return nil, nil, false
 	}
