@@ -384,7 +384,7 @@ func networks(root string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && bridgeName.MatchString(n) {
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && bridgeName().MatchString(n) {
 			names = append(names, n)
 		}
 	}

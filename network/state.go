@@ -31,6 +31,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"sync"
 )
 
 // Defaults of `hull spec --network bridge`.
@@ -59,9 +60,11 @@ type Options struct {
 	IfName string
 }
 
+// Compiled on first use: every hull process links this package, few
+// use these (issue 17.4).
 var (
-	bridgeName = regexp.MustCompile(`^[A-Za-z0-9_]{1,15}$`)
-	ifName     = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+	bridgeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_]{1,15}$`) })
+	ifName     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`) })
 )
 
 // check validates o and returns its subnet.
@@ -72,7 +75,7 @@ func (o *Options) check() (netip.Prefix, error) {
 	if err := CheckBridge(o.Bridge); err != nil {
 		return netip.Prefix{}, err
 	}
-	if !ifName.MatchString(o.IfName) {
+	if !ifName().MatchString(o.IfName) {
 		return netip.Prefix{}, fmt.Errorf("interface name %q: want 1 to 15 letters, digits, _ . or -", o.IfName)
 	}
 	if !slices.Contains([]string{"auto", "nft", "iptables", "none"}, o.Firewall) {
@@ -84,7 +87,7 @@ func (o *Options) check() (netip.Prefix, error) {
 // CheckBridge checks a bridge name: 1 to 15 (IFNAMSIZ) letters, digits or
 // _, as it also names the network's nftables table.
 func CheckBridge(name string) error {
-	if !bridgeName.MatchString(name) {
+	if !bridgeName().MatchString(name) {
 		return fmt.Errorf("bridge name %q: want 1 to 15 letters, digits or _", name)
 	}
 	return nil
