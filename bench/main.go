@@ -207,7 +207,7 @@ func (b *bench) benchmark() error {
 	}
 	// One long-lived container per runtime for exec, state and list.
 	for _, rt := range b.rts {
-		pid, err := b.createStart(rt, rt.root, rt.name+"-sleeper", b.sleepB)
+		pid, _, err := b.createStart(rt, rt.root, rt.name+"-sleeper", b.sleepB)
 		if err != nil {
 			return err
 		}
@@ -272,24 +272,28 @@ func (b *bench) floorRound() error {
 	return nil
 }
 
-func (b *bench) createStart(rt *runtime, root, id, bundle string) (int, error) {
+// createStart creates and starts a container and returns its init's pid
+// and the CPU time of the two calls.
+func (b *bench) createStart(rt *runtime, root, id, bundle string) (int, time.Duration, error) {
 	r := *rt
 	r.root = root
 	pidFile := filepath.Join(b.tmp, rt.name+"-"+id+".pid")
-	if _, err := r.call(b.tmp, "create", "--bundle", bundle, "--pid-file", pidFile, id); err != nil {
-		return 0, err
+	c, err := r.call(b.tmp, "create", "--bundle", bundle, "--pid-file", pidFile, id)
+	if err != nil {
+		return 0, 0, err
 	}
 	pid, err := readPid(pidFile)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	b.mu.Lock()
 	b.livePids[rt.name][id] = pid
 	b.mu.Unlock()
-	if _, err := r.call(b.tmp, "start", id); err != nil {
-		return 0, err
+	s, err := r.call(b.tmp, "start", id)
+	if err != nil {
+		return 0, 0, err
 	}
-	return pid, nil
+	return pid, c.cpu + s.cpu, nil
 }
 
 func (b *bench) lifecycle(rt *runtime, i int) error {
@@ -433,11 +437,12 @@ func (b *bench) bigRound(j int) error {
 	pids := map[string][]int{}
 	for _, rt := range b.order(j) {
 		t := time.Now()
-		p, err := b.concurrentCreateStart(rt, ids[rt.name])
+		p, cpu, err := b.concurrentCreateStart(rt, ids[rt.name])
 		if err != nil {
 			return err
 		}
 		b.res.add(fmt.Sprintf("%d concurrent create+start (wall)", b.o.big), "ms", rt.name, ms(time.Since(t)))
+		b.res.add(fmt.Sprintf("cpu: %d concurrent create+start (sum of the calls)", b.o.big), "cpu ms", rt.name, ms(cpu))
 		pids[rt.name] = p
 	}
 	for r := 0; r < b.o.listReps; r++ {
@@ -456,43 +461,53 @@ func (b *bench) bigRound(j int) error {
 		big := *rt
 		big.root = b.bigRoots[rt.name]
 		t := time.Now()
+		var cpu time.Duration
 		for k, id := range ids[rt.name] {
-			if _, err := big.call(b.tmp, "kill", id, "KILL"); err != nil {
+			s, err := big.call(b.tmp, "kill", id, "KILL")
+			if err != nil {
 				return err
 			}
+			cpu += s.cpu
 			if err := waitPid(pids[rt.name][k]); err != nil {
 				return fmt.Errorf("%s: %w", rt.name, err)
 			}
-			if _, err := big.call(b.tmp, "delete", id); err != nil {
+			if s, err = big.call(b.tmp, "delete", id); err != nil {
 				return err
 			}
+			cpu += s.cpu
 			b.mu.Lock()
 			delete(b.livePids[rt.name], id)
 			b.mu.Unlock()
 		}
 		b.res.add(fmt.Sprintf("kill+wait+delete %d (sequential)", b.o.big), "ms", rt.name, ms(time.Since(t)))
+		b.res.add(fmt.Sprintf("cpu: kill+delete %d (sum of the calls)", b.o.big), "cpu ms", rt.name, ms(cpu))
 	}
 	return nil
 }
 
-func (b *bench) concurrentCreateStart(rt *runtime, ids []string) ([]int, error) {
+// concurrentCreateStart creates and starts the containers ids all at once
+// and returns their inits' pids and the sum of the calls' CPU time.
+func (b *bench) concurrentCreateStart(rt *runtime, ids []string) ([]int, time.Duration, error) {
 	pids := make([]int, len(ids))
+	cpus := make([]time.Duration, len(ids))
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for k, id := range ids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pids[k], errs[k] = b.createStart(rt, b.bigRoots[rt.name], id, b.sleepB)
+			pids[k], cpus[k], errs[k] = b.createStart(rt, b.bigRoots[rt.name], id, b.sleepB)
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
+	var cpu time.Duration
+	for k, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		cpu += cpus[k]
 	}
-	return pids, nil
+	return pids, cpu, nil
 }
 
 // Container ids carry the runtime's name: with no cgroupsPath each runtime
