@@ -16,9 +16,9 @@ import (
 // /dev/console. The slave is opened from the master with TIOCGPTPEER, never
 // by a path the container could swap for a symlink (CVE-2025-52565).
 func (in *initProc) setupConsole() error {
-	sockFd, err := envFd(envConsoleFd)
-	if err != nil {
-		return err
+	sockFd := in.boot.Console
+	if sockFd < 3 {
+		return fmt.Errorf("bootstrap: no console socket (fd %d)", sockFd)
 	}
 	defer unix.Close(sockFd)
 	master, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)

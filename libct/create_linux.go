@@ -179,24 +179,11 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		defer console.Close()
 	}
 
-	ch := &child{
-		mode:         modeInit,
-		id:           id,
+	kind := &initLaunch{
 		cfg:          cfg,
-		proc:         cfg.Process,
-		cg:           c.cg,
-		newCgroup:    true,
 		fifo:         fifo,
 		errFifo:      errFifo,
-		seccomp:      filter,
 		mountSources: sources,
-		console:      console,
-		extraFiles:   o.ExtraFiles,
-		stdin:        o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
-		hookState: func(pid int) []byte {
-			b, _ := jsonMarshal(c.specState(Creating, pid))
-			return b
-		},
 		// Recorded before init joins its cgroup or is told anything: if
 		// this process is killed from here on, state.json already names
 		// init and the cgroup directories, and `delete --force` removes
@@ -211,7 +198,7 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			}
 			return c.saveState()
 		},
-		runHooks: func(pid int) error {
+		hooks: func(pid int) error {
 			h := cfg.Hooks
 			if h == nil {
 				return nil
@@ -224,58 +211,57 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			return runHooks("createRuntime", h.CreateRuntime, st)
 		},
 	}
-	proc, err := ch.start()
 	// A rootless manager skips the hierarchies it may not use; when it
 	// skipped them all (cgroup v1 cannot be delegated) the container has
 	// no cgroup, as with runc, and nothing to kill or remove there.
-	noCgroup := o.Rootless && c.cg != nil && len(c.cg.State().Paths) == 0
-	if noCgroup {
-		c.cg = nil
-		if errors.Is(err, cgroups.ErrNotSupported) {
-			err = fmt.Errorf("%w (uid %d was delegated no cgroup, so linux.resources cannot be applied)", err, os.Geteuid())
-		}
+	noCgroup := func() bool { return o.Rootless && c.cg != nil && len(c.cg.State().Paths) == 0 }
+	l := &launch{
+		id:         id,
+		cfg:        cfg,
+		proc:       cfg.Process,
+		cg:         c.cg,
+		seccomp:    filter,
+		console:    console,
+		extraFiles: o.ExtraFiles,
+		stdin:      o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		hookState: func(pid int) []byte {
+			b, _ := jsonMarshal(c.specState(Creating, pid))
+			return b
+		},
+		kind: kind,
+		ready: func(proc *os.Process) error {
+			if noCgroup() {
+				c.cg = nil
+				logrus.Warnf("cgroup: uid %d may not create or join any cgroup here (not delegated): the container runs without one", os.Geteuid())
+			}
+			if c.cg != nil {
+				// Taken after Apply: it records which directories hull created.
+				c.p.Cgroup = c.cg.State()
+			}
+			if err := c.saveState(); err != nil {
+				return err
+			}
+			if o.PidfdSocket != nil {
+				// init is our child, not yet reaped: its pid cannot be reused.
+				if err := sendPidfd(o.PidfdSocket, proc.Pid, pidfdMsgInit); err != nil {
+					return err
+				}
+			}
+			if o.PidFile != "" {
+				return writePidFile(o.PidFile, proc.Pid)
+			}
+			return nil
+		},
 	}
-	if proc != nil {
-		// Record the pid at once: if anything below fails, destroy
-		// must find and kill init.
-		c.p.InitPid = proc.Pid
-		if st, serr := readProcStat(proc.Pid); serr == nil {
-			c.p.InitStartTime = st.StartTime
-		}
-	}
+	proc, err := l.start()
 	if err != nil {
-		if proc != nil {
-			_ = proc.Kill()
-			_, _ = proc.Wait()
+		if noCgroup() {
+			c.cg = nil
+			if errors.Is(err, cgroups.ErrNotSupported) {
+				err = fmt.Errorf("%w (uid %d was delegated no cgroup, so linux.resources cannot be applied)", err, os.Geteuid())
+			}
 		}
 		return nil, err
-	}
-	if c.cg != nil {
-		// Taken after Apply: it records which directories hull created.
-		c.p.Cgroup = c.cg.State()
-	}
-	if noCgroup {
-		logrus.Warnf("cgroup: uid %d may not create or join any cgroup here (not delegated): the container runs without one", os.Geteuid())
-	}
-	if err := c.saveState(); err != nil {
-		_ = proc.Kill()
-		_, _ = proc.Wait()
-		return nil, err
-	}
-	if o.PidfdSocket != nil {
-		// init is our child, not yet reaped: its pid cannot be reused.
-		if err := sendPidfd(o.PidfdSocket, proc.Pid, pidfdMsgInit); err != nil {
-			_ = proc.Kill()
-			_, _ = proc.Wait()
-			return nil, err
-		}
-	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
-			_ = proc.Kill()
-			_, _ = proc.Wait()
-			return nil, err
-		}
 	}
 	_ = proc.Release()
 	return c, nil

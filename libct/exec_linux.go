@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +14,10 @@ import (
 // lockDirShared): longer than a delete's own waits for the container's
 // processes to die (10 s each).
 const execLockTimeout = 30 * time.Second
+
+// errStoppedDuringExec: the container's init died while a process was
+// being exec'd into it.
+var errStoppedDuringExec = errors.New("the container stopped during exec")
 
 // ExecOpts are the caller's choices for Exec.
 type ExecOpts struct {
@@ -75,10 +78,9 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	join := map[configs.NamespaceType]string{}
-	initNS := "/proc/" + strconv.Itoa(c.p.InitPid) + "/ns/"
+	var nsTypes []configs.NamespaceType
 	for _, ns := range cfg.Namespaces {
-		join[ns.Type] = initNS + string(ns.Type)
+		nsTypes = append(nsTypes, ns.Type)
 	}
 	console, err := consoleConn(p.Terminal, &CreateOpts{ConsoleSocket: o.ConsoleSocket, ConsoleConn: o.ConsoleConn})
 	if err != nil {
@@ -87,59 +89,47 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	if console != nil && console != o.ConsoleConn {
 		defer console.Close()
 	}
-	ch := &child{
-		mode:       modeExec,
+	l := &launch{
 		id:         c.p.ID,
 		cfg:        cfg,
 		proc:       p,
 		cg:         c.cgroup(),
-		join:       join,
 		console:    console,
 		extraFiles: o.ExtraFiles,
 		seccomp:    filter,
-		onJoined:   unlock,
+		kind:       &execLaunch{initPid: c.p.InitPid, nsTypes: nsTypes, onJoined: unlock},
 		hookState: func(pid int) []byte {
 			b, _ := jsonMarshal(c.specState(Running, pid))
 			return b
 		},
 		stdin: o.Stdin, stdout: o.Stdout, stderr: o.Stderr,
+		ready: func(proc *os.Process) error {
+			// The init may have died while we joined it: then the process
+			// sits in namespaces nobody else uses. Refuse rather than run
+			// it there.
+			if c.status() == Stopped {
+				return errStoppedDuringExec
+			}
+			if o.PidfdSocket != nil {
+				// proc is our unreaped child (the constructor's fork is
+				// CLONE_PARENT): its pid cannot be reused.
+				if err := sendPidfd(o.PidfdSocket, proc.Pid, pidfdMsgExec); err != nil {
+					return err
+				}
+			}
+			if o.PidFile != "" {
+				return writePidFile(o.PidFile, proc.Pid)
+			}
+			return nil
+		},
 	}
-	proc, err := ch.start()
+	proc, err := l.start()
 	if err != nil {
-		if proc != nil {
-			_ = proc.Kill()
-			_, _ = proc.Wait()
-		}
-		if c.status() == Stopped {
+		if !errors.Is(err, errStoppedDuringExec) && c.status() == Stopped {
 			// A delete or the init's death killed the process on its way in.
-			return nil, fmt.Errorf("the container stopped during exec: %w", err)
+			return nil, fmt.Errorf("%w: %w", errStoppedDuringExec, err)
 		}
 		return nil, err
-	}
-	// The init may have died while we joined it: then the process sits in
-	// namespaces nobody else uses. Refuse rather than run it there.
-	if c.status() == Stopped {
-		_ = proc.Kill()
-		_, _ = proc.Wait()
-		return nil, errors.New("the container stopped during exec")
-	}
-	if o.PidfdSocket != nil {
-		// proc is our unreaped child, except when a rootless exec forked
-		// it inside the container's pid namespace (forkedChild): then it
-		// is a grandchild, and its pid could in theory be reaped and
-		// reused before the pidfd_open if it exits at once.
-		if err := sendPidfd(o.PidfdSocket, proc.Pid, pidfdMsgExec); err != nil {
-			_ = proc.Kill()
-			_, _ = proc.Wait()
-			return nil, err
-		}
-	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
-			_ = proc.Kill()
-			_, _ = proc.Wait()
-			return nil, err
-		}
 	}
 	return proc, nil
 }

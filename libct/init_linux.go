@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -14,13 +13,14 @@ import (
 
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/landlock"
+	"github.com/hullrt/hull/libct/nsenter"
 	"github.com/hullrt/hull/libct/rootfs"
 )
 
 // IsInit reports whether this process was started by hull as a
 // container's init (or exec'd process) and must run Init instead of the
-// CLI.
-func IsInit() bool { return os.Getenv(envInit) == "1" }
+// CLI: its environment holds the bootstrap (sync.go).
+func IsInit() bool { return os.Getenv(envBootstrap) != "" }
 
 // Init is the whole life of `hull init`: it reads its configuration from
 // the parent, sets up the container from inside its namespaces and
@@ -33,10 +33,19 @@ func IsInit() bool { return os.Getenv(envInit) == "1" }
 // what the new program gets.
 func Init() error {
 	runtime.LockOSThread()
+	boot, err := decodeBootstrap(os.Getenv(envBootstrap))
+	if err != nil {
+		return err
+	}
+	os.Unsetenv(envBootstrap)
+	if !nsenter.Reported() {
+		// The parent waits for the constructor's report first.
+		return errors.New("hull init: the nsenter constructor did not run (binary built without libct/nsenter?)")
+	}
 	// In a new user namespace: wait for newuidmap/newgidmap and become
 	// root of it, then unshare the ipc namespace (userns_linux.go).
 	// Before the line below: the helpers refuse a non-dumpable target.
-	if err := enterUserNS(); err != nil {
+	if err := enterUserNS(boot); err != nil {
 		return err
 	}
 	// Not dumpable: a process exec'd into a created container must not
@@ -49,11 +58,7 @@ func Init() error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("set parent-death signal: %w", err)
 	}
-	syncFd, err := envFd(envSyncFd)
-	if err != nil {
-		return err
-	}
-	sock := os.NewFile(uintptr(syncFd), "sync")
+	sock := os.NewFile(uintptr(boot.Sync), "sync")
 	pipe := &syncPipe{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
 	m, err := pipe.recv()
 	if err != nil {
@@ -62,14 +67,12 @@ func Init() error {
 	if m.Type != syncConfig || m.Init == nil || m.Init.Config == nil || m.Init.Process == nil {
 		return fmt.Errorf("parent sent %q instead of the config", m.Type)
 	}
-	in := &initProc{errFd: -1, fifoFd: -1, ic: m.Init, cfg: m.Init.Config, proc: m.Init.Process, pipe: pipe, sock: sock}
+	in := &initProc{boot: boot, errFd: -1, fifoFd: -1, ic: m.Init, cfg: m.Init.Config, proc: m.Init.Process, pipe: pipe, sock: sock}
 	if in.ic.Mode == modeInit {
-		if in.fifoFd, err = envFd(envFifoFd); err != nil {
-			return err
+		if boot.Fifo < 3 || boot.ErrFifo < 3 {
+			return fmt.Errorf("bootstrap: init needs fifo and errfifo (got %d, %d)", boot.Fifo, boot.ErrFifo)
 		}
-		if in.errFd, err = envFd(envErrFd); err != nil {
-			return err
-		}
+		in.fifoFd, in.errFd = boot.Fifo, boot.ErrFifo
 		unix.CloseOnExec(in.fifoFd)
 		unix.CloseOnExec(in.errFd)
 	}
@@ -94,6 +97,7 @@ func Init() error {
 }
 
 type initProc struct {
+	boot   *bootstrap
 	errFd  int // write end of err.fifo; -1 for exec
 	fifoFd int // read end of the exec FIFO; -1 for exec
 	ic     *initConfig
@@ -143,7 +147,7 @@ func (in *initProc) run() error {
 			return err
 		}
 	}
-	if err := closeExtraFds(3 + in.ic.PreserveFds); err != nil {
+	if err := closeExtraFds(3 + in.boot.Preserve); err != nil {
 		return stage("close fds", err)
 	}
 	// Keep only what exec needs; the parent's death no longer matters.
@@ -204,10 +208,7 @@ func (in *initProc) setupContainer() error {
 	if err := rootfs.Prepare(cfg); err != nil {
 		return stage("rootfs", err)
 	}
-	src, err := mountSources()
-	if err != nil {
-		return stage("mounts", err)
-	}
+	src := mountSources(in.boot.MountSources)
 	if err := rootfs.MountAllFrom(cfg, src); err != nil {
 		return stage("mounts", err)
 	}
@@ -335,36 +336,18 @@ func setPersonality(p *specs.LinuxPersonality) error {
 	return nil
 }
 
-// mountSources collects the detached mount trees the parent opened for
-// idmapped mounts (_HULL_MOUNTSRC="index:fd,...").
-func mountSources() (rootfs.Sources, error) {
-	v := os.Getenv(envMountSrc)
-	if v == "" {
-		return nil, nil
+// mountSources wraps the detached mount trees the parent opened for
+// idmapped mounts (bootstrap.MountSources).
+func mountSources(fds map[int]int) rootfs.Sources {
+	if len(fds) == 0 {
+		return nil
 	}
-	os.Unsetenv(envMountSrc)
 	src := rootfs.Sources{}
-	for _, e := range strings.Split(v, ",") {
-		is, fs, ok := strings.Cut(e, ":")
-		i, err1 := strconv.Atoi(is)
-		fd, err2 := strconv.Atoi(fs)
-		if !ok || err1 != nil || err2 != nil || fd < 3 {
-			return nil, fmt.Errorf("bad %s entry %q", envMountSrc, e)
-		}
+	for i, fd := range fds {
 		unix.CloseOnExec(fd)
 		src[i] = os.NewFile(uintptr(fd), "mount-source")
 	}
-	return src, nil
-}
-
-func envFd(name string) (int, error) {
-	v := os.Getenv(name)
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return -1, fmt.Errorf("bad %s=%q in init's environment", name, v)
-	}
-	os.Unsetenv(name)
-	return fd, nil
+	return src
 }
 
 // waitExecFifo blocks until `hull start` writes a byte to the exec FIFO.

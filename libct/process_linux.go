@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -17,344 +16,327 @@ import (
 
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
-	"github.com/hullrt/hull/libct/nsenter"
-	"github.com/hullrt/hull/libct/rootfs"
 	"github.com/hullrt/hull/libct/seccomp"
-)
-
-// The environment of `hull init`: nothing of the caller's leaks in.
-const (
-	envInit      = "_HULL_INIT"      // "1": this process is hull's init
-	envSyncFd    = "_HULL_SYNCFD"    // the child's end of the sync socketpair
-	envFifoFd    = "_HULL_FIFOFD"    // read end of the exec FIFO (init only)
-	envConsoleFd = "_HULL_CONSOLEFD" // socket that receives the pty master
-	envErrFd     = "_HULL_ERRFD"     // write end of err.fifo (init only)
-	envMountSrc  = "_HULL_MOUNTSRC"  // "index:fd,...": idmapped mount sources
 )
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-// child is one `hull init` to start: the init of a new container, or a
-// process joining a running one (exec). Both go through start, one code
-// path and one cleanup.
-type child struct {
-	mode initMode
+// launch is one `hull init` to start: the init of a new container
+// (initLaunch) or a process joining a running one (execLaunch). start
+// takes both through the same three steps -- build the command, place the
+// child in its cgroup, run the protocol of sync.go -- and kills and reaps
+// the child when any step fails, so that callers never do.
+type launch struct {
 	id   string
 	cfg  *configs.Config
 	proc *configs.Process
 	cg   cgroups.Manager
-	// newCgroup: Set the resources on the cgroup (create); exec only joins.
-	newCgroup bool
-	// join maps a namespace type to the path to setns into; for create
-	// these come from config, for exec from /proc/<init>/ns/*.
-	join       map[configs.NamespaceType]string
-	fifo       *os.File
-	errFifo    *os.File
+	// console receives the pty master when proc.Terminal is set.
 	console    *os.File
 	extraFiles []*os.File
 	seccomp    *seccomp.Filter
-	// mountSources are detached trees for idmapped mounts, by mount index.
-	mountSources rootfs.Sources
-
+	// stdin, stdout, stderr of the child; nil means the caller's own.
 	stdin, stdout, stderr *os.File
 	hookState             func(pid int) []byte
-	// onStart runs once the child exists, before it joins its cgroup:
-	// Create records the pid and the cgroup there (see Create).
-	onStart func(pid int) error
-	// onJoined runs right after the cgroup join, whether it worked or not:
-	// Exec releases its shared lock there (a process that joins a frozen
-	// cgroup stops, and resume must not wait for it).
-	onJoined func()
-	runHooks func(pid int) error
+	// ready runs once the child reported ready; if it fails, the child
+	// is killed and start returns its error.
+	ready func(p *os.Process) error
+	kind  launchKind
 }
 
-// what names the child in errors: the container's init, or exec's process.
-func (ch *child) what() string {
-	if ch.mode == modeExec {
-		return "the exec'd process"
-	}
-	return "init"
-}
-
-// cloneFlags returns the CLONE_NEW* flags for the namespaces to create at
-// clone time. The cgroup and time namespaces are unshared by the child
-// itself later (see initConfig).
-func cloneFlags(cfg *configs.Config) (flags uintptr, join map[configs.NamespaceType]string) {
-	join = map[configs.NamespaceType]string{}
-	for _, ns := range cfg.Namespaces {
-		if ns.Path != "" {
-			join[ns.Type] = ns.Path
-			continue
-		}
-		switch ns.Type {
-		case configs.NEWPID:
-			flags |= unix.CLONE_NEWPID
-		case configs.NEWNET:
-			flags |= unix.CLONE_NEWNET
-		case configs.NEWNS:
-			flags |= unix.CLONE_NEWNS
-		case configs.NEWIPC:
-			flags |= unix.CLONE_NEWIPC
-		case configs.NEWUTS:
-			flags |= unix.CLONE_NEWUTS
-		case configs.NEWUSER:
-			flags |= unix.CLONE_NEWUSER
-		}
-	}
-	return flags, join
-}
-
-func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, e := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
-	}
-	return out
+// launchKind is what differs between starting a container's init and
+// exec'ing a process into a running container.
+type launchKind interface {
+	mode() initMode
+	// what names the child in errors.
+	what() string
+	// prepare adds the kind's fds, namespaces and clone flags to c.
+	prepare(l *launch, c *command) error
+	// started runs as soon as the child exists, before its cgroup.
+	started(pid int) error
+	// place moves the child into its cgroup.
+	place(cg cgroups.Manager, pid int) error
+	// runHooks runs the prestart and createRuntime hooks when the child
+	// asks for them.
+	runHooks(pid int) error
+	// configure fills in the kind's part of the child's config.
+	configure(ic *initConfig)
 }
 
 // start starts the child and runs the protocol of sync.go until the child
-// is ready. It returns the child's process as soon as it exists, also
-// with an error, so that the caller can kill and reap it.
-func (ch *child) start() (*os.Process, error) {
+// is ready and l.ready has run. On any failure the child is killed and
+// reaped before start returns.
+func (l *launch) start() (*os.Process, error) {
+	c, err := l.command()
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	proc, err := c.spawn(l.kind.what())
+	if err != nil {
+		return nil, err
+	}
+	if err := l.setUp(proc, c); err != nil {
+		killAndReap(proc)
+		return nil, err
+	}
+	return proc, nil
+}
+
+// killAndReap kills a child that start gave up on and waits for it.
+func killAndReap(p *os.Process) {
+	_ = p.Kill()
+	_, _ = p.Wait()
+}
+
+// command is the `hull init` being built: the exec.Cmd, the bootstrap of
+// its fds and flags, and what the parent closes once the child runs.
+type command struct {
+	cmd  *exec.Cmd
+	boot bootstrap
+	// sock is the parent's end of the sync socketpair.
+	sock *os.File
+	// childFiles are the parent's copies of the child's fds, closed once
+	// the child has started; owned are closed by close.
+	childFiles, owned []*os.File
+	// mapper writes the id maps of a new user namespace once the child
+	// exists (newuidmap/newgidmap); nil when the parent writes them at
+	// clone time.
+	mapper *idMapper
+	// pidNSPath is a pid namespace that the parent joins on a locked
+	// thread before it forks the child (see startInPidNS); release lets
+	// that thread go.
+	pidNSPath string
+	release   func()
+}
+
+// addFd passes f to the child and returns its fd number there.
+func (c *command) addFd(f *os.File) int {
+	c.cmd.ExtraFiles = append(c.cmd.ExtraFiles, f)
+	return 2 + len(c.cmd.ExtraFiles)
+}
+
+// joinNS passes an fd of the namespace at path for the constructor to
+// setns into (the parent opens it: no path crosses to the child, and no
+// mount namespace the child joins can change what a later path means).
+func (c *command) joinNS(t configs.NamespaceType, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open %s namespace %s: %w", t, path, err)
+	}
+	c.childFiles = append(c.childFiles, f)
+	c.boot.NS[nsIndex(t)] = c.addFd(f)
+	return nil
+}
+
+func (c *command) close() {
+	if c.release != nil {
+		c.release()
+	}
+	for _, f := range c.childFiles {
+		f.Close()
+	}
+	for _, f := range c.owned {
+		f.Close()
+	}
+	if c.mapper != nil {
+		c.mapper.close()
+	}
+}
+
+// command builds the child's command: hull's own binary (sealed, see
+// selfExe) as `hull init`, with the bootstrap as its only environment.
+func (l *launch) command() (*command, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
-	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	c := &command{sock: os.NewFile(uintptr(fds[0]), "sync-parent")}
 	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
-	defer parentSock.Close()
-	defer childSock.Close()
-
+	c.owned = append(c.owned, c.sock)
+	c.childFiles = append(c.childFiles, childSock)
 	exe, err := selfExe()
 	if err != nil {
+		c.close()
 		return nil, err
 	}
-	defer exe.Close()
-	cmd := &exec.Cmd{
+	c.owned = append(c.owned, exe)
+	c.cmd = &exec.Cmd{
 		// The fd is inherited across fork and closed on exec, so the
 		// child resolves this path in its own fd table, before it joins
 		// any mount namespace.
 		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args:   []string{"hull", "init"},
-		Stdin:  orStd(ch.stdin, os.Stdin),
-		Stdout: orStd(ch.stdout, os.Stdout),
-		Stderr: orStd(ch.stderr, os.Stderr),
+		Stdin:  orStd(l.stdin, os.Stdin),
+		Stdout: orStd(l.stdout, os.Stdout),
+		Stderr: orStd(l.stderr, os.Stderr),
+		// No Pdeathsig here: Go's child checks getppid() against the
+		// parent's pid and kills itself when they differ, and in a joined
+		// pid namespace getppid() is 0. Init sets its parent-death signal
+		// itself; until then a dead parent shows as EOF on the sync pipe.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, ch.extraFiles...)
+	c.cmd.ExtraFiles = append(c.cmd.ExtraFiles, l.extraFiles...)
+	c.boot.Preserve = len(l.extraFiles)
+	c.boot.Sync = c.addFd(childSock)
+	if l.console != nil {
+		c.boot.Console = c.addFd(l.console)
+	}
+	if err := l.kind.prepare(l, c); err != nil {
+		c.close()
+		return nil, err
+	}
 	// Init is one thread's worth of work and short-lived: one P, no GC
 	// (its heap is a few hundred KB), and no reading of cgroup limits to
 	// size GOMAXPROCS (bench/RESULTS.md: 0.93x CPU, 0.82x wall for run).
 	// The process it exec's gets only its own environment.
-	env := []string{envInit + "=1", "GOMAXPROCS=1", "GOGC=off"}
-	addFd := func(name string, f *os.File) {
-		env = append(env, name+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-	}
-	addFd(envSyncFd, childSock)
-	if ch.fifo != nil {
-		addFd(envFifoFd, ch.fifo)
-	}
-	if ch.errFifo != nil {
-		addFd(envErrFd, ch.errFifo)
-	}
-	if ch.console != nil {
-		addFd(envConsoleFd, ch.console)
-	}
-	if len(ch.mountSources) > 0 {
-		var list []string
-		for i, f := range ch.mountSources {
-			list = append(list, strconv.Itoa(i)+":"+strconv.Itoa(3+len(cmd.ExtraFiles)))
-			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		}
-		env = append(env, envMountSrc+"="+strings.Join(list, ","))
-	}
+	c.cmd.Env = []string{envBootstrap + "=" + c.boot.encode(), "GOMAXPROCS=1", "GOGC=off"}
+	return c, nil
+}
 
-	// No Pdeathsig here: Go's child checks getppid() against the parent's
-	// pid and kills itself when they differ, and in a joined pid namespace
-	// getppid() is 0. Init sets its parent-death signal itself; until then
-	// a dead parent shows as EOF on the sync pipe.
-	attr := &syscall.SysProcAttr{Setsid: true}
-	join := ch.join
-	// mapper is set when newuidmap/newgidmap write the maps (userns_linux.go).
-	var mapper *idMapper
-	if ch.mode == modeInit {
-		attr.Cloneflags, join = cloneFlags(ch.cfg)
-		if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
-			if mapper, err = userNSAttr(attr, ch.cfg); err != nil {
-				return nil, err
-			}
-			if e := deferIPC(&attr.Cloneflags); e != "" {
-				env = append(env, e)
-			}
-			if mapper != nil {
-				defer mapper.close()
-				addFd(envUserNSFd, mapper.childEnd)
-			}
-		}
-	}
-	pidPath := join[configs.NEWPID]
-	// A non-root caller cannot join the pid namespace; the child does
-	// (userns_linux.go).
-	forkInPidNS := ch.mode == modeExec && joinPidNSInChild(join)
-	if forkInPidNS {
-		// An fd: the child resolves no host path once in the
-		// container's mount namespace.
-		pidns, err := os.Open(pidPath)
-		if err != nil {
-			return nil, fmt.Errorf("open pid namespace %s: %w", pidPath, err)
-		}
-		defer pidns.Close()
-		addFd(envJoinPidNS, pidns)
-		addFd(envExeFd, exe)
-		pidPath = ""
-	}
-	var enter []string
-	for _, t := range []configs.NamespaceType{configs.NEWUSER, configs.NEWNS, configs.NEWNET, configs.NEWIPC, configs.NEWUTS, configs.NEWCGROUP, configs.NEWTIME} {
-		if p, ok := join[t]; ok {
-			if strings.ContainsAny(p, ",") {
-				return nil, fmt.Errorf("namespace path %q: a comma is not allowed", p)
-			}
-			if forkInPidNS && t == configs.NEWNS {
-				// Joined by the second child (userns_linux.go).
-				env = append(env, envJoinMntNS+"="+p)
-				continue
-			}
-			enter = append(enter, string(t)+":"+p)
-		}
-	}
-	if len(enter) > 0 {
-		env = append(env, nsenter.EnvVar+"="+strings.Join(enter, ","))
-	}
-	cmd.Env = env
-	cmd.SysProcAttr = attr
-
-	release, err := startInPidNS(cmd, pidPath)
+// spawn starts the child and reads its constructor's report (sync.go).
+// When the constructor forked into a joined pid namespace, spawn reaps the
+// process that forked and returns the one that goes on. On failure
+// nothing is left running.
+func (c *command) spawn(what string) (*os.Process, error) {
+	release, err := startInPidNS(c.cmd, c.pidNSPath)
+	// The forking thread must outlive setup: init's parent-death signal
+	// fires when it exits.
+	c.release = release
 	if err != nil {
-		release()
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	defer release()
-	proc := cmd.Process
-	childSock.Close()
-	if forkInPidNS {
-		if proc, err = forkedChild(parentSock, proc); err != nil {
-			return nil, err
-		}
+	for _, f := range c.childFiles {
+		f.Close()
 	}
+	c.childFiles = nil
+	if c.mapper != nil {
+		c.mapper.childEnd.Close()
+	}
+	proc := c.cmd.Process
+	rep, err := readBootReport(c.sock)
+	if err == nil {
+		err = rep.err()
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			err = exitedBeforeReady(what, proc)
+		}
+		killAndReap(proc)
+		return nil, err
+	}
+	if rep.Pid == 0 {
+		return proc, nil
+	}
+	// The constructor forked the process that goes on (our child too,
+	// CLONE_PARENT) and exited.
+	if ps, err := proc.Wait(); err != nil || !ps.Success() {
+		if next, ferr := os.FindProcess(int(rep.Pid)); ferr == nil {
+			killAndReap(next)
+		}
+		return nil, fmt.Errorf("join pid namespace: the forking child failed (%v, %v)", ps, err)
+	}
+	return os.FindProcess(int(rep.Pid))
+}
 
-	fail := func(err error) (*os.Process, error) { return proc, err }
-	if ch.onStart != nil {
-		if err := ch.onStart(proc.Pid); err != nil {
-			return fail(err)
+// exitedBeforeReady reaps a child whose end of the sync socket closed and
+// says how it exited.
+func exitedBeforeReady(what string, proc *os.Process) error {
+	ps, err := proc.Wait()
+	if err == nil {
+		return fmt.Errorf("%s exited before it was ready: %s", what, ps)
+	}
+	return fmt.Errorf("%s exited before it was ready", what)
+}
+
+// setUp takes a started child through its cgroup, its id maps and the
+// protocol of sync.go, until it is ready.
+func (l *launch) setUp(proc *os.Process, c *command) error {
+	if err := l.kind.started(proc.Pid); err != nil {
+		return err
+	}
+	if c.mapper != nil {
+		if err := c.mapper.mapIDs(proc.Pid); err != nil {
+			return err
 		}
 	}
-	if mapper != nil {
-		mapper.childEnd.Close()
-		if err := mapper.mapIDs(proc.Pid); err != nil {
-			return fail(err)
-		}
+	if err := l.kind.place(l.cg, proc.Pid); err != nil {
+		return err
 	}
+	ic := &initConfig{
+		Mode:    l.kind.mode(),
+		ID:      l.id,
+		Config:  l.cfg,
+		Process: l.proc,
+		Seccomp: l.seccomp,
+	}
+	if l.hookState != nil {
+		ic.HookState = l.hookState(proc.Pid)
+	}
+	l.kind.configure(ic)
+	if err := l.protocol(proc, c.sock, ic); err != nil {
+		return err
+	}
+	if l.ready != nil {
+		return l.ready(proc)
+	}
+	return nil
+}
+
+// protocol sends the config and serves the child's requests until it is
+// ready (the table in sync.go).
+func (l *launch) protocol(proc *os.Process, sock *os.File, ic *initConfig) error {
+	pipe := &syncPipe{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
 	// reported turns an EOF on the pipe into the child's own exit status
 	// and last words.
-	pipe := &syncPipe{enc: json.NewEncoder(parentSock), dec: json.NewDecoder(parentSock)}
 	reported := func(err error) error {
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-			// The child's end is closed: what it wrote before dying
-			// (the nsenter constructor's error, say) is still there.
+			// The child's end is closed: what it wrote before dying is
+			// still there.
 			if m, rerr := pipe.recv(); rerr == nil && m.Type == syncError {
 				_, _ = proc.Wait()
 				return &stageError{Stage: m.Stage, Err: m.Err}
 			}
-			ps, werr := proc.Wait()
-			if werr == nil {
-				return fmt.Errorf("%s exited before it was ready: %s", ch.what(), ps)
-			}
-			return fmt.Errorf("%s exited before it was ready", ch.what())
+			return exitedBeforeReady(l.kind.what(), proc)
 		}
 		return err
 	}
-
-	if ch.cg == nil && ch.onJoined != nil {
-		ch.onJoined() // nothing to join
-	}
-	if ch.cg != nil {
-		join := ch.cg.Apply
-		if !ch.newCgroup {
-			join = ch.cg.Join
-		}
-		err := join(proc.Pid)
-		if ch.onJoined != nil {
-			ch.onJoined()
-		}
-		if err != nil {
-			return fail(fmt.Errorf("cgroup: join: %w", err))
-		}
-		if ch.newCgroup && ch.cfg.Cgroup != nil && ch.cfg.Cgroup.Resources != nil {
-			if err := ch.cg.Set(ch.cfg.Cgroup.Resources); err != nil {
-				return fail(fmt.Errorf("cgroup: %w", err))
-			}
-		}
-	}
-
-	ic := &initConfig{
-		Mode:        ch.mode,
-		ID:          ch.id,
-		Config:      ch.cfg,
-		Process:     ch.proc,
-		PreserveFds: len(ch.extraFiles),
-	}
-	if ch.hookState != nil {
-		ic.HookState = ch.hookState(proc.Pid)
-	}
-	if ch.mode == modeInit {
-		if ns, ok := ch.cfg.Namespace(configs.NEWCGROUP); ok && ns.Path == "" {
-			ic.NewCgroupNS = true
-		}
-		if ns, ok := ch.cfg.Namespace(configs.NEWTIME); ok && ns.Path == "" {
-			ic.NewTimeNS = true
-		}
-	}
-	if ch.seccomp != nil {
-		ic.Seccomp = ch.seccomp
-	}
 	if err := pipe.send(syncMsg{Type: syncConfig, Init: ic}); err != nil {
-		return fail(reported(fmt.Errorf("send config to init: %w", err)))
+		return reported(fmt.Errorf("send config to init: %w", err))
 	}
 	for {
 		m, err := pipe.recv()
 		if err != nil {
-			return fail(reported(err))
+			return reported(err)
 		}
 		switch m.Type {
 		case syncReady:
-			return proc, nil
+			return nil
 		case syncError:
 			_, _ = proc.Wait()
-			return fail(&stageError{Stage: m.Stage, Err: m.Err})
+			return &stageError{Stage: m.Stage, Err: m.Err}
 		case syncSeccompFd:
 			var st specs.State
 			if ic.HookState != nil {
 				_ = json.Unmarshal(ic.HookState, &st)
 			}
-			if err := takeSeccompFd(proc.Pid, m.Fd, ch.cfg.Seccomp, &st); err != nil {
+			if err := takeSeccompFd(proc.Pid, m.Fd, l.cfg.Seccomp, &st); err != nil {
 				_ = pipe.send(syncMsg{Type: syncError, Err: err.Error()})
-				return fail(err)
+				return err
 			}
 			if err := pipe.send(syncMsg{Type: syncSeccompFdDone}); err != nil {
-				return fail(reported(err))
+				return reported(err)
 			}
 		case syncHooks:
-			if ch.runHooks != nil {
-				if err := ch.runHooks(proc.Pid); err != nil {
-					_ = pipe.send(syncMsg{Type: syncError, Err: err.Error()})
-					return fail(&hookFailure{err})
-				}
+			if err := l.kind.runHooks(proc.Pid); err != nil {
+				_ = pipe.send(syncMsg{Type: syncError, Err: err.Error()})
+				return &hookFailure{err}
 			}
 			if err := pipe.send(syncMsg{Type: syncHooksDone}); err != nil {
-				return fail(reported(err))
+				return reported(err)
 			}
 		default:
-			return fail(fmt.Errorf("init sent an unexpected message %q", m.Type))
+			return fmt.Errorf("init sent an unexpected message %q", m.Type)
 		}
 	}
 }

@@ -79,3 +79,24 @@ func validUTF8(s string) string {
 	}
 	return b.String()
 }
+
+// FuzzDecodeBootstrap: the Go decoder of envBootstrap never panics, and
+// what it accepts encodes back to something it decodes to the same.
+func FuzzDecodeBootstrap(f *testing.F) {
+	f.Add("sync=3 preserve=1 fifo=5 errfifo=6 ns_net=7 flags=1 mnt=2:8")
+	f.Add("sync=3 mnt=0:4 mnt=0:5")
+	f.Add("sync=99999999999 ns_pid=0")
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := decodeBootstrap(s)
+		if err != nil {
+			return
+		}
+		again, err := decodeBootstrap(b.encode())
+		if err != nil {
+			t.Fatalf("re-decode of %q (from %q): %v", b.encode(), s, err)
+		}
+		if !reflect.DeepEqual(again, b) {
+			t.Fatalf("%q: decoded %+v, re-decoded %+v", s, b, again)
+		}
+	})
+}

@@ -3,7 +3,6 @@ package libct
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,17 +19,6 @@ import (
 
 	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/configs"
-	"github.com/hullrt/hull/libct/nsenter"
-)
-
-// The environment of a child in a new user namespace.
-const (
-	// envUserNSFd names the fd on which a child waits until newuidmap
-	// and newgidmap have written its maps (see idMapper).
-	envUserNSFd = "_HULL_USERNSFD"
-	// envNewIPC asks the child to unshare its IPC namespace itself, as
-	// root of its user namespace (see deferIPC).
-	envNewIPC = "_HULL_NEWIPC"
 )
 
 // A new user namespace gets its uid_map and gid_map from a process outside
@@ -63,7 +51,8 @@ func mapsWithHelpers(cfg *configs.Config, euid, egid int) bool {
 // userNSAttr fills attr for a child started in a new user namespace. It
 // returns an idMapper when the maps must be written by newuidmap and
 // newgidmap once the child exists; the caller passes its childEnd to the
-// child (envUserNSFd), closes it after the start and calls mapIDs.
+// child (bootstrap.UserNSWait), closes it after the start and calls
+// mapIDs.
 func userNSAttr(attr *syscall.SysProcAttr, cfg *configs.Config) (*idMapper, error) {
 	if err := checkRootMapped(cfg); err != nil {
 		return nil, err
@@ -96,7 +85,7 @@ func userNSAttr(attr *syscall.SysProcAttr, cfg *configs.Config) (*idMapper, erro
 }
 
 // idMapper writes a child's maps with newuidmap and newgidmap, then lets
-// the child go on: it waits on a pipe (envUserNSFd) before anything else,
+// the child go on: it waits on a pipe (bootstrap.UserNSWait) before anything else,
 // and becomes uid and gid 0 of its namespace once released (becomeRoot).
 type idMapper struct {
 	uidmap, gidmap string // paths of newuidmap and newgidmap
@@ -230,8 +219,8 @@ func parseSubIDs(r io.Reader, names []string) ([]subIDRange, error) {
 }
 
 // deferIPC takes CLONE_NEWIPC out of the clone flags of a child in a new
-// user namespace, and returns the environment entry that asks the child
-// to unshare it itself (enterUserNS), or "".
+// user namespace, and reports whether the child must unshare it itself
+// (bootNewIPC, see enterUserNS).
 //
 // The kernel mounts a new IPC namespace's mqueue filesystem when the
 // namespace is created, owned by the creator's fsuid and fsgid. Made at
@@ -239,35 +228,31 @@ func parseSubIDs(r io.Reader, names []string) ([]subIDRange, error) {
 // /dev/mqueue would belong to nobody:nogroup and root of the container
 // could not chmod it. Made by the child once it is root of its user
 // namespace, it belongs to root:root there.
-func deferIPC(flags *uintptr) string {
+func deferIPC(flags *uintptr) bool {
 	if *flags&unix.CLONE_NEWUSER == 0 || *flags&unix.CLONE_NEWIPC == 0 {
-		return ""
+		return false
 	}
 	*flags &^= unix.CLONE_NEWIPC
-	return envNewIPC + "=1"
+	return true
 }
 
 // enterUserNS runs first in init. In a child whose maps newuidmap and
-// newgidmap write (envUserNSFd set) it waits until the parent says they
-// are written, then takes uid and gid 0 of the namespace, with the
-// ambient capabilities it was started with. Then, if asked (envNewIPC),
-// it unshares the IPC namespace (see deferIPC). Without either it does
-// nothing.
+// newgidmap write (bootstrap.UserNSWait set) it waits until the parent
+// says they are written, then takes uid and gid 0 of the namespace, with
+// the ambient capabilities it was started with. Then, if asked
+// (bootNewIPC), it unshares the IPC namespace (see deferIPC). Without
+// either it does nothing.
 //
 // It must run before init makes itself non-dumpable: newuidmap checks
 // that /proc/PID belongs to the caller, and a non-dumpable process's
 // /proc/PID belongs to root.
-func enterUserNS() error {
-	if p := os.Getenv(envJoinPidNS); p != "" {
-		joinPidNS(p) // does not return
-	}
-	if err := becomeRoot(); err != nil {
+func enterUserNS(b *bootstrap) error {
+	if err := becomeRoot(b.UserNSWait); err != nil {
 		return err
 	}
-	if os.Getenv(envNewIPC) != "1" {
+	if b.Flags&bootNewIPC == 0 {
 		return nil
 	}
-	os.Unsetenv(envNewIPC)
 	// Only this thread moves; it is the one that execs the process
 	// (init is locked to the main thread), and /proc/PID/ns/ipc, which
 	// exec joins, is the main thread's.
@@ -279,25 +264,20 @@ func enterUserNS() error {
 	return nil
 }
 
-func becomeRoot() error {
-	v, ok := os.LookupEnv(envUserNSFd)
-	if !ok {
+func becomeRoot(fd int) error {
+	if fd == 0 {
 		return nil
-	}
-	fd, err := envFd(envUserNSFd)
-	if err != nil {
-		return err
 	}
 	f := os.NewFile(uintptr(fd), "userns")
 	defer f.Close()
 	var b [1]byte
 	if _, err := io.ReadFull(f, b[:]); err != nil {
 		// The parent failed to map us and reports why itself.
-		return fmt.Errorf("user namespace: wait for the id maps (fd %s): %w", v, err)
+		return fmt.Errorf("user namespace: wait for the id maps (fd %d): %w", fd, err)
 	}
 	// syscall's, not x/sys's: they change every thread of the process
 	// (through libc with cgo), so that no thread is left unmapped.
-	err = syscall.Setresgid(0, 0, 0)
+	err := syscall.Setresgid(0, 0, 0)
 	if err == nil {
 		err = syscall.Setresuid(0, 0, 0)
 	}
@@ -342,141 +322,16 @@ func createsUserNS(cfg *configs.Config) bool {
 // first (it owns the container's user namespace) but never the second, so
 // it cannot join for the child as it does for root. The child can: the
 // nsenter constructor puts it in the container's user namespace first,
-// where it holds every capability. setns(CLONE_NEWPID) only changes where
-// the caller's children go, so the child joins, starts `hull init` once
-// more with CLONE_PARENT (the new process is the parent's child, which
-// waits for it as for any other), tells the parent its pid over the sync
-// socket and exits. The new process has every fd the first one inherited
-// at the same number, and execs hull's binary as /proc/self/fd/N.
-//
-// The first child stays in the host's mount namespace and the second
-// joins the container's (nsenter, after execve): that path is resolved in
-// the host's /proc. Resolved in the container's, a process of the
-// container could mount its own /proc there and have a binary of its
-// choosing run with every capability and hull's fds (the class of
-// CVE-2019-5736 and CVE-2024-21626).
-const (
-	// envJoinPidNS is the fd of the pid namespace the child joins itself.
-	envJoinPidNS = "_HULL_JOINPIDNS"
-	// envJoinMntNS is the mount namespace path for the second child.
-	envJoinMntNS = "_HULL_JOINMNTNS"
-	// envExeFd is the fd of hull's binary, for the second start.
-	envExeFd = "_HULL_EXEFD"
-)
+// where it holds every capability, then joins the pid namespace and forks
+// the process that goes on (CLONE_PARENT: the parent's child, which it
+// waits for as for any other; see the constructor's report in sync.go).
+// No second exec: the forked process is the same image, still before the
+// Go runtime, with the same fds.
 
-// syncExecPid: child to parent, first and only message of the child that
-// joined the pid namespace for the parent; Fd carries the pid of the
-// `hull init` it started there.
-const syncExecPid syncType = "execPid"
-
-// joinPidNSInChild reports whether the child must join the pid namespace
+// childJoinsPidNS reports whether the child must join the pid namespace
 // itself (see above): a non-root caller joining a user namespace.
-func joinPidNSInChild(join map[configs.NamespaceType]string) bool {
+func childJoinsPidNS(join map[configs.NamespaceType]string) bool {
 	_, user := join[configs.NEWUSER]
 	_, pid := join[configs.NEWPID]
 	return os.Geteuid() != 0 && user && pid
-}
-
-// forkedChild reads the pid the first child reports and reaps that
-// child; the process at pid is the one the protocol goes on with.
-func forkedChild(sock *os.File, first *os.Process) (*os.Process, error) {
-	var m syncMsg
-	err := json.NewDecoder(sock).Decode(&m)
-	ps, werr := first.Wait()
-	switch {
-	case err != nil && werr == nil:
-		return nil, fmt.Errorf("join pid namespace: child exited (%s) before it reported: %w", ps, err)
-	case err != nil:
-		return nil, fmt.Errorf("join pid namespace: %w", err)
-	case m.Type == syncError:
-		return nil, fmt.Errorf("join pid namespace: %s", m.Err)
-	case m.Type != syncExecPid || m.Fd <= 0:
-		return nil, fmt.Errorf("join pid namespace: child sent %q instead of a pid", m.Type)
-	}
-	return os.FindProcess(m.Fd)
-}
-
-// joinPidNS runs in the first child (envJoinPidNS set): it never returns
-// to Init. See above.
-func joinPidNS(fdStr string) {
-	sock := os.NewFile(uintptr(atoiEnv(envSyncFd)), "sync")
-	enc := json.NewEncoder(sock)
-	pid, err := startInJoinedPidNS(fdStr)
-	if err != nil {
-		_ = enc.Encode(&syncMsg{Type: syncError, Err: err.Error()})
-		os.Exit(1)
-	}
-	if err := enc.Encode(&syncMsg{Type: syncExecPid, Fd: pid}); err != nil {
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
-
-func startInJoinedPidNS(fdStr string) (int, error) {
-	exeFd := atoiEnv(envExeFd)
-	if exeFd < 3 {
-		return 0, fmt.Errorf("bad %s in init's environment", envExeFd)
-	}
-	fd, err := strconv.Atoi(fdStr)
-	if err != nil || fd < 3 || fd >= exeFd {
-		return 0, fmt.Errorf("bad %s=%q in init's environment", envJoinPidNS, fdStr)
-	}
-	// This thread (init is locked to it) is the one that forks below.
-	if err := unix.Setns(fd, unix.CLONE_NEWPID); err != nil {
-		return 0, fmt.Errorf("setns: %w", err)
-	}
-	unix.Close(fd)
-	// Root of the container's user namespace, or the new process, not
-	// root there, would lose every capability at execve.
-	if err := syscall.Setresgid(0, 0, 0); err != nil {
-		return 0, fmt.Errorf("setresgid 0: %w", err)
-	}
-	if err := syscall.Setresuid(0, 0, 0); err != nil {
-		return 0, fmt.Errorf("setresuid 0: %w", err)
-	}
-	// Every fd from 3 to the binary's came from the parent, at these
-	// numbers; the Go runtime's own are close-on-exec and above.
-	files := make([]*os.File, exeFd-2)
-	for n := 3; n <= exeFd; n++ {
-		if fl, err := unix.FcntlInt(uintptr(n), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
-			files[n-3] = os.NewFile(uintptr(n), "inherited")
-		}
-	}
-	var env []string
-	for _, e := range os.Environ() {
-		switch k, v, _ := strings.Cut(e, "="); k {
-		case envJoinPidNS:
-		case envJoinMntNS:
-			env = append(env, nsenter.EnvVar+"="+string(configs.NEWNS)+":"+v)
-		default:
-			env = append(env, e)
-		}
-	}
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFd),
-		Args:       os.Args,
-		Env:        env,
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		ExtraFiles: files,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setsid:     true,
-			Cloneflags: unix.CLONE_PARENT,
-		},
-	}
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start init in the pid namespace: %w", err)
-	}
-	pid := cmd.Process.Pid
-	_ = cmd.Process.Release() // not our child: CLONE_PARENT
-	return pid, nil
-}
-
-func atoiEnv(name string) int {
-	n, err := strconv.Atoi(os.Getenv(name))
-	if err != nil {
-		return -1
-	}
-	return n
 }

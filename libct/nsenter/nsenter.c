@@ -1,106 +1,188 @@
-// The one piece of hull that must run before the Go runtime starts:
-// setns(2) into an existing user or mount (or time) namespace requires a
-// single-threaded caller, and Go has started threads by the time main runs.
+// The part of `hull init` that runs before the Go runtime starts: setns(2)
+// into a user, mount or time namespace needs a single-threaded caller, and
+// Go has started threads by the time main runs.
 //
-// When the environment holds _HULL_NSENTER, a list of "type:path" pairs
-// separated by commas, this constructor opens every path first (so that
-// joining a mount namespace cannot change what a later path means), then
-// joins the user namespace first and the others in the given order, and
-// removes the variable. On any failure it prints one line naming the
-// namespace and exits 1; the parent reports the child's exit.
+// The contract with Go is written down in libct/sync.go ("The bootstrap"
+// and "The constructor's report"). This file reads the fields it needs
+// from _HULL_INIT and always writes exactly one report on the sync socket.
+// In a process without _HULL_INIT (every hull command but init) it does
+// nothing.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <sys/prctl.h>
-#include <stdio.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#define MAX_NS 8
-
-static int ns_flag(const char *type)
-{
-	static const struct { const char *name; int flag; } t[] = {
-		{ "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS },
-		{ "net", CLONE_NEWNET },   { "ipc", CLONE_NEWIPC },
-		{ "uts", CLONE_NEWUTS },   { "cgroup", CLONE_NEWCGROUP },
-#ifdef CLONE_NEWTIME
-		{ "time", CLONE_NEWTIME },
-#else
-		{ "time", 0x00000080 },
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
 #endif
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(type, t[i].name) == 0)
-			return t[i].flag;
-	return -1;
+
+// The steps, as sync.go's bootStep.
+enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK };
+
+// Bits of the "flags" field, as sync.go's bootFlag.
+#define FLAG_DUMPABLE 0x2
+
+#define REPORT_MAGIC 0x4c4c5548u
+
+// The namespaces, in the order they are joined (sync.go's nsOrder): the
+// user namespace first, for the capabilities over the others it owns;
+// the pid namespace last, because only the children of the caller move.
+static const struct {
+	const char *name;
+	int flag;
+} ns_table[] = {
+	{ "ns_user", CLONE_NEWUSER }, { "ns_mnt", CLONE_NEWNS },
+	{ "ns_net", CLONE_NEWNET },   { "ns_ipc", CLONE_NEWIPC },
+	{ "ns_uts", CLONE_NEWUTS },   { "ns_cgroup", CLONE_NEWCGROUP },
+	{ "ns_time", CLONE_NEWTIME }, { "ns_pid", CLONE_NEWPID },
+};
+#define NS_COUNT (sizeof(ns_table) / sizeof(ns_table[0]))
+#define NS_PID (NS_COUNT - 1)
+
+// The fields this file reads; every other name is Go's and skipped.
+struct boot {
+	long long sync, flags, ns[NS_COUNT];
+};
+
+static long long *field(struct boot *b, const char *name, size_t len)
+{
+	if (len == 4 && memcmp(name, "sync", 4) == 0)
+		return &b->sync;
+	if (len == 5 && memcmp(name, "flags", 5) == 0)
+		return &b->flags;
+	for (size_t i = 0; i < NS_COUNT; i++)
+		if (strlen(ns_table[i].name) == len && memcmp(name, ns_table[i].name, len) == 0)
+			return &b->ns[i];
+	return NULL;
 }
 
-// fail reports on the sync socket (_HULL_SYNCFD), as a message of
-// libct's protocol, so that the parent's error names the cause; stderr
-// only when there is no socket. Nothing here needs JSON escaping: the
-// namespace type is one of ns_flag's names, strerror's text is plain.
-static void fail(const char *what, const char *ns)
+// parse reads "name=value name=value ...": a value of a field we read is
+// 1 to 18 decimal digits; anything else is an error.
+static int parse(const char *s, struct boot *b)
 {
-	const char *err = strerror(errno);
-	const char *fdenv = getenv("_HULL_SYNCFD");
-	int fd = fdenv != NULL ? atoi(fdenv) : -1;
-	if (ns_flag(ns) < 0)
-		ns = "a";
-	if (fd < 3 || dprintf(fd, "{\"type\":\"error\",\"stage\":\"nsenter\",\"error\":\"%s %s namespace: %s\"}\n", what, ns, err) < 0)
-		fprintf(stderr, "nsenter: %s %s namespace: %s\n", what, ns, err);
-	exit(1);
+	while (*s != '\0') {
+		size_t len = strcspn(s, " ");
+		const char *eq = memchr(s, '=', len);
+		if (eq == NULL)
+			return -1;
+		long long *dst = field(b, s, (size_t)(eq - s));
+		if (dst != NULL) {
+			const char *v = eq + 1, *end = s + len;
+			if (v == end || end - v > 18)
+				return -1;
+			long long n = 0;
+			for (; v < end; v++) {
+				if (*v < '0' || *v > '9')
+					return -1;
+				n = n * 10 + (*v - '0');
+			}
+			*dst = n;
+		}
+		s += len;
+		if (*s == ' ')
+			s++;
+	}
+	return 0;
+}
+
+// hull_boot_reported is 1 once the report is written: Go's Init checks
+// it, so a binary built without this constructor fails loudly.
+int hull_boot_reported;
+
+static void report(int fd, pid_t pid, enum step step, size_t ns, int err)
+{
+	struct {
+		uint32_t magic;
+		int32_t pid, err;
+		uint16_t step, ns;
+	} r = { REPORT_MAGIC, pid, err, step, (uint16_t)ns };
+	const char *p = (const char *)&r;
+	size_t left = sizeof(r);
+	while (left > 0) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; // the parent sees EOF and reports our exit
+		p += n;
+		left -= (size_t)n;
+	}
+	hull_boot_reported = 1;
+}
+
+static void fail(int fd, enum step step, size_t ns)
+{
+	report(fd, 0, step, ns, errno);
+	_exit(1);
+}
+
+// clone_parent forks a sibling: the new process is the child of our
+// parent, which reaps it like any other child.
+static pid_t clone_parent(void)
+{
+#if defined(__s390__) || defined(__s390x__)
+	return (pid_t)syscall(SYS_clone, 0, CLONE_PARENT | SIGCHLD);
+#else
+	return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+#endif
 }
 
 __attribute__((constructor)) static void hull_nsenter(void)
 {
-	const char *env = getenv("_HULL_NSENTER");
-	if (env == NULL || *env == '\0')
+	const char *env = getenv("_HULL_INIT");
+	if (env == NULL)
 		return;
+	struct boot b = { 0 };
+	if (parse(env, &b) < 0 || b.sync < 3 || b.sync > 0x7fffffff) {
+		static const char msg[] = "hull init: malformed _HULL_INIT\n";
+		if (b.sync >= 3 && b.sync <= 0x7fffffff) {
+			errno = EINVAL;
+			fail((int)b.sync, STEP_PARSE, 0);
+		}
+		if (write(2, msg, sizeof(msg) - 1) < 0) {
+		}
+		_exit(1);
+	}
+	int sync = (int)b.sync, joins = 0;
+	for (size_t i = 0; i < NS_COUNT; i++)
+		joins |= b.ns[i] != 0;
+
 	// Joining a running container: from here on its processes can see
 	// us. Not dumpable before the first setns, so that none of them can
-	// ptrace or open /proc/<pid>/{fd,exe,mem} of a process that still has
-	// all of hull's privileges (runc's CVE-2016-9962). Not while a new
-	// user namespace waits for its maps (newuidmap needs /proc/<pid>).
-	if (getenv("_HULL_USERNSFD") == NULL)
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
-	char *list = strdup(env);
-	if (list == NULL)
-		fail("copy list for", "every");
-	int fds[MAX_NS], flags[MAX_NS], n = 0;
-	char *types[MAX_NS];
-	for (char *save = NULL, *e = strtok_r(list, ",", &save); e != NULL;
-	     e = strtok_r(NULL, ",", &save)) {
-		char *colon = strchr(e, ':');
-		if (colon == NULL || n == MAX_NS) {
-			errno = EINVAL;
-			fail("parse", e);
+	// ptrace or open /proc/<pid>/{fd,exe,mem,root} of a process that
+	// still has all of hull's privileges (CVE-2016-9962). Not while a new
+	// user namespace waits for its maps (newuidmap opens /proc/<pid>).
+	if (joins && !(b.flags & FLAG_DUMPABLE) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(sync, STEP_DUMPABLE, 0);
+	for (size_t i = 0; i < NS_COUNT; i++) {
+		if (b.ns[i] == 0)
+			continue;
+		if (b.ns[i] < 3 || b.ns[i] > 0x7fffffff) {
+			errno = EBADF;
+			fail(sync, STEP_JOIN, i);
 		}
-		*colon = '\0';
-		types[n] = e;
-		flags[n] = ns_flag(e);
-		if (flags[n] < 0) {
-			errno = EINVAL;
-			fail("unknown", e);
-		}
-		fds[n] = open(colon + 1, O_RDONLY | O_CLOEXEC);
-		if (fds[n] < 0)
-			fail("open", e);
-		n++;
+		if (setns((int)b.ns[i], ns_table[i].flag) < 0)
+			fail(sync, STEP_JOIN, i);
+		close((int)b.ns[i]);
 	}
-	// The user namespace first: joining it grants the capabilities that
-	// joining the others needs when they belong to it.
-	for (int pass = 0; pass < 2; pass++)
-		for (int i = 0; i < n; i++) {
-			if ((pass == 0) != (flags[i] == CLONE_NEWUSER))
-				continue;
-			if (setns(fds[i], flags[i]) < 0)
-				fail("join", types[i]);
-			close(fds[i]);
+	if (b.ns[NS_PID] != 0) {
+		// setns(CLONE_NEWPID) moved only our future children: fork the
+		// one that goes on, report its pid and leave.
+		pid_t pid = clone_parent();
+		if (pid < 0)
+			fail(sync, STEP_FORK, 0);
+		if (pid > 0) {
+			report(sync, pid, STEP_OK, 0, 0);
+			_exit(0);
 		}
-	free(list);
-	unsetenv("_HULL_NSENTER");
+		hull_boot_reported = 1; // by the process that forked us
+		return;
+	}
+	report(sync, 0, STEP_OK, 0, 0);
 }

@@ -1,16 +1,20 @@
-// Package nsenter joins existing namespaces before the Go runtime starts.
+// Package nsenter is the part of `hull init` that runs before the Go
+// runtime starts.
 //
-// Importing it (for its side effect) links a C constructor into the binary.
-// The constructor does nothing unless the environment holds _HULL_NSENTER,
-// which only hull's parent sets for the `hull init` child it starts; see
-// nsenter.c for the format. Everything else hull does with namespaces
-// happens in Go (see libct's package doc for why this split).
+// Importing it (for its side effect) links a C constructor into the
+// binary. The constructor does nothing unless the environment holds
+// _HULL_INIT, the bootstrap that only hull's parent sets for the `hull
+// init` child it starts; libct/sync.go defines that bootstrap and the
+// report the constructor writes back. Everything else hull does with
+// namespaces happens in Go (see libct's package doc for why this split).
 package nsenter
 
 /*
-#cgo CFLAGS: -Wall -O2
+#cgo CFLAGS: -Wall -Wextra -O2
+extern int hull_boot_reported;
 */
 import "C"
 
-// EnvVar is the environment variable the constructor reads.
-const EnvVar = "_HULL_NSENTER"
+// Reported reports whether the constructor ran in this process and
+// reported to the parent (for the process it forked, its parent did).
+func Reported() bool { return C.hull_boot_reported != 0 }

@@ -20,6 +20,7 @@ targets=(
 	". FuzzMergeResources"
 	"./libct FuzzSyncDecode"
 	"./libct FuzzSyncRoundTrip"
+	"./libct FuzzDecodeBootstrap"
 	"./libct FuzzParseProcStat"
 	"./specconv FuzzConvert"
 	"./specconv FuzzParseMountOptions"

@@ -1,0 +1,211 @@
+package libct
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/rootfs"
+)
+
+// initLaunch starts the init of a new container: new namespaces as clone
+// flags, namespaces given by path joined by the constructor, a new cgroup
+// with the container's resources, and the exec FIFO to wait on.
+type initLaunch struct {
+	fifo, errFifo *os.File
+	// mountSources are detached trees for idmapped mounts, by mount index.
+	mountSources rootfs.Sources
+	// onStart runs once the child exists, before it joins its cgroup:
+	// Create records the pid and the cgroup there (see Create).
+	onStart func(pid int) error
+	// hooks runs the prestart and createRuntime hooks.
+	hooks func(pid int) error
+	cfg   *configs.Config
+}
+
+func (k *initLaunch) mode() initMode { return modeInit }
+func (k *initLaunch) what() string   { return "init" }
+
+func (k *initLaunch) prepare(l *launch, c *command) error {
+	c.boot.Fifo = c.addFd(k.fifo)
+	c.boot.ErrFifo = c.addFd(k.errFifo)
+	if len(k.mountSources) > 0 {
+		c.boot.MountSources = map[int]int{}
+		for i, f := range k.mountSources {
+			c.boot.MountSources[i] = c.addFd(f)
+		}
+	}
+	attr := c.cmd.SysProcAttr
+	flags, join := cloneFlags(l.cfg)
+	attr.Cloneflags = flags
+	if flags&unix.CLONE_NEWUSER != 0 {
+		mapper, err := userNSAttr(attr, l.cfg)
+		if err != nil {
+			return err
+		}
+		if deferIPC(&attr.Cloneflags) {
+			c.boot.Flags |= bootNewIPC
+		}
+		if mapper != nil {
+			c.mapper = mapper
+			c.boot.UserNSWait = c.addFd(mapper.childEnd)
+			c.boot.Flags |= bootDumpable
+		}
+	}
+	return joinNamespaces(c, join)
+}
+
+func (k *initLaunch) started(pid int) error {
+	if k.onStart != nil {
+		return k.onStart(pid)
+	}
+	return nil
+}
+
+// place creates the cgroup with the container's resources and moves the
+// child into it.
+func (k *initLaunch) place(cg cgroups.Manager, pid int) error {
+	if cg == nil {
+		return nil
+	}
+	if err := cg.Apply(pid); err != nil {
+		return fmt.Errorf("cgroup: join: %w", err)
+	}
+	if k.cfg.Cgroup != nil && k.cfg.Cgroup.Resources != nil {
+		if err := cg.Set(k.cfg.Cgroup.Resources); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+func (k *initLaunch) runHooks(pid int) error {
+	if k.hooks != nil {
+		return k.hooks(pid)
+	}
+	return nil
+}
+
+func (k *initLaunch) configure(ic *initConfig) {
+	if ns, ok := k.cfg.Namespace(configs.NEWCGROUP); ok && ns.Path == "" {
+		ic.NewCgroupNS = true
+	}
+	if ns, ok := k.cfg.Namespace(configs.NEWTIME); ok && ns.Path == "" {
+		ic.NewTimeNS = true
+	}
+}
+
+// execLaunch starts a process in a running container: it joins every
+// namespace of the container's init and its existing cgroup.
+type execLaunch struct {
+	// initPid is the container's init, whose namespaces are joined.
+	initPid int
+	// nsTypes are the container's namespaces (from its config).
+	nsTypes []configs.NamespaceType
+	// onJoined runs right after the cgroup join, whether it worked or not:
+	// Exec releases its shared lock there (a process that joins a frozen
+	// cgroup stops, and resume must not wait for it).
+	onJoined func()
+}
+
+func (k *execLaunch) mode() initMode { return modeExec }
+func (k *execLaunch) what() string   { return "the exec'd process" }
+
+func (k *execLaunch) prepare(l *launch, c *command) error {
+	join := map[configs.NamespaceType]string{}
+	initNS := "/proc/" + strconv.Itoa(k.initPid) + "/ns/"
+	for _, t := range k.nsTypes {
+		join[t] = initNS + string(t)
+	}
+	return joinNamespaces(c, join)
+}
+
+func (k *execLaunch) started(int) error { return nil }
+
+// place moves the process into the container's existing cgroup.
+func (k *execLaunch) place(cg cgroups.Manager, pid int) error {
+	if cg == nil {
+		if k.onJoined != nil {
+			k.onJoined() // nothing to join
+		}
+		return nil
+	}
+	err := cg.Join(pid)
+	if k.onJoined != nil {
+		k.onJoined()
+	}
+	if err != nil {
+		return fmt.Errorf("cgroup: join: %w", err)
+	}
+	return nil
+}
+
+func (k *execLaunch) runHooks(int) error {
+	return errors.New("exec'd process asked for hooks")
+}
+
+func (k *execLaunch) configure(*initConfig) {}
+
+// joinNamespaces hands the constructor an fd of every namespace to join.
+// A pid namespace is joined by the parent for a root caller (see
+// startInPidNS); a non-root caller cannot (userns_linux.go), so the
+// constructor joins it and forks.
+func joinNamespaces(c *command, join map[configs.NamespaceType]string) error {
+	for _, t := range nsOrder {
+		p, ok := join[t]
+		if !ok {
+			continue
+		}
+		if t == configs.NEWPID && !childJoinsPidNS(join) {
+			c.pidNSPath = p
+			continue
+		}
+		if err := c.joinNS(t, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cloneFlags returns the CLONE_NEW* flags for the namespaces to create at
+// clone time, and the namespaces to join by path. The cgroup and time
+// namespaces are unshared by the child itself later (see initConfig).
+func cloneFlags(cfg *configs.Config) (flags uintptr, join map[configs.NamespaceType]string) {
+	join = map[configs.NamespaceType]string{}
+	for _, ns := range cfg.Namespaces {
+		if ns.Path != "" {
+			join[ns.Type] = ns.Path
+			continue
+		}
+		switch ns.Type {
+		case configs.NEWPID:
+			flags |= unix.CLONE_NEWPID
+		case configs.NEWNET:
+			flags |= unix.CLONE_NEWNET
+		case configs.NEWNS:
+			flags |= unix.CLONE_NEWNS
+		case configs.NEWIPC:
+			flags |= unix.CLONE_NEWIPC
+		case configs.NEWUTS:
+			flags |= unix.CLONE_NEWUTS
+		case configs.NEWUSER:
+			flags |= unix.CLONE_NEWUSER
+		}
+	}
+	return flags, join
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}

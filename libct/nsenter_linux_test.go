@@ -1,0 +1,158 @@
+package libct
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hullrt/hull/libct/configs"
+)
+
+// runConstructor starts this test binary with envBootstrap=boot, the
+// child's end of a socketpair as fd 3 and extra as fds 4, 5, ..., and
+// returns the constructor's report (the Go side of the child, Init, then
+// fails on the closed socket or the test's odd bootstrap: only the report
+// is looked at).
+func runConstructor(t *testing.T, boot string, extra ...*os.File) (bootReport, error, *os.Process) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "p"), os.NewFile(uintptr(fds[1]), "c")
+	defer parent.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = []string{envBootstrap + "=" + boot}
+	cmd.ExtraFiles = append([]*os.File{child}, extra...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	child.Close()
+	rep, err := readBootReport(parent)
+	if err == nil {
+		err = rep.err()
+	}
+	return rep, err, cmd.Process
+}
+
+// TestConstructor drives the C side of the bootstrap (libct/nsenter) as
+// the parent does and checks its report.
+func TestConstructor(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: joins namespaces")
+	}
+	own := func(ns string) *os.File {
+		f, err := os.Open("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	for _, tc := range []struct {
+		name  string
+		boot  string
+		extra []*os.File
+		want  string // error text; "" for success
+	}{
+		{"nothing to do", "sync=3", nil, ""},
+		{"skips Go's fields", "sync=3 fifo=9 mnt=1:9 newfield=x:y", nil, ""},
+		{"joins by fd", "sync=3 ns_uts=4 ns_ipc=5", []*os.File{own("uts"), own("ipc")}, ""},
+		{"not an fd", "sync=3 ns_net=99", nil, "nsenter: join net namespace: bad file descriptor"},
+		{"wrong type", "sync=3 ns_net=4", []*os.File{own("uts")}, "nsenter: join net namespace: invalid argument"},
+		{"fd below 3", "sync=3 ns_mnt=1", nil, "nsenter: join mnt namespace: bad file descriptor"},
+		{"bad value", "sync=3 ns_net=4x", nil, "nsenter: read the bootstrap: invalid argument"},
+		{"no equals", "sync=3 ns_net", nil, "nsenter: read the bootstrap: invalid argument"},
+		{"too long", "sync=3 flags=1234567890123456789", nil, "nsenter: read the bootstrap: invalid argument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err, p := runConstructor(t, tc.boot, tc.extra...)
+			ps, _ := p.Wait()
+			if tc.want == "" {
+				if err != nil || rep.Pid != 0 {
+					t.Fatalf("report %+v, %v; want success for the child itself", rep, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+			if ps == nil || ps.ExitCode() != 1 {
+				t.Errorf("child exited %v, want 1", ps)
+			}
+		})
+	}
+}
+
+// TestConstructorForks: with a pid namespace to join, the constructor
+// forks a sibling (our child, CLONE_PARENT), reports its pid and exits 0.
+func TestConstructorForks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: joins a pid namespace")
+	}
+	pidns, err := os.Open("/proc/self/ns/pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pidns.Close()
+	boot := &bootstrap{Sync: 3}
+	boot.NS[nsIndex(configs.NEWPID)] = 4
+	rep, err, first := runConstructor(t, boot.encode(), pidns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, werr := first.Wait()
+	if werr != nil || !ps.Success() {
+		t.Fatalf("the forking child: %v %v, want exit 0", ps, werr)
+	}
+	if rep.Pid <= 0 || int(rep.Pid) == first.Pid {
+		t.Fatalf("reported pid %d (first child %d): want the forked one", rep.Pid, first.Pid)
+	}
+	// Ours to reap: it fails in Go (the socket is gone) and exits.
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(int(rep.Pid), &ws, 0, nil); err != nil {
+		t.Fatalf("wait for the forked process %d: %v (not our child?)", rep.Pid, err)
+	}
+	if ws.Exited() && ws.ExitStatus() == 0 {
+		t.Errorf("the forked process exited 0 without a parent to talk to")
+	}
+}
+
+// TestBootstrapNamesInC: every name the C table reads is one the Go
+// encoder writes (a renamed field cannot silently stop reaching C).
+func TestBootstrapNamesInC(t *testing.T) {
+	src, err := os.ReadFile("nsenter/nsenter.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, f := range (&bootstrap{}).ints() {
+		known[f.name] = true
+	}
+	c := string(src)
+	for _, name := range []string{"sync", "flags"} {
+		if !strings.Contains(c, `"`+name+`"`) {
+			t.Errorf("nsenter.c does not read %q", name)
+		}
+	}
+	for i, ns := range nsOrder {
+		name := "ns_" + string(ns)
+		at := strings.Index(c, `"`+name+`"`)
+		if at < 0 || !known[name] {
+			t.Fatalf("%s: in nsenter.c %v, in Go %v", name, at >= 0, known[name])
+		}
+		if i > 0 && at < strings.Index(c, `"ns_`+string(nsOrder[i-1])+`"`) {
+			t.Errorf("nsenter.c joins %s before %s: not nsOrder", ns, nsOrder[i-1])
+		}
+	}
+	for _, want := range []string{"FLAG_DUMPABLE 0x" + strconv.FormatInt(int64(bootDumpable), 16), "REPORT_MAGIC 0x" + strconv.FormatInt(bootMagic, 16)} {
+		if !strings.Contains(c, want) {
+			t.Errorf("nsenter.c lacks %q (sync.go's value)", want)
+		}
+	}
+}
