@@ -11,8 +11,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/configs"
-	"github.com/hullrt/hull/libct/landlock"
 	"github.com/hullrt/hull/libct/nsenter"
 	"github.com/hullrt/hull/libct/rootfs"
 )
@@ -133,24 +133,24 @@ func (in *initProc) run() error {
 			return stage("console", err)
 		}
 	}
-	if err := in.setupProcess(); err != nil {
+	prog, err := finalProgram(programInput{
+		proc:     in.proc,
+		seccomp:  in.ic.Seccomp != nil,
+		notify:   in.ic.Seccomp != nil && in.ic.Seccomp.Notify(),
+		preserve: in.boot.Preserve,
+		lastCap:  capabilities.Last(),
+	})
+	if err != nil {
 		return err
 	}
-	path, err := lookPath(in.proc.Args[0], in.proc.Env)
-	if err != nil {
-		return stage("exec", err)
-	}
-	if in.ic.Seccomp != nil && in.ic.Seccomp.Notify() {
-		// The listener fd must reach the agent through the parent, which
-		// is gone after ready: load a NOTIFY filter now (runc does too).
-		if err := loadSeccomp(in); err != nil {
-			return err
-		}
-	}
-	if err := closeExtraFds(3 + in.boot.Preserve); err != nil {
-		return stage("close fds", err)
-	}
-	// Keep only what exec needs; the parent's death no longer matters.
+	return runProgram(liveSys{in}, prog, in.proc.Args, in.proc.Env)
+}
+
+// sendReady is the final program's ready step: init is set up. The
+// parent's death no longer matters; the parent learns that init is ready
+// and goes away. Init of a new container then waits for start and runs
+// the startContainer hooks.
+func (in *initProc) sendReady() error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return stage("pdeathsig", err)
 	}
@@ -159,33 +159,23 @@ func (in *initProc) run() error {
 	}
 	in.ready = true
 	in.sock.Close()
-	if in.ic.Mode == modeInit {
-		if err := waitExecFifo(in.fifoFd); err != nil {
-			return stage("wait for start", err)
-		}
-		if h := in.cfg.Hooks; h != nil && len(h.StartContainer) > 0 {
-			var st specs.State
-			if err := json.Unmarshal(in.ic.HookState, &st); err == nil {
-				st.Status = specs.StateCreated
-				st.Pid = os.Getpid()
-				if err := runHooks("startContainer", h.StartContainer, &st); err != nil {
-					return stage("startContainer hooks", err)
-				}
+	if in.ic.Mode != modeInit {
+		return nil
+	}
+	if err := waitExecFifo(in.fifoFd); err != nil {
+		return stage("wait for start", err)
+	}
+	if h := in.cfg.Hooks; h != nil && len(h.StartContainer) > 0 {
+		var st specs.State
+		if err := json.Unmarshal(in.ic.HookState, &st); err == nil {
+			st.Status = specs.StateCreated
+			st.Pid = os.Getpid()
+			if err := runHooks("startContainer", h.StartContainer, &st); err != nil {
+				return stage("startContainer hooks", err)
 			}
 		}
 	}
-	if err := in.finalSecurity(); err != nil {
-		return err
-	}
-	// Last before execve, after seccomp: none of hull's setup is confined.
-	if err := landlock.Apply(in.proc.Landlock, os.Stderr); err != nil {
-		return stage("landlock", err)
-	}
-	if err := setRlimits(in.proc.Rlimits); err != nil {
-		return stage("rlimits", err)
-	}
-	err = unix.Exec(path, in.proc.Args, in.proc.Env)
-	return stage("exec", fmt.Errorf("exec %s: %w", path, err))
+	return nil
 }
 
 // setupContainer builds the container around init: namespaces created

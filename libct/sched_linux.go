@@ -26,11 +26,11 @@ var (
 	}
 )
 
-// setScheduler applies process.scheduler with sched_setattr(2).
-func setScheduler(s *specs.Scheduler) error {
+// schedAttr turns process.scheduler into sched_setattr(2)'s argument.
+func schedAttr(s *specs.Scheduler) (*unix.SchedAttr, error) {
 	policy, ok := schedPolicies[s.Policy]
 	if !ok {
-		return fmt.Errorf("unknown policy %q", s.Policy)
+		return nil, fmt.Errorf("unknown policy %q", s.Policy)
 	}
 	attr := &unix.SchedAttr{
 		Policy:   policy,
@@ -43,26 +43,28 @@ func setScheduler(s *specs.Scheduler) error {
 	for _, f := range s.Flags {
 		bit, ok := schedFlagBits[f]
 		if !ok {
-			return fmt.Errorf("unknown flag %q", f)
+			return nil, fmt.Errorf("unknown flag %q", f)
 		}
 		attr.Flags |= bit
 	}
-	if err := unix.SchedSetAttr(0, attr, 0); err != nil {
-		return fmt.Errorf("sched_setattr %s: %w", s.Policy, err)
-	}
-	return nil
+	return attr, nil
 }
 
-// setIOPriority applies process.ioPriority with ioprio_set(2).
-func setIOPriority(p *specs.LinuxIOPriority) error {
+// ioprioValue turns process.ioPriority into ioprio_set(2)'s value.
+func ioprioValue(p *specs.LinuxIOPriority) (int, error) {
 	class, ok := ioprioClasses[p.Class]
 	if !ok {
-		return fmt.Errorf("unknown class %q", p.Class)
+		return 0, fmt.Errorf("unknown class %q", p.Class)
 	}
-	const ioprioWhoProcess, ioprioClassShift = 1, 13
-	prio := class<<ioprioClassShift | p.Priority
+	const ioprioClassShift = 13
+	return class<<ioprioClassShift | p.Priority, nil
+}
+
+// setIOPriority sets the calling process's I/O priority (ioprio_set(2)).
+func setIOPriority(prio int) error {
+	const ioprioWhoProcess = 1
 	if _, _, e := unix.RawSyscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, uintptr(prio)); e != 0 {
-		return fmt.Errorf("ioprio_set %s %d: %w", p.Class, p.Priority, e)
+		return fmt.Errorf("ioprio_set %#x: %w", prio, e)
 	}
 	return nil
 }
@@ -70,6 +72,18 @@ func setIOPriority(p *specs.LinuxIOPriority) error {
 // setCPUAffinity pins the calling thread (the one that will execve) to the
 // CPUs of a list like "0-3,7".
 func setCPUAffinity(list string) error {
+	set, err := parseCPUList(list)
+	if err != nil {
+		return err
+	}
+	if err := unix.SchedSetaffinity(0, set); err != nil {
+		return fmt.Errorf("sched_setaffinity %s: %w", list, err)
+	}
+	return nil
+}
+
+// parseCPUList parses a CPU list like "0-3,7".
+func parseCPUList(list string) (*unix.CPUSet, error) {
 	var set unix.CPUSet
 	set.Zero()
 	for _, part := range strings.Split(list, ",") {
@@ -80,12 +94,12 @@ func setCPUAffinity(list string) error {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
 		if err != nil {
-			return fmt.Errorf("cpu list %q: %w", list, err)
+			return nil, fmt.Errorf("cpu list %q: %w", list, err)
 		}
 		b := a
 		if isRange {
 			if b, err = strconv.Atoi(hi); err != nil || b < a {
-				return fmt.Errorf("cpu list %q: bad range %q", list, part)
+				return nil, fmt.Errorf("cpu list %q: bad range %q", list, part)
 			}
 		}
 		for cpu := a; cpu <= b; cpu++ {
@@ -93,10 +107,7 @@ func setCPUAffinity(list string) error {
 		}
 	}
 	if set.Count() == 0 {
-		return fmt.Errorf("cpu list %q is empty", list)
+		return nil, fmt.Errorf("cpu list %q is empty", list)
 	}
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		return fmt.Errorf("sched_setaffinity %s: %w", list, err)
-	}
-	return nil
+	return &set, nil
 }

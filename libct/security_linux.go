@@ -57,20 +57,16 @@ func compileSeccomp(dir string, s *specs.LinuxSeccomp) (*seccomp.Filter, error) 
 	return f, nil
 }
 
-// applyLSMLabels sets the AppArmor profile and SELinux label that the
+// applyLSMLabel sets the AppArmor profile or SELinux label (lsm) that the
 // kernel applies at execve, through verified procfs handles.
-func applyLSMLabels(p *configs.Process) error {
-	if p.ApparmorProfile != "" {
-		if err := apparmor.ApplyProfile(p.ApparmorProfile); err != nil {
-			return stage("apparmor", err)
-		}
+func applyLSMLabel(lsm, label string) error {
+	switch lsm {
+	case "apparmor":
+		return stage("apparmor", apparmor.ApplyProfile(label))
+	case "selinux":
+		return stage("selinux", selinux.SetExecLabel(label))
 	}
-	if p.SelinuxLabel != "" {
-		if err := selinux.SetExecLabel(p.SelinuxLabel); err != nil {
-			return stage("selinux", err)
-		}
-	}
-	return nil
+	return fmt.Errorf("unknown LSM %q", lsm)
 }
 
 // loadSeccomp loads the compiled filter. A filter with SCMP_ACT_NOTIFY

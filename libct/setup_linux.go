@@ -12,104 +12,101 @@ import (
 
 	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/landlock"
 )
 
-// setupProcess gives the process its credentials and security context,
-// in the order the kernel needs: procfs writes and LSM exec labels while
-// still privileged, the bounding set before setuid, the other capability
-// sets after it, and seccomp last (see finalSecurity).
-func (in *initProc) setupProcess() error {
-	p := in.proc
-	if p.OOMScoreAdj != nil {
-		if err := writeProcFile("self/oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
-			return stage("oom_score_adj", err)
-		}
-	}
-	if p.Scheduler != nil {
-		if err := setScheduler(p.Scheduler); err != nil {
-			return stage("scheduler", err)
-		}
-	}
-	if p.IOPriority != nil {
-		if err := setIOPriority(p.IOPriority); err != nil {
-			return stage("ioPriority", err)
-		}
-	}
-	if a := p.ExecCPUAffinity; a != nil && a.Final != "" {
-		if err := setCPUAffinity(a.Final); err != nil {
-			return stage("execCPUAffinity", err)
-		}
-	}
-	if err := applyLSMLabels(p); err != nil {
-		return err
-	}
-	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return stage("no_new_privs", err)
-		}
-	}
-	if !p.NoNewPrivileges {
-		// Without no_new_privs loading a filter needs CAP_SYS_ADMIN, which
-		// the process may be about to lose: load it now.
-		if err := loadSeccomp(in); err != nil {
-			return err
-		}
-	}
-	if err := capabilities.ApplyBounding(p.Capabilities); err != nil {
-		return stage("capabilities", err)
-	}
-	if err := setCredentials(p); err != nil {
-		return stage("setuid", err)
-	}
-	if err := capabilities.Apply(p.Capabilities); err != nil {
-		return stage("capabilities", err)
-	}
-	// runc's default umask when the config has none, rather than
-	// whatever hull was started with.
-	umask := 0o022
-	if p.Umask != nil {
-		umask = int(*p.Umask)
-	}
-	unix.Umask(umask)
-	p.Env = withHome(p.Env, p.UID)
-	if err := chdirVerified(p.Cwd); err != nil {
-		return stage("cwd", err)
+// liveSys is finalSys on the real kernel, for the calling thread of
+// `hull init` (locked: capabilities, credentials, seccomp and LSM exec
+// labels belong to the thread that calls execve).
+type liveSys struct{ in *initProc }
+
+func (liveSys) writeProc(rel, data string) error { return writeProcFile(rel, data) }
+
+func (liveSys) schedSetattr(attr *unix.SchedAttr) error {
+	if err := unix.SchedSetAttr(0, attr, 0); err != nil {
+		return fmt.Errorf("sched_setattr policy %d: %w", attr.Policy, err)
 	}
 	return nil
 }
 
-// finalSecurity runs right before execve: with no_new_privs the seccomp
-// filter is loaded as late as possible, so that none of hull's own setup
-// is filtered.
-func (in *initProc) finalSecurity() error {
-	if in.proc.NoNewPrivileges {
-		return loadSeccomp(in)
+func (liveSys) ioprioSet(prio int) error { return setIOPriority(prio) }
+
+func (liveSys) setAffinity(set *unix.CPUSet) error {
+	if err := unix.SchedSetaffinity(0, set); err != nil {
+		return fmt.Errorf("sched_setaffinity: %w", err)
 	}
 	return nil
 }
 
-// setCredentials switches to the process's groups, gid and uid on this
-// thread (raw syscalls: the thread that calls execve is what counts),
-// keeping the permitted capabilities across the uid change.
-func setCredentials(p *configs.Process) error {
-	gids := make([]int, len(p.AdditionalGids))
-	for i, g := range p.AdditionalGids {
-		gids[i] = int(g)
-	}
+func (liveSys) lsmExecLabel(lsm, label string) error { return applyLSMLabel(lsm, label) }
+
+func (liveSys) noNewPrivs() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }
+
+func (s liveSys) loadSeccomp() error { return loadSeccomp(s.in) }
+
+func (liveSys) dropBounding(keep uint64, last int) error {
+	return capabilities.DropBounding(keep, last)
+}
+
+// setgroups, setresgid and setresuid act on this thread only (raw
+// syscalls: the thread that calls execve is what counts).
+func (liveSys) setgroups(gids []int) error {
 	if err := unix.Setgroups(gids); err != nil && !(errors.Is(err, unix.EPERM) && len(gids) == 0) {
 		return fmt.Errorf("setgroups %v: %w", gids, err)
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(p.GID), uintptr(p.GID), uintptr(p.GID)); e != 0 {
-		return fmt.Errorf("setresgid %d: %w", p.GID, e)
+	return nil
+}
+
+func (liveSys) setresgid(gid int) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); e != 0 {
+		return fmt.Errorf("setresgid %d: %w", gid, e)
 	}
-	if err := capabilities.KeepCapsForSetuid(); err != nil {
-		return err
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(p.UID), uintptr(p.UID), uintptr(p.UID)); e != 0 {
-		return fmt.Errorf("setresuid %d: %w", p.UID, e)
+	return nil
+}
+
+func (liveSys) keepCaps(on bool) error {
+	if on {
+		return capabilities.KeepCapsForSetuid()
 	}
 	return capabilities.ClearKeepCaps()
 }
+
+func (liveSys) setresuid(uid int) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
+		return fmt.Errorf("setresuid %d: %w", uid, e)
+	}
+	return nil
+}
+
+func (liveSys) capset(eff, perm, inh uint64) error { return capabilities.SetCaps(eff, perm, inh) }
+
+func (liveSys) ambient(amb uint64, last int) error { return capabilities.SetAmbient(amb, last) }
+
+func (liveSys) umask(mask int) { unix.Umask(mask) }
+
+func (liveSys) passwdHome(uid uint32) string { return passwdHome("/etc/passwd", uid) }
+
+func (liveSys) chdir(dir string) error { return chdirVerified(dir) }
+
+func (liveSys) closeFds(first int) error { return closeExtraFds(first) }
+
+func (liveSys) lookPath(file string, env []string) (string, error) { return lookPath(file, env) }
+
+func (s liveSys) ready() error { return s.in.sendReady() }
+
+// landlock applies process.landlock; notes about what best effort skips go
+// to the process's stderr (the parent is gone by then).
+func (liveSys) landlock(l *configs.Landlock) error { return landlock.Apply(l, os.Stderr) }
+
+func (liveSys) setrlimit(resource int, soft, hard uint64) error {
+	lim := unix.Rlimit{Cur: soft, Max: hard}
+	if err := unix.Prlimit(0, resource, &lim, nil); err != nil {
+		return fmt.Errorf("setrlimit %s: %w", rlimitName(resource), err)
+	}
+	return nil
+}
+
+func (liveSys) execve(path string, args, env []string) error { return unix.Exec(path, args, env) }
 
 // chdirVerified changes into cwd and checks that the result is inside the
 // container's root: a cwd of /proc/self/fd/N naming a leaked host
@@ -164,18 +161,6 @@ func closeExtraFds(first int) error {
 	return d.Close()
 }
 
-// setRlimits applies the rlimits right before execve: a low RLIMIT_NOFILE
-// or RLIMIT_AS would otherwise break hull's own setup.
-func setRlimits(rl []configs.Rlimit) error {
-	for _, r := range rl {
-		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, r.Type, &lim, nil); err != nil {
-			return fmt.Errorf("setrlimit %s: %w", rlimitName(r.Type), err)
-		}
-	}
-	return nil
-}
-
 func rlimitName(t int) string {
 	names := map[int]string{
 		unix.RLIMIT_AS: "RLIMIT_AS", unix.RLIMIT_CORE: "RLIMIT_CORE", unix.RLIMIT_CPU: "RLIMIT_CPU",
@@ -227,17 +212,6 @@ func checkExecutable(p string) error {
 		return unix.EISDIR
 	}
 	return unix.Access(p, unix.X_OK)
-}
-
-// withHome adds HOME, as runc does, when the process's environment has
-// none: the user's home from the container's /etc/passwd, or "/".
-func withHome(env []string, uid uint32) []string {
-	for _, e := range env {
-		if strings.HasPrefix(e, "HOME=") {
-			return env
-		}
-	}
-	return append(env, "HOME="+passwdHome("/etc/passwd", uid))
 }
 
 // passwdHome looks uid up in a passwd file of the container's. The file is

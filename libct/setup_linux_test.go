@@ -45,8 +45,11 @@ func TestWithHome(t *testing.T) {
 		t.Errorf("symlinked passwd followed: %q", got)
 	}
 	env := []string{"HOME=/x", "A=b"}
-	if got := withHome(env, 0); !slices.Equal(got, env) {
-		t.Errorf("withHome replaced an explicit HOME: %v", got)
+	if got := withDefaultHome(env, func() string { return "/root" }); !slices.Equal(got, env) {
+		t.Errorf("withDefaultHome replaced an explicit HOME: %v", got)
+	}
+	if got := withDefaultHome([]string{"A=b"}, func() string { return "/root" }); !slices.Equal(got, []string{"A=b", "HOME=/root"}) {
+		t.Errorf("withDefaultHome without HOME: %v", got)
 	}
 }
 

@@ -3,15 +3,20 @@
 // kernel's uid-change rules require, and maps capability names to the
 // kernel's CAP_* numbers.
 //
-// The container's init calls, on one locked OS thread (capabilities are
-// per-thread, see capabilities(7)):
+// Compute turns the config's lists into bit masks (pure); the container's
+// init then applies them, on one locked OS thread (capabilities are
+// per-thread, see capabilities(7)), as steps of its final-stage program
+// (libct/final_linux.go), whose ordering rules are unit-tested:
 //
-//	ApplyBounding(c)          // PR_CAPBSET_DROP, needs CAP_SETPCAP: before setuid
+//	DropBounding(s.Bounding)  // PR_CAPBSET_DROP, needs CAP_SETPCAP: before setuid
 //	KeepCapsForSetuid()       // PR_SET_KEEPCAPS 1: permitted survives 0 -> non-0
 //	setgroups/setresgid/setresuid
 //	ClearKeepCaps()           // PR_SET_KEEPCAPS 0
-//	Apply(c)                  // capset(E, P, I), then ambient (cleared first)
+//	SetCaps(E, P, I)          // one capset
+//	SetAmbient(s.Ambient)     // cleared first, then raised
 //	... execve
+//
+// ApplyBounding and Apply do the same from a config in one call.
 //
 // Inheritable capabilities are only ever the ones the config lists: nothing
 // here adds them implicitly (CVE-2022-29162, where `runc exec --cap` made
@@ -22,6 +27,8 @@ package capabilities
 import (
 	"fmt"
 	"slices"
+
+	"github.com/hullrt/hull/libct/configs"
 )
 
 // capNames is indexed by the kernel's CAP_* number (include/uapi/linux/capability.h).
@@ -116,4 +123,67 @@ func FromNames(names []string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// set is a 64-bit capability set as capget(2)/capset(2) take it.
+type set uint64
+
+// toSet converts CAP_* numbers to a set. Numbers the kernel does not know
+// (above Last) are left out, as runc does with a warning: a config written
+// for a newer kernel still runs. Numbers that can never be capabilities are
+// an error.
+func toSet(what string, caps []int, last int) (set, error) {
+	var s set
+	for _, c := range caps {
+		if c < 0 || c >= maxBits {
+			return 0, fmt.Errorf("%s capabilities: %d is not a capability number", what, c)
+		}
+		if c > last {
+			continue
+		}
+		s |= 1 << uint(c)
+	}
+	return s, nil
+}
+
+func (s set) has(c int) bool { return s&(1<<uint(c)) != 0 }
+
+// Sets are the five capability sets of a process as bit masks (bit n is
+// capability n), ready for the kernel.
+type Sets struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+// Compute converts c's names-turned-numbers to bit masks, for a kernel
+// whose last capability is last (see Last). It is pure: the container's
+// init computes the sets before it applies them (DropBounding, SetCaps,
+// SetAmbient). A nil c is every set empty.
+//
+// Inheritable is exactly c.Inheritable, never widened (CVE-2022-29162).
+// An ambient capability that is not also permitted and inheritable cannot
+// be raised (the kernel refuses); it is left out, as runc does, because
+// runc's own example config lists ambient capabilities without
+// inheritable ones.
+func Compute(c *configs.Capabilities, last int) (Sets, error) {
+	if c == nil {
+		c = &configs.Capabilities{}
+	}
+	var s Sets
+	for _, f := range []struct {
+		what string
+		in   []int
+		out  *uint64
+	}{
+		{"bounding", c.Bounding, &s.Bounding}, {"effective", c.Effective, &s.Effective},
+		{"permitted", c.Permitted, &s.Permitted}, {"inheritable", c.Inheritable, &s.Inheritable},
+		{"ambient", c.Ambient, &s.Ambient},
+	} {
+		set, err := toSet(f.what, f.in, last)
+		if err != nil {
+			return Sets{}, err
+		}
+		*f.out = uint64(set)
+	}
+	s.Ambient &= s.Permitted & s.Inheritable
+	return s, nil
 }

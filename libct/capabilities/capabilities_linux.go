@@ -40,44 +40,23 @@ var lastCap = sync.OnceValue(func() int {
 	return n
 })
 
-// set is a 64-bit capability set as capget(2)/capset(2) take it.
-type set uint64
-
-// toSet converts CAP_* numbers to a set. Numbers the kernel does not know
-// (above Last) are left out, as runc does with a warning: a config written
-// for a newer kernel still runs. Numbers that can never be capabilities are
-// an error.
-func toSet(what string, caps []int, last int) (set, error) {
-	var s set
-	for _, c := range caps {
-		if c < 0 || c >= maxBits {
-			return 0, fmt.Errorf("%s capabilities: %d is not a capability number", what, c)
-		}
-		if c > last {
-			continue
-		}
-		s |= 1 << uint(c)
-	}
-	return s, nil
-}
-
-func (s set) has(c int) bool { return s&(1<<uint(c)) != 0 }
-
 // ApplyBounding drops from the calling thread's bounding set every
 // capability not listed in c.Bounding (PR_CAPBSET_DROP). It needs
 // CAP_SETPCAP in the effective set, so it must run before setuid drops the
 // effective set. A nil c drops everything.
 func ApplyBounding(c *configs.Capabilities) error {
-	if c == nil {
-		c = &configs.Capabilities{}
-	}
-	last := Last()
-	keep, err := toSet("bounding", c.Bounding, last)
+	s, err := Compute(c, Last())
 	if err != nil {
 		return err
 	}
+	return DropBounding(s.Bounding, Last())
+}
+
+// DropBounding drops every capability up to last that keep does not hold
+// from the calling thread's bounding set (see ApplyBounding).
+func DropBounding(keep uint64, last int) error {
 	for n := 0; n <= last; n++ {
-		if keep.has(n) {
+		if set(keep).has(n) {
 			continue
 		}
 		in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0)
@@ -115,49 +94,37 @@ func ClearKeepCaps() error {
 }
 
 // Apply sets the calling thread's effective, permitted and inheritable sets
-// to exactly what c lists (one capset(2)), then clears the ambient set and
-// raises each listed ambient capability (PR_CAP_AMBIENT_RAISE). Call it
-// after setresuid. A nil c clears every set.
-//
-// Inheritable is never widened beyond c.Inheritable (CVE-2022-29162). An
-// ambient capability that is not also permitted and inheritable cannot be
-// raised (the kernel refuses); it is left out, as runc does, because runc's
-// own example config lists ambient capabilities without inheritable ones.
+// to exactly what c lists (SetCaps), then its ambient set (SetAmbient).
+// Call it after setresuid. A nil c clears every set.
 func Apply(c *configs.Capabilities) error {
-	if c == nil {
-		c = &configs.Capabilities{}
-	}
-	last := Last()
-	eff, err := toSet("effective", c.Effective, last)
+	s, err := Compute(c, Last())
 	if err != nil {
 		return err
 	}
-	perm, err := toSet("permitted", c.Permitted, last)
-	if err != nil {
+	if err := SetCaps(s.Effective, s.Permitted, s.Inheritable); err != nil {
 		return err
 	}
-	inh, err := toSet("inheritable", c.Inheritable, last)
-	if err != nil {
-		return err
-	}
-	amb, err := toSet("ambient", c.Ambient, last)
-	if err != nil {
-		return err
-	}
-	// A capability hull itself does not hold (outside its bounding set,
-	// like CAP_SYS_RESOURCE in some sandboxes) cannot be granted: it is
-	// left out, as the spec asks (a warning, not a failure; the parent
-	// logs it, see Ungrantable).
+	return SetAmbient(s.Ambient, Last())
+}
+
+// SetCaps sets the calling thread's effective, permitted and inheritable
+// sets with one capset(2). A capability the thread does not hold itself
+// (outside hull's bounding set, like CAP_SYS_RESOURCE in some sandboxes)
+// cannot be granted: it is left out, as the spec asks (a warning, not a
+// failure; the parent logs it, see Ungrantable).
+func SetCaps(eff, perm, inh uint64) error {
 	_, curPerm, curInh, err := capget()
 	if err != nil {
 		return err
 	}
-	eff &= curPerm
-	perm &= curPerm
-	inh &= curPerm | curInh
-	if err := capset(eff, perm, inh); err != nil {
-		return err
-	}
+	e, p, i := set(eff)&curPerm, set(perm)&curPerm, set(inh)&(curPerm|curInh)
+	return capset(e, p, i)
+}
+
+// SetAmbient clears the calling thread's ambient set and raises each
+// capability of amb (PR_CAP_AMBIENT_RAISE), which must be permitted and
+// inheritable by then (Compute sees to it).
+func SetAmbient(amb uint64, last int) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		// EINVAL: kernel before 4.3 has no ambient set.
 		if errors.Is(err, unix.EINVAL) && amb == 0 {
@@ -166,7 +133,7 @@ func Apply(c *configs.Capabilities) error {
 		return fmt.Errorf("prctl PR_CAP_AMBIENT_CLEAR_ALL: %w", err)
 	}
 	for n := 0; n <= last; n++ {
-		if !amb.has(n) || !perm.has(n) || !inh.has(n) {
+		if !set(amb).has(n) {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0); err != nil {

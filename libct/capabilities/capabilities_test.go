@@ -3,6 +3,8 @@ package capabilities
 import (
 	"strings"
 	"testing"
+
+	"github.com/hullrt/hull/libct/configs"
 )
 
 func TestFromName(t *testing.T) {
@@ -70,5 +72,38 @@ func TestFromNames(t *testing.T) {
 	}
 	if _, err := FromNames([]string{"CAP_KILL", "CAP_NOPE"}); err == nil || !strings.Contains(err.Error(), `"CAP_NOPE"`) {
 		t.Fatalf("FromNames with unknown name: err = %v", err)
+	}
+}
+
+func TestCompute(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    *configs.Capabilities
+		last int
+		want Sets
+		err  string
+	}{
+		{"nil is empty", nil, 40, Sets{}, ""},
+		{"each set as listed", &configs.Capabilities{Bounding: []int{0, 21}, Effective: []int{21}, Permitted: []int{0, 21}, Inheritable: []int{0}},
+			40, Sets{Bounding: 1 | 1<<21, Effective: 1 << 21, Permitted: 1 | 1<<21, Inheritable: 1}, ""},
+		{"inheritable never widened", &configs.Capabilities{Permitted: []int{5}, Effective: []int{5}}, 40, Sets{Permitted: 1 << 5, Effective: 1 << 5}, ""},
+		{"ambient needs permitted and inheritable", &configs.Capabilities{Permitted: []int{1, 2}, Inheritable: []int{2, 3}, Ambient: []int{1, 2, 3}},
+			40, Sets{Permitted: 6, Inheritable: 12, Ambient: 4}, ""},
+		{"above the kernel's last: left out", &configs.Capabilities{Bounding: []int{38, 40}}, 39, Sets{Bounding: 1 << 38}, ""},
+		{"not a capability number", &configs.Capabilities{Effective: []int{64}}, 40, Sets{}, "effective capabilities: 64"},
+		{"negative", &configs.Capabilities{Ambient: []int{-1}}, 40, Sets{}, "ambient capabilities: -1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Compute(tc.c, tc.last)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Compute = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
 	}
 }
