@@ -52,7 +52,8 @@ func (c *Container) Resume() error {
 
 // Update applies r to the running container's cgroup and stores it, so
 // that later updates and `state` see it. r replaces the stored resources
-// as a whole: the caller merges (see MergeResources).
+// as a whole: the caller merges (the CLI's update command, mergeResources
+// in update.go).
 func (c *Container) Update(r *specs.LinuxResources) error {
 	unlock, err := lockDir(c.dir)
 	if err != nil {

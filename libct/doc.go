@@ -3,30 +3,94 @@
 // process, and the protocol between them. The CLI at the repository root
 // only parses flags and calls it.
 //
-// # Creating a container
+// # Starting a process: one launcher
 //
-// Create makes the state directory (config.json, then state.json, each
-// written by temp file and rename; exec.fifo), the cgroup, and starts `/proc/self/exe init` with
-// the new namespaces as clone flags (exec.Cmd's SysProcAttr; uid/gid maps
-// written by the parent). Namespaces given by path are joined without
-// runc's 1,200-line nsexec.c:
+// Create (a new container's init) and Exec (a process joining a running
+// container) both start `/proc/self/exe init` through launch.start
+// (process_linux.go), in three steps, and kill and reap the child inside
+// if any of them fails:
 //
-//   - pid: setns on a locked thread of the parent, which then forks the
-//     child (setns(CLONE_NEWPID) only changes where that thread's children
-//     go); the thread is thrown away.
-//   - user, mnt, time: setns needs a single-threaded caller, so a C
-//     constructor in libct/nsenter (about 80 lines) joins them in the child
-//     before the Go runtime starts; net, ipc, uts and cgroup go there too so
-//     that every join happens in one place, user namespace first.
+//  1. command: hull's sealed binary (selfExe), the sync socketpair, the
+//     fds the child needs and the bootstrap that numbers them (sync.go).
+//     What differs between the two is a launchKind (launch_linux.go):
+//     initLaunch gives new namespaces as clone flags (exec.Cmd's
+//     SysProcAttr; uid/gid maps written by the parent, or by
+//     newuidmap/newgidmap once the child exists), the exec FIFO and the
+//     idmapped mount sources; execLaunch joins every namespace of the
+//     container's init.
+//  2. spawn and cgroup: the child's C constructor (libct/nsenter, about
+//     170 lines) reports first; then the child is moved into its cgroup
+//     (a new one, with the container's resources, for init; the existing
+//     one for exec).
+//  3. protocol: the parent sends the config over the socket, runs the
+//     prestart and createRuntime hooks when the child asks, and returns
+//     once the child is ready. Every error from the child carries the
+//     stage it failed in.
+//
+// Namespaces given by path (and all of init's, for exec) are opened by
+// the parent and handed over as fds. They are joined without runc's
+// 1,200-line nsexec.c:
+//
+//   - user, mnt, time: setns needs a single-threaded caller, so the C
+//     constructor joins them in the child before the Go runtime starts;
+//     net, ipc, uts and cgroup go there too so that every join happens in
+//     one place, user namespace first.
+//   - pid: setns(CLONE_NEWPID) only changes where the caller's children
+//     go. A root parent joins on a locked thread that then forks the
+//     child and is thrown away; a non-root parent cannot (it has no
+//     CAP_SYS_ADMIN in its own user namespace), so the constructor joins
+//     it after the user namespace and forks the process that goes on
+//     (CLONE_PARENT, its pid in the report).
 //   - new cgroup and time namespaces are unshared by init itself: the
 //     cgroup one once init is in its cgroup (so that is the namespace's
 //     root), the time one so that the offsets are written before execve
 //     moves the process into it.
 //
-// Parent and child then talk over a socketpair (see sync.go for the table
-// of messages): the parent sends the configs.Config, runs the prestart and
-// createRuntime hooks when the child asks, and returns once the child is
-// ready. Every error from the child carries the stage it failed in.
+// # The final stage
+//
+// Once the container is set up (or, for exec, the namespaces joined),
+// init runs the final-stage program (final_linux.go): an ordered list of
+// typed steps -- procfs writes, scheduling, LSM exec labels,
+// no_new_privs, seccomp, the capability sets and credentials, umask,
+// cwd, closing fds, resolving args[0], ready, rlimits, execve -- that
+// finalProgram builds from the process config alone, checkProgram holds
+// to the ordering rules (bounding set before setuid, no_new_privs before
+// seccomp, seccomp last with no_new_privs, rlimits and execve last, ...),
+// and runProgram executes through finalSys, a small syscall seam.
+//
+// # The final-stage program in C (the contract for a later phase)
+//
+// Exec without a second Go boot, and a light init, will run the same
+// program from the C constructor instead of from Go. Nothing in the
+// program needs Go: finalProgram is pure, so the parent builds it (it
+// knows the process, the compiled filter, the preserved fds and the
+// kernel's last capability) and checks it with checkProgram before it
+// sends it. How it will travel:
+//
+//   - A bootstrap flag tells the constructor to run the program itself and
+//     never return to Go. After its bootReport, the constructor reads one
+//     binary message from the sync socket: a header (magic "HFP1", step
+//     count, total length; the constructor refuses more than 256 steps or
+//     4 MiB) and one record per step in order: u16 op (the opCode values,
+//     which are therefore frozen), u16 number of strings, u32 payload
+//     length, u64 num, u64 num2, then the ids as u64s and the strings as
+//     u32 length + bytes (no NUL inside; the constructor copies each into
+//     its own NUL-terminated buffer). Args and env travel with opExecve,
+//     the BPF program (struct sock_filter array) and its seccomp(2) flags
+//     with opSeccomp, a sched_attr and a CPU mask as fixed-size payloads.
+//   - The constructor executes the records strictly in order, never
+//     reorders or skips one, and stops at the first failure with a report
+//     naming the step's index and errno; the parent, which holds the
+//     program, names the stage (stageOf). opReady is a report with no
+//     error; a NOTIFY filter's listener fd is reported by number for the
+//     parent's pidfd_getfd, as seccompFd is today.
+//   - What Go does today that C must do the same way: procfs writes and
+//     LSM attributes through a verified procfs handle (procfs_linux.go:
+//     fstatfs PROC_SUPER_MAGIC, openat2 RESOLVE_BENEATH |
+//     RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), /etc/passwd for HOME
+//     opened O_NOFOLLOW|O_NONBLOCK and read only when a small regular
+//     file, the cwd checked with getcwd, args[0] resolved with the PATH of
+//     the process's env, fds closed as closeExtraFds does.
 //
 // # The exec FIFO
 //

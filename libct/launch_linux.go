@@ -69,19 +69,14 @@ func (k *initLaunch) started(pid int) error {
 	return nil
 }
 
-// place creates the cgroup with the container's resources and moves the
-// child into it.
+// place creates the cgroup, moves the child into it and writes the
+// container's resources (handed to the manager once, at cgroups.New).
 func (k *initLaunch) place(cg cgroups.Manager, pid int) error {
 	if cg == nil {
 		return nil
 	}
 	if err := cg.Apply(pid); err != nil {
-		return fmt.Errorf("cgroup: join: %w", err)
-	}
-	if k.cfg.Cgroup != nil && k.cfg.Cgroup.Resources != nil {
-		if err := cg.Set(k.cfg.Cgroup.Resources); err != nil {
-			return fmt.Errorf("cgroup: %w", err)
-		}
+		return fmt.Errorf("cgroup: %w", err)
 	}
 	return nil
 }

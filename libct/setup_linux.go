@@ -240,25 +240,10 @@ func passwdHome(path string, uid uint32) string {
 	return "/"
 }
 
-// sysctlPath turns a sysctl key into its path under /proc/sys: dots
-// separate directories and a slash stands for a dot inside a name
-// (net.ipv4.conf.eth0/100.rp_filter), as sysctl(8) writes them.
-func sysctlPath(key string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.':
-			return '/'
-		case '/':
-			return '.'
-		}
-		return r
-	}, key)
-}
-
 // writeSysctls writes linux.sysctl through the verified procfs handle.
 func writeSysctls(s map[string]string) error {
 	for k, v := range s {
-		rel := "sys/" + sysctlPath(k)
+		rel := "sys/" + configs.SysctlPath(k)
 		if err := writeProcFile(rel, v); err != nil {
 			return fmt.Errorf("%s=%s: %w", k, v, err)
 		}

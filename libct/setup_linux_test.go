@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/hullrt/hull/libct/configs"
 )
 
 func TestSysctlPath(t *testing.T) {
@@ -13,8 +15,11 @@ func TestSysctlPath(t *testing.T) {
 		{"net.ipv4.ip_forward", "net/ipv4/ip_forward"},
 		{"net.ipv4.conf.eth0/100.rp_filter", "net/ipv4/conf/eth0.100/rp_filter"},
 	} {
-		if got := sysctlPath(tc.key); got != tc.want {
-			t.Errorf("sysctlPath(%q) = %q, want %q", tc.key, got, tc.want)
+		if got := configs.SysctlPath(tc.key); got != tc.want {
+			t.Errorf("SysctlPath(%q) = %q, want %q", tc.key, got, tc.want)
+		}
+		if back := configs.SysctlPath(tc.want); back != tc.key {
+			t.Errorf("SysctlPath(%q) = %q, want %q back", tc.want, back, tc.key)
 		}
 	}
 }

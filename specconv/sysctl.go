@@ -48,15 +48,7 @@ func sysctlName(k string) (string, error) {
 	if sep == "." {
 		return k, nil
 	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.':
-			return '/'
-		case '/':
-			return '.'
-		}
-		return r
-	}, k), nil
+	return configs.SysctlPath(k), nil
 }
 
 // convertSysctl allows only sysctls that belong to a namespace the

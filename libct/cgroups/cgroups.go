@@ -38,9 +38,13 @@ import (
 // container and rebuilt by Load from what State returned, for commands that
 // act on an existing container (kill --all, pause, update, delete).
 type Manager interface {
-	// Apply creates the cgroup if needed and moves pid into it. A pid of 0
-	// or less only creates the cgroup. On failure the directories Apply
-	// created are removed again.
+	// Apply creates the cgroup if needed, moves pid into it, then writes
+	// the resources of the configs.Cgroup given to New: the one place a
+	// new container's resources are handed over (a manager made by Load
+	// has none). A pid of 0 or less only creates the cgroup. When creating
+	// or joining fails, the directories Apply created are removed again;
+	// when writing the resources fails, the cgroup stays with pid in it,
+	// for the caller to kill and Destroy.
 	Apply(pid int) error
 	// Join moves pid into the cgroup, which must exist: it never creates
 	// a directory (exec joins a container's cgroup; if a racing delete
@@ -53,7 +57,7 @@ type Manager interface {
 	// cgroup of initPid (see ExecTarget). It checks the paths and moves
 	// nothing.
 	Exec(sub map[string]string, initPid int) (*ExecTarget, error)
-	// Set writes resources to the cgroup (create and update).
+	// Set writes new resources to an existing cgroup (update).
 	Set(r *specs.LinuxResources) error
 	// Pids returns every process in the cgroup (recursively).
 	Pids() ([]int, error)

@@ -24,7 +24,8 @@ type systemdManager struct {
 	unit, slice, id string
 	fs              Manager
 	v2              bool
-	res             *specs.LinuxResources
+	// res is a new container's resources: the unit's start properties.
+	res *specs.LinuxResources
 	// started is set once this manager started the unit; a manager
 	// rebuilt by Load joins the existing unit instead.
 	started, loaded bool
@@ -57,7 +58,9 @@ func newSystemdAt(root string, c *configs.Cgroup, id string, rootless bool, dial
 	if err != nil {
 		return nil, err
 	}
-	fs, err := newFS(root, &configs.Cgroup{Path: path, Resources: c.Resources}, id, rootless)
+	// The fs manager writes what systemd has no property for; device
+	// rules are systemd's alone (DevicePolicy/DeviceAllow).
+	fs, err := newFS(root, &configs.Cgroup{Path: path, Resources: withoutDevices(c.Resources)}, id, rootless)
 	if err != nil {
 		return nil, err
 	}
@@ -271,31 +274,34 @@ func (m *systemdManager) start(c *systemdDbus.Conn, ps []systemdDbus.Property) e
 	return nil
 }
 
-// Set updates the unit's properties (unless they are the ones the unit was
-// just started with) and writes the files through the fs manager. Device
-// rules are systemd's (DevicePolicy/DeviceAllow) only.
+// Set updates the unit's properties and writes the files through the fs
+// manager (an update: a new container's resources go to systemd as the
+// unit's start properties, and to the files in Apply). Device rules are
+// systemd's (DevicePolicy/DeviceAllow) only.
 func (m *systemdManager) Set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	if !(m.started && r == m.res) {
-		ps, err := resourceProperties(r, m.v2, readProcDevices(r))
-		if err != nil {
-			return fmt.Errorf("systemd unit %s: %w", m.unit, err)
-		}
-		if len(ps) > 0 {
-			if err := m.setProperties(r, ps); err != nil {
-				return fmt.Errorf("update systemd unit %s: %w", m.unit, err)
-			}
+	ps, err := resourceProperties(r, m.v2, readProcDevices(r))
+	if err != nil {
+		return fmt.Errorf("systemd unit %s: %w", m.unit, err)
+	}
+	if len(ps) > 0 {
+		if err := m.setProperties(r, ps); err != nil {
+			return fmt.Errorf("update systemd unit %s: %w", m.unit, err)
 		}
 	}
-	fsRes := *r
-	fsRes.Devices = nil
-	if err := m.fs.Set(&fsRes); err != nil {
-		return err
+	return m.fs.Set(withoutDevices(r))
+}
+
+// withoutDevices is r without its device rules, or nil.
+func withoutDevices(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil {
+		return nil
 	}
-	m.res = r
-	return nil
+	c := *r
+	c.Devices = nil
+	return &c
 }
 
 // setProperties sends SetUnitProperties (runtime, not persisted in a unit

@@ -456,7 +456,7 @@ func newTestSystemd(t *testing.T, root, id string, res *specs.LinuxResources) *s
 		t.Fatal(err)
 	}
 	return &systemdManager{unit: unit, slice: slice, id: id, v2: true, res: res, dial: dialSystemd, timeout: 5 * time.Second,
-		fs: &v2Manager{root: root, dir: filepath.Join(root, path)}}
+		fs: &v2Manager{root: root, dir: filepath.Join(root, path), res: withoutDevices(res)}}
 }
 
 // TestSystemdDriverOverDBus runs the driver (go-systemd on godbus) against
@@ -493,15 +493,14 @@ func TestSystemdDriverOverDBus(t *testing.T) {
 	if got := readTrim(t, filepath.Join(m.Path(""), "cgroup.procs")); got != "4321" {
 		t.Errorf("cgroup.procs = %q, want the pid joined", got)
 	}
-	// Set with the resources the unit started with: files only.
-	if err := m.Set(res); err != nil {
-		t.Fatal(err)
-	}
+	// The resources were handed over once, at New: Apply started the
+	// unit with them and wrote the files systemd does not, with no
+	// second round trip (SetUnitProperties).
 	if fake.call("SetUnitProperties") != nil {
-		t.Errorf("Set of the start resources called SetUnitProperties")
+		t.Errorf("Apply of a new unit called SetUnitProperties")
 	}
 	if got := readTrim(t, filepath.Join(m.Path(""), "memory.max")); got != "1048576" {
-		t.Errorf("memory.max = %q", got)
+		t.Errorf("memory.max = %q after Apply", got)
 	}
 	// An update goes to systemd and to the files, from a loaded manager.
 	st := m.State()

@@ -107,8 +107,17 @@ func (m *v1Manager) keysOf(dir string) []string {
 	return ks
 }
 
-// Apply creates the cgroup in every hierarchy and moves pid into it.
-func (m *v1Manager) Apply(pid int) (retErr error) {
+// Apply creates the cgroup in every hierarchy, moves pid into it and
+// writes the resources the manager was made with.
+func (m *v1Manager) Apply(pid int) error {
+	if err := m.join(pid); err != nil {
+		return err
+	}
+	return m.Set(m.res)
+}
+
+// join creates the cgroup in every hierarchy and moves pid into it.
+func (m *v1Manager) join(pid int) (retErr error) {
 	// On failure, remove what this call created, and only that: a
 	// manager rebuilt by Load for exec must never lose the container's
 	// cgroups because joining one more process failed.

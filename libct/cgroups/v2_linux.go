@@ -49,8 +49,17 @@ func v2Dir(root, inner string, abs bool) (string, error) {
 }
 
 // Apply creates the cgroup, enabling on every ancestor the controllers the
-// container may use, and moves pid into it.
-func (m *v2Manager) Apply(pid int) (retErr error) {
+// container may use, moves pid into it and writes the resources the
+// manager was made with.
+func (m *v2Manager) Apply(pid int) error {
+	if err := m.join(pid); err != nil {
+		return err
+	}
+	return m.Set(m.res)
+}
+
+// join creates the cgroup and moves pid into it.
+func (m *v2Manager) join(pid int) (retErr error) {
 	// On failure, remove the cgroup only if this call created it.
 	had := m.created
 	defer func() {
