@@ -14,7 +14,8 @@
 //     fds the child needs and the bootstrap that numbers them (sync.go).
 //     What differs between the two is a launchKind (launch_linux.go):
 //     initLaunch gives new namespaces as clone flags (exec.Cmd's
-//     SysProcAttr; uid/gid maps written by the parent, or by
+//     SysProcAttr, or the constructor's clone when a pid namespace is
+//     joined; uid/gid maps written by the parent, or by
 //     newuidmap/newgidmap once the child exists), the exec FIFO and the
 //     idmapped mount sources; execLaunch joins every namespace of the
 //     container's init.
@@ -36,11 +37,15 @@
 //     net, ipc, uts and cgroup go there too so that every join happens in
 //     one place, user namespace first.
 //   - pid: setns(CLONE_NEWPID) only changes where the caller's children
-//     go. A root parent joins on a locked thread that then forks the
-//     child and is thrown away; a non-root parent cannot (it has no
-//     CAP_SYS_ADMIN in its own user namespace), so the constructor joins
-//     it after the user namespace and forks the process that goes on
-//     (CLONE_PARENT, its pid in the report).
+//     go, so the constructor joins it last, after the mount namespace,
+//     and clones the process that goes on (CLONE_PARENT, its pid in the
+//     report; for a new container, with the namespaces it creates as
+//     clone flags, a new user namespace's maps written by the parent once
+//     it exists). An exec'd process enters the container's pid namespace
+//     never with the host's root, and the constructor is non-dumpable
+//     before its first setns (CVE-2016-9962; see userns_linux.go for what
+//     that does and does not keep out). A joined user namespace makes it
+//     uid and gid 0 there, as runc does.
 //   - new cgroup and time namespaces are unshared by init itself: the
 //     cgroup one once init is in its cgroup (so that is the namespace's
 //     root), the time one so that the offsets are written before execve

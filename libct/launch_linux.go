@@ -42,8 +42,16 @@ func (k *initLaunch) prepare(l *launch, c *command) error {
 			c.boot.MountSources[i] = c.addFd(f)
 		}
 	}
-	attr := c.cmd.SysProcAttr
 	flags, join := cloneFlags(l.cfg)
+	if _, ok := join[configs.NEWPID]; ok {
+		// The constructor joins the pid namespace and clones the process
+		// that goes on: the new namespaces are that clone's flags.
+		if err := c.cloneInChild(l.cfg, flags); err != nil {
+			return err
+		}
+		return joinNamespaces(c, join)
+	}
+	attr := c.cmd.SysProcAttr
 	attr.Cloneflags = flags
 	if flags&unix.CLONE_NEWUSER != 0 {
 		mapper, err := userNSAttr(attr, l.cfg)
@@ -54,12 +62,43 @@ func (k *initLaunch) prepare(l *launch, c *command) error {
 			c.boot.Flags |= bootNewIPC
 		}
 		if mapper != nil {
-			c.mapper = mapper
-			c.boot.UserNSWait = c.addFd(mapper.childEnd)
-			c.boot.Flags |= bootDumpable
+			c.waitForMaps(mapper, true)
 		}
 	}
 	return joinNamespaces(c, join)
+}
+
+// cloneInChild has the constructor create the new namespaces (flags) when
+// it clones the process that goes on, after it joined a pid namespace. A
+// new user namespace then gets its maps from the parent once that process
+// exists, written directly or by newuidmap/newgidmap (idMapper).
+func (c *command) cloneInChild(cfg *configs.Config, flags uintptr) error {
+	if flags&unix.CLONE_NEWUSER != 0 {
+		if err := checkRootMapped(cfg); err != nil {
+			return err
+		}
+		m, err := newIDMapper(cfg, !mapsWithHelpers(cfg, os.Geteuid(), os.Getegid()))
+		if err != nil {
+			return err
+		}
+		// root writes /proc/<pid>/uid_map of a non-dumpable process; a
+		// non-root parent (or its helpers) needs it dumpable.
+		c.waitForMaps(m, os.Geteuid() != 0)
+		if deferIPC(&flags) {
+			c.boot.Flags |= bootNewIPC
+		}
+	}
+	c.boot.Clone = int(flags)
+	return nil
+}
+
+// waitForMaps makes the child wait for m to write its id maps.
+func (c *command) waitForMaps(m *idMapper, dumpable bool) {
+	c.mapper = m
+	c.boot.UserNSWait = c.addFd(m.childEnd)
+	if dumpable {
+		c.boot.Flags |= bootDumpable
+	}
 }
 
 func (k *initLaunch) started(pid int) error {
@@ -149,17 +188,12 @@ func (k *execLaunch) runHooks(int) error {
 func (k *execLaunch) configure(*initConfig) {}
 
 // joinNamespaces hands the constructor an fd of every namespace to join.
-// A pid namespace is joined by the parent for a root caller (see
-// startInPidNS); a non-root caller cannot (userns_linux.go), so the
-// constructor joins it and forks.
+// A pid namespace is joined last, and the constructor then forks the
+// process that goes on (see the constructor's report in sync.go).
 func joinNamespaces(c *command, join map[configs.NamespaceType]string) error {
 	for _, t := range nsOrder {
 		p, ok := join[t]
 		if !ok {
-			continue
-		}
-		if t == configs.NEWPID && !childJoinsPidNS(join) {
-			c.pidNSPath = p
 			continue
 		}
 		if err := c.joinNS(t, p); err != nil {

@@ -19,6 +19,13 @@ import (
 // fails on the closed socket or the test's odd bootstrap: only the report
 // is looked at).
 func runConstructor(t *testing.T, boot string, extra ...*os.File) (bootReport, error, *os.Process) {
+	rep, err, p, _ := runConstructorEnv(t, boot, nil, extra...)
+	return rep, err, p
+}
+
+// runConstructorEnv is runConstructor with more environment, returning
+// the child's stdout (read once it exited).
+func runConstructorEnv(t *testing.T, boot string, env []string, extra ...*os.File) (bootReport, error, *os.Process, *os.File) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -26,9 +33,15 @@ func runConstructor(t *testing.T, boot string, extra ...*os.File) (bootReport, e
 	}
 	parent, child := os.NewFile(uintptr(fds[0]), "p"), os.NewFile(uintptr(fds[1]), "c")
 	defer parent.Close()
+	out, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = []string{envBootstrap + "=" + boot}
+	cmd.Env = append([]string{envBootstrap + "=" + boot}, env...)
 	cmd.ExtraFiles = append([]*os.File{child}, extra...)
+	cmd.Stdout = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +50,35 @@ func runConstructor(t *testing.T, boot string, extra ...*os.File) (bootReport, e
 	if err == nil {
 		err = rep.err()
 	}
-	return rep, err, cmd.Process
+	return rep, err, cmd.Process, out
+}
+
+// dumpableProbe makes TestMain print PR_GET_DUMPABLE instead of running
+// Init.
+const dumpableProbe = "HULL_TEST_DUMPABLE_PROBE"
+
+// TestConstructorDumpable: the constructor makes every `hull init`
+// non-dumpable before anything else (CVE-2016-9962), unless the parent
+// asks it to stay dumpable for the id-map helpers (bootDumpable).
+func TestConstructorDumpable(t *testing.T) {
+	for _, tc := range []struct {
+		boot, want string
+	}{
+		{"sync=3", "dumpable=0\n"},
+		{"sync=3 flags=" + strconv.Itoa(int(bootDumpable)), "dumpable=1\n"},
+	} {
+		rep, err, p, out := runConstructorEnv(t, tc.boot, []string{dumpableProbe + "=1"})
+		if err != nil || rep.Pid != 0 {
+			t.Fatalf("%s: report %+v, %v", tc.boot, rep, err)
+		}
+		if _, err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(out.Name())
+		if string(got) != tc.want {
+			t.Errorf("%s: the process printed %q, want %q", tc.boot, got, tc.want)
+		}
+	}
 }
 
 // TestConstructor drives the C side of the bootstrap (libct/nsenter) as

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"syscall"
 
@@ -103,11 +102,6 @@ type command struct {
 	// exists (newuidmap/newgidmap); nil when the parent writes them at
 	// clone time.
 	mapper *idMapper
-	// pidNSPath is a pid namespace that the parent joins on a locked
-	// thread before it forks the child (see startInPidNS); release lets
-	// that thread go.
-	pidNSPath string
-	release   func()
 }
 
 // addFd passes f to the child and returns its fd number there.
@@ -130,9 +124,6 @@ func (c *command) joinNS(t configs.NamespaceType, path string) error {
 }
 
 func (c *command) close() {
-	if c.release != nil {
-		c.release()
-	}
 	for _, f := range c.childFiles {
 		f.Close()
 	}
@@ -199,11 +190,7 @@ func (l *launch) command() (*command, error) {
 // process that forked and returns the one that goes on. On failure
 // nothing is left running.
 func (c *command) spawn(what string) (*os.Process, error) {
-	release, err := startInPidNS(c.cmd, c.pidNSPath)
-	// The forking thread must outlive setup: init's parent-death signal
-	// fires when it exits.
-	c.release = release
-	if err != nil {
+	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	for _, f := range c.childFiles {
@@ -339,36 +326,6 @@ func (l *launch) protocol(proc *os.Process, sock *os.File, ic *initConfig) error
 			return fmt.Errorf("init sent an unexpected message %q", m.Type)
 		}
 	}
-}
-
-// startInPidNS starts cmd, in the pid namespace at path if one is given.
-// setns(CLONE_NEWPID) changes only where the calling thread's future
-// children go, so it is done on a locked thread that forks the child and
-// is then thrown away (the goroutine exits while still locked). The thread
-// lives until release is called: the child's parent-death signal fires
-// when the thread that forked it exits.
-func startInPidNS(cmd *exec.Cmd, path string) (release func(), err error) {
-	if path == "" {
-		return func() {}, cmd.Start()
-	}
-	errc := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		errc <- func() error {
-			fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("open pid namespace %s: %w", path, err)
-			}
-			defer unix.Close(fd)
-			if err := unix.Setns(fd, unix.CLONE_NEWPID); err != nil {
-				return fmt.Errorf("join pid namespace %s: %w", path, err)
-			}
-			return cmd.Start()
-		}()
-		<-done
-	}()
-	return func() { close(done) }, <-errc
 }
 
 func orStd(f, def *os.File) *os.File {

@@ -154,6 +154,7 @@ func (p *syncPipe) recv() (syncMsg, error) {
 //	| usernswait | Go      | pipe: wait for newuidmap/newgidmap before going on      |
 //	| ns_<type>  | C       | a namespace to setns into (user first, pid last; types  |
 //	|            |         | in nsOrder)                                             |
+//	| clone      | C       | CLONE_NEW* flags of the process cloned after ns_pid     |
 //	| flags      | C, Go   | bootFlag bits                                           |
 //	| mnt        | Go      | "index:fd": detached tree for config mount #index       |
 //
@@ -169,7 +170,10 @@ type bootstrap struct {
 	Console    int
 	UserNSWait int
 	// NS holds, by nsOrder index, the fd of each namespace to join.
-	NS    [len(nsOrder)]int
+	NS [len(nsOrder)]int
+	// Clone is the CLONE_NEW* flags of the process the constructor
+	// clones after joining a pid namespace (the namespaces it creates).
+	Clone int
 	Flags bootFlag
 	// MountSources maps a config mount index to its detached tree's fd.
 	MountSources map[int]int
@@ -182,8 +186,10 @@ const (
 	// bootNewIPC: unshare the IPC namespace once root of the new user
 	// namespace (see deferIPC).
 	bootNewIPC bootFlag = 1 << iota
-	// bootDumpable: stay dumpable (C and Go), because a process outside
-	// the child will open /proc/<pid> (newuidmap checks its owner).
+	// bootDumpable: stay dumpable until the id maps are written, because
+	// a process outside the child opens /proc/<pid> (newuidmap checks its
+	// owner; a non-root parent writes uid_map). Otherwise the constructor
+	// makes the child non-dumpable before anything else (CVE-2016-9962).
 	bootDumpable
 )
 
@@ -222,7 +228,7 @@ func (b *bootstrap) ints() []bootInt {
 	for i, t := range nsOrder {
 		out = append(out, bootInt{"ns_" + string(t), &b.NS[i]})
 	}
-	return append(out, bootInt{"flags", (*int)(&b.Flags)})
+	return append(out, bootInt{"clone", &b.Clone}, bootInt{"flags", (*int)(&b.Flags)})
 }
 
 // encode returns the value of envBootstrap. Zero fields are left out.

@@ -69,7 +69,7 @@ func userNSAttr(attr *syscall.SysProcAttr, cfg *configs.Config) (*idMapper, erro
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: euid != 0}
 		return nil, nil
 	}
-	m, err := newIDMapper(cfg)
+	m, err := newIDMapper(cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -84,23 +84,28 @@ func userNSAttr(attr *syscall.SysProcAttr, cfg *configs.Config) (*idMapper, erro
 	return m, nil
 }
 
-// idMapper writes a child's maps with newuidmap and newgidmap, then lets
-// the child go on: it waits on a pipe (bootstrap.UserNSWait) before anything else,
+// idMapper writes a child's maps once the child exists -- with newuidmap
+// and newgidmap, or directly (direct: a root parent, or a non-root one
+// mapping only itself) -- then lets the child go on: it waits on a pipe (bootstrap.UserNSWait) before anything else,
 // and becomes uid and gid 0 of its namespace once released (becomeRoot).
 type idMapper struct {
-	uidmap, gidmap string // paths of newuidmap and newgidmap
+	uidmap, gidmap string // paths of newuidmap and newgidmap, unless direct
+	direct         bool
 	uids, gids     []specs.LinuxIDMapping
 	// childEnd is the read end, for the child; release the write end.
 	childEnd, release *os.File
 }
 
-func newIDMapper(cfg *configs.Config) (*idMapper, error) {
-	m := &idMapper{uids: cfg.UIDMappings, gids: cfg.GIDMappings}
+func newIDMapper(cfg *configs.Config, direct bool) (*idMapper, error) {
+	m := &idMapper{uids: cfg.UIDMappings, gids: cfg.GIDMappings, direct: direct}
 	var err error
 	for _, h := range []struct {
 		name string
 		path *string
 	}{{"newuidmap", &m.uidmap}, {"newgidmap", &m.gidmap}} {
+		if direct {
+			break
+		}
 		if *h.path, err = exec.LookPath(h.name); err != nil {
 			return nil, fmt.Errorf("user namespace: the id maps go beyond uid %d and gid %d, which only %s may write (Debian package uidmap): %w",
 				os.Geteuid(), os.Getegid(), h.name, err)
@@ -119,9 +124,18 @@ func (m *idMapper) close() {
 	m.release.Close()
 }
 
-// mapIDs runs newuidmap and newgidmap on pid and releases the child.
+// mapIDs writes pid's maps and releases the child.
 func (m *idMapper) mapIDs(pid int) error {
 	defer m.release.Close()
+	if m.direct {
+		if err := writeIDMaps(pid, m.uids, m.gids, os.Geteuid() != 0); err != nil {
+			return err
+		}
+		if _, err := m.release.Write([]byte{0}); err != nil {
+			return fmt.Errorf("user namespace: release init: %w", err)
+		}
+		return nil
+	}
 	if err := runIDMapHelper(m.uidmap, pid, m.uids, "/etc/subuid"); err != nil {
 		return err
 	}
@@ -130,6 +144,30 @@ func (m *idMapper) mapIDs(pid int) error {
 	}
 	if _, err := m.release.Write([]byte{0}); err != nil {
 		return fmt.Errorf("user namespace: release init: %w", err)
+	}
+	return nil
+}
+
+// writeIDMaps writes pid's uid_map and gid_map, as Go's exec does for a
+// child it clones into a new user namespace. An unprivileged writer must
+// deny setgroups first (user_namespaces(7), CVE-2014-8989).
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping, denySetgroups bool) error {
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	text := func(maps []specs.LinuxIDMapping) string {
+		var b strings.Builder
+		for _, e := range maps {
+			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+		}
+		return b.String()
+	}
+	files := [][2]string{{"uid_map", text(uids)}, {"gid_map", text(gids)}}
+	if denySetgroups {
+		files = append([][2]string{{"setgroups", "deny"}}, files...)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(dir+f[0], []byte(f[1]), 0); err != nil {
+			return fmt.Errorf("user namespace: write %s: %w", f[0], err)
+		}
 	}
 	return nil
 }
@@ -314,24 +352,24 @@ func createsUserNS(cfg *configs.Config) bool {
 	return ok && ns.Path == ""
 }
 
-// Joining a running container's pid namespace as a non-root user.
+// Joining a running container's pid namespace.
 //
-// setns(CLONE_NEWPID) needs CAP_SYS_ADMIN over the target namespace and
-// also in the caller's own user namespace (kernel/pid_namespace.c,
-// pidns_install): hull's parent, a non-root user on the host, has the
-// first (it owns the container's user namespace) but never the second, so
-// it cannot join for the child as it does for root. The child can: the
-// nsenter constructor puts it in the container's user namespace first,
-// where it holds every capability, then joins the pid namespace and forks
-// the process that goes on (CLONE_PARENT: the parent's child, which it
-// waits for as for any other; see the constructor's report in sync.go).
-// No second exec: the forked process is the same image, still before the
-// Go runtime, with the same fds.
-
-// childJoinsPidNS reports whether the child must join the pid namespace
-// itself (see above): a non-root caller joining a user namespace.
-func childJoinsPidNS(join map[configs.NamespaceType]string) bool {
-	_, user := join[configs.NEWUSER]
-	_, pid := join[configs.NEWPID]
-	return os.Geteuid() != 0 && user && pid
-}
+// setns(CLONE_NEWPID) only changes where the caller's future children go,
+// and for a non-root caller it needs CAP_SYS_ADMIN over the target
+// namespace and in the caller's own user namespace (kernel/pid_namespace.c,
+// pidns_install), which only a process already in the container's user
+// namespace has. So the child joins, in the nsenter constructor: it makes
+// itself non-dumpable in the host's pid namespace, joins the user
+// namespace first, the mount namespace and the others next and the pid
+// namespace last, then clones the process that goes on (CLONE_PARENT: the
+// parent's child, reported by pid, see sync.go): the same image, before
+// the Go runtime, with the same fds.
+//
+// What the container's processes can see of it (CVE-2016-9962): a process
+// exec'd into the container appears in its pid namespace already in its
+// mount namespace, never with the host's root. The init of a new container
+// sharing the pid namespace has its own copy of the host's mounts until
+// pivot_root; it is non-dumpable, which keeps out every process without
+// CAP_SYS_PTRACE over the user namespace that owns it (the kernel lets
+// that capability override dumpability, so a container holding it in the
+// host's user namespace can reach that init: see SECURITY.md).

@@ -23,12 +23,18 @@
 #endif
 
 // The steps, as sync.go's bootStep.
-enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK };
+enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT };
 
 // Bits of the "flags" field, as sync.go's bootFlag.
 #define FLAG_DUMPABLE 0x2
 
 #define REPORT_MAGIC 0x4c4c5548u
+
+// What "clone" may ask for: new namespaces, never a new pid namespace
+// (one is being joined) or anything else.
+#define CLONE_FLAGS_ALLOWED                                                   \
+	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
+	 CLONE_NEWCGROUP | CLONE_NEWTIME)
 
 // The namespaces, in the order they are joined (sync.go's nsOrder): the
 // user namespace first, for the capabilities over the others it owns;
@@ -47,7 +53,7 @@ static const struct {
 
 // The fields this file reads; every other name is Go's and skipped.
 struct boot {
-	long long sync, flags, ns[NS_COUNT];
+	long long sync, flags, clone, ns[NS_COUNT];
 };
 
 static long long *field(struct boot *b, const char *name, size_t len)
@@ -56,6 +62,8 @@ static long long *field(struct boot *b, const char *name, size_t len)
 		return &b->sync;
 	if (len == 5 && memcmp(name, "flags", 5) == 0)
 		return &b->flags;
+	if (len == 5 && memcmp(name, "clone", 5) == 0)
+		return &b->clone;
 	for (size_t i = 0; i < NS_COUNT; i++)
 		if (strlen(ns_table[i].name) == len && memcmp(name, ns_table[i].name, len) == 0)
 			return &b->ns[i];
@@ -122,14 +130,15 @@ static void fail(int fd, enum step step, size_t ns)
 	_exit(1);
 }
 
-// clone_parent forks a sibling: the new process is the child of our
-// parent, which reaps it like any other child.
-static pid_t clone_parent(void)
+// clone_parent forks a sibling, in new namespaces (flags): the new
+// process is the child of our parent, which reaps it like any other.
+static pid_t clone_parent(unsigned long flags)
 {
+	flags |= CLONE_PARENT | SIGCHLD;
 #if defined(__s390__) || defined(__s390x__)
-	return (pid_t)syscall(SYS_clone, 0, CLONE_PARENT | SIGCHLD);
+	return (pid_t)syscall(SYS_clone, 0, flags);
 #else
-	return (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
 #endif
 }
 
@@ -149,16 +158,15 @@ __attribute__((constructor)) static void hull_nsenter(void)
 		}
 		_exit(1);
 	}
-	int sync = (int)b.sync, joins = 0;
-	for (size_t i = 0; i < NS_COUNT; i++)
-		joins |= b.ns[i] != 0;
+	int sync = (int)b.sync;
 
-	// Joining a running container: from here on its processes can see
-	// us. Not dumpable before the first setns, so that none of them can
-	// ptrace or open /proc/<pid>/{fd,exe,mem,root} of a process that
-	// still has all of hull's privileges (CVE-2016-9962). Not while a new
-	// user namespace waits for its maps (newuidmap opens /proc/<pid>).
-	if (joins && !(b.flags & FLAG_DUMPABLE) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+	// First, still in the host's pid namespace: not dumpable, so that no
+	// process of a container we join can ptrace or open
+	// /proc/<pid>/{fd,exe,mem,root} of a process that has all of hull's
+	// privileges (CVE-2016-9962). Not while a new user namespace waits
+	// for its maps (a process outside opens /proc/<pid>); Go's Init does
+	// it once they are written.
+	if (!(b.flags & FLAG_DUMPABLE) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail(sync, STEP_DUMPABLE, 0);
 	for (size_t i = 0; i < NS_COUNT; i++) {
 		if (b.ns[i] == 0)
@@ -170,11 +178,24 @@ __attribute__((constructor)) static void hull_nsenter(void)
 		if (setns((int)b.ns[i], ns_table[i].flag) < 0)
 			fail(sync, STEP_JOIN, i);
 		close((int)b.ns[i]);
+		// In a joined user namespace, hull's uid and gid are usually
+		// unmapped (files it creates would fail with EOVERFLOW): become
+		// its root, as runc does. The capabilities stay (leaving no root).
+		if (ns_table[i].flag == CLONE_NEWUSER &&
+		    (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
+			fail(sync, STEP_ROOT, 0);
 	}
 	if (b.ns[NS_PID] != 0) {
-		// setns(CLONE_NEWPID) moved only our future children: fork the
-		// one that goes on, report its pid and leave.
-		pid_t pid = clone_parent();
+		// setns(CLONE_NEWPID) moved only our future children: clone the
+		// one that goes on, report its pid and leave. It enters the pid
+		// namespace already in the container's mount namespace (joined
+		// above), or in a new one of its own, non-dumpable
+		// (libct/userns_linux.go says what that keeps out).
+		if ((b.clone & ~(long long)CLONE_FLAGS_ALLOWED) != 0) {
+			errno = EINVAL;
+			fail(sync, STEP_FORK, 0);
+		}
+		pid_t pid = clone_parent((unsigned long)b.clone);
 		if (pid < 0)
 			fail(sync, STEP_FORK, 0);
 		if (pid > 0) {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Fault injection without touching hull: strace (-f) stops hull, or the
@@ -534,13 +536,22 @@ func TestFaultStartKill(t *testing.T) {
 // at delays: the container keeps running, nothing of the exec remains.
 func TestFaultExec(t *testing.T) {
 	id := newID("exec-faults")
-	b := createdContainer(t, id)
+	// The exec'd program at a path the host does not have (/hullrel), so
+	// that strace's -P matches it as given (the host's /bin is a symlink).
+	rel := t.TempDir()
+	if err := os.Symlink("/bin/busybox", filepath.Join(rel, "sleep")); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, id, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hullrel", Type: "bind", Source: rel, Options: []string{"bind", "ro"}})
+	})
+	testEnv.mustHull(t, "create", "--bundle", b.dir, id)
 	testEnv.mustHull(t, "start", id)
 	st0, _ := stateOf(t, id)
 	reg.keep(st0.Pid)
 	defer cleanup(t, []string{id}, []string{b.dir})
 	defer reg.done(st0.Pid)
-	execArgs := []string{"exec", "--env", "RELTEST=" + id, id, "sleep", "30"}
+	execArgs := []string{"exec", "--env", "RELTEST=" + id, id, "/hullrel/sleep", "30"}
 	check := func(t *testing.T) {
 		t.Helper()
 		if s := checkTruthful(t, id); s != "running" {
@@ -598,12 +609,16 @@ func TestFaultExec(t *testing.T) {
 		parentDies bool
 		words      []string
 	}{
-		// The child's 1st execve is `hull init`, its 2nd the process.
-		{"kill the process at its execve", inject("execve", "signal=KILL", "2"), false, nil},
-		{"execve fails ENOENT", inject("execve", "error=ENOENT", "2"), false, []string{"exec", "no such file"}},
+		// The child execs `hull init`, whose constructor joins the
+		// namespaces (setns) and clones the process that goes on; that
+		// one's execve is the process's (/hullrel/sleep).
+		{"kill the process at its execve", inject("execve", "signal=KILL", "", "/hullrel/sleep"), false, nil},
+		{"execve fails ENOENT", inject("execve", "error=ENOENT", "", "/hullrel/sleep"), false, []string{"exec", "no such file"}},
 		{"kill the child at a setns", inject("setns", "signal=KILL", "2"), false, nil},
 		{"setns fails EINVAL", inject("setns", "error=EINVAL", "2"), false, []string{"setns", "namespace", "join"}},
-		{"kill the parent at pidfd/setns", inject("setns", "signal=KILL", "1"), true, nil},
+		// hull exec's first waitid reaps the child that forked the
+		// process: the process is on its own, waiting for its config.
+		{"kill the parent as it reaps the forking child", inject("waitid", "signal=KILL", "1"), true, nil},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
