@@ -20,7 +20,9 @@
 //     idmapped mount sources; execLaunch joins every namespace of the
 //     container's init.
 //  2. spawn and cgroup: the child's C constructor (libct/nsenter, about
-//     170 lines) reports first; then the child is moved into its cgroup
+//     200 lines) closes every fd hull was not asked to pass, makes the
+//     child non-dumpable, joins namespaces and reports first; then the
+//     child is moved into its cgroup
 //     (a new one, with the container's resources, for init; the existing
 //     one for exec).
 //  3. protocol: the parent sends the config over the socket, runs the

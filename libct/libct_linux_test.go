@@ -25,6 +25,20 @@ func TestMain(m *testing.M) {
 		os.Stdout.WriteString("dumpable=" + strconv.Itoa(d) + "\n")
 		os.Exit(0)
 	}
+	if os.Getenv(closeFdsProbe) != "" {
+		os.Stdout.WriteString(closeFdsChild(os.Getenv(closeFdsProbe)) + "\n")
+		os.Exit(0)
+	}
+	if IsInit() && os.Getenv(fdsProbe) != "" {
+		var open []string
+		for fd := 3; fd < 64; fd++ {
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+				open = append(open, strconv.Itoa(fd))
+			}
+		}
+		os.Stdout.WriteString("fds=" + strings.Join(open, ",") + "\n")
+		os.Exit(0)
+	}
 	if IsInit() {
 		if err := Init(); err != nil {
 			os.Exit(1)

@@ -38,6 +38,9 @@ func runConstructorEnv(t *testing.T, boot string, env []string, extra ...*os.Fil
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { out.Close() })
+	if !strings.Contains(boot, "fds=") {
+		boot += " fds=" + strconv.Itoa(1+len(extra))
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append([]string{envBootstrap + "=" + boot}, env...)
 	cmd.ExtraFiles = append([]*os.File{child}, extra...)
@@ -110,10 +113,19 @@ func TestConstructor(t *testing.T) {
 		{"bad value", "sync=3 ns_net=4x", nil, "nsenter: read the bootstrap: invalid argument"},
 		{"no equals", "sync=3 ns_net", nil, "nsenter: read the bootstrap: invalid argument"},
 		{"too long", "sync=3 flags=1234567890123456789", nil, "nsenter: read the bootstrap: invalid argument"},
+		{"sync not among the fds", "sync=4 fds=1", nil, ""},
+		{"no fds", "sync=3 fds=0", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err, p := runConstructor(t, tc.boot, tc.extra...)
 			ps, _ := p.Wait()
+			if strings.HasPrefix(tc.name, "sync not") || tc.name == "no fds" {
+				// Refused before the sync fd can be trusted: no report.
+				if err == nil || ps.ExitCode() != 1 {
+					t.Fatalf("report %+v, %v, exit %v: want no report and exit 1", rep, err, ps)
+				}
+				return
+			}
 			if tc.want == "" {
 				if err != nil || rep.Pid != 0 {
 					t.Fatalf("report %+v, %v; want success for the child itself", rep, err)
@@ -141,7 +153,7 @@ func TestConstructorForks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pidns.Close()
-	boot := &bootstrap{Sync: 3}
+	boot := &bootstrap{Sync: 3, Fds: 2}
 	boot.NS[nsIndex(configs.NEWPID)] = 4
 	rep, err, first := runConstructor(t, boot.encode(), pidns)
 	if err != nil {
@@ -164,6 +176,42 @@ func TestConstructorForks(t *testing.T) {
 	}
 }
 
+// fdsProbe makes TestMain print the fds it has open from 3 on instead of
+// running Init.
+const fdsProbe = "HULL_TEST_FDS_PROBE"
+
+// TestConstructorClosesLeakedFds is CVE-2024-21626's first half: every fd
+// above the ones the parent placed is closed before anything else runs,
+// also one that is not close-on-exec and a directory.
+func TestConstructorClosesLeakedFds(t *testing.T) {
+	dir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	// fd 3 sync, 4 passed, 5 and 6 inherited but not passed. The Go
+	// runtime's settings as the parent gives them (initRuntimeEnv): else
+	// the runtime opens cgroup files of its own at once.
+	env := append([]string{fdsProbe + "=1"}, initRuntimeEnv...)
+	rep, err, p, out := runConstructorEnv(t, "sync=3 fds=2", env, null, dir, null)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	_ = rep
+	got, _ := os.ReadFile(out.Name())
+	if string(got) != "fds=3,4\n" {
+		t.Errorf("the child has %q open, want fds=3,4 (5 and 6 closed)", got)
+	}
+}
+
 // TestBootstrapNamesInC: every name the C table reads is one the Go
 // encoder writes (a renamed field cannot silently stop reaching C).
 func TestBootstrapNamesInC(t *testing.T) {
@@ -176,7 +224,7 @@ func TestBootstrapNamesInC(t *testing.T) {
 		known[f.name] = true
 	}
 	c := string(src)
-	for _, name := range []string{"sync", "flags"} {
+	for _, name := range []string{"sync", "fds", "flags", "clone"} {
 		if !strings.Contains(c, `"`+name+`"`) {
 			t.Errorf("nsenter.c does not read %q", name)
 		}

@@ -177,13 +177,19 @@ func (l *launch) command() (*command, error) {
 		c.close()
 		return nil, err
 	}
-	// Init is one thread's worth of work and short-lived: one P, no GC
-	// (its heap is a few hundred KB), and no reading of cgroup limits to
-	// size GOMAXPROCS (bench/RESULTS.md: 0.93x CPU, 0.82x wall for run).
-	// The process it exec's gets only its own environment.
-	c.cmd.Env = []string{envBootstrap + "=" + c.boot.encode(), "GOMAXPROCS=1", "GOGC=off"}
+	c.boot.Fds = len(c.cmd.ExtraFiles)
+	c.cmd.Env = append([]string{envBootstrap + "=" + c.boot.encode()}, initRuntimeEnv...)
 	return c, nil
 }
+
+// initRuntimeEnv is the Go runtime's environment in `hull init`. Init is
+// one thread's worth of work and short-lived: one P, no GC (its heap is a
+// few hundred KB), and no reading of cgroup limits to size GOMAXPROCS
+// (bench/RESULTS.md: 0.93x CPU, 0.82x wall for run): without
+// containermaxprocs=0 the runtime also keeps cgroup files open, fds that
+// init's close-fds step would have to tell from a leak. The process init
+// exec's gets only its own environment.
+var initRuntimeEnv = []string{"GOMAXPROCS=1", "GOGC=off", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 
 // spawn starts the child and reads its constructor's report (sync.go).
 // When the constructor forked into a joined pid namespace, spawn reaps the

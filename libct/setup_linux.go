@@ -88,7 +88,7 @@ func (liveSys) passwdHome(uid uint32) string { return passwdHome("/etc/passwd", 
 
 func (liveSys) chdir(dir string) error { return chdirVerified(dir) }
 
-func (liveSys) closeFds(first int) error { return closeExtraFds(first) }
+func (s liveSys) closeFds(first int) error { return closeExtraFds(first, s.in.neededFds()) }
 
 func (liveSys) lookPath(file string, env []string) (string, error) { return lookPath(file, env) }
 
@@ -128,37 +128,6 @@ func chdirVerified(cwd string) error {
 		return fmt.Errorf("cwd %s resolves outside the container root (%s)", cwd, wd)
 	}
 	return nil
-}
-
-// closeExtraFds marks every fd from first on close-on-exec, so that no
-// fd of hull (or one inherited from whoever started it) reaches the
-// container process (CVE-2024-21626).
-func closeExtraFds(first int) error {
-	// close_range(CLOSE_RANGE_CLOEXEC) (Linux 5.11) needs no /proc: the
-	// container's /proc, which exec sees, could be a fake with an empty
-	// fd directory.
-	const closeRangeCloexec = 1 << 2
-	if err := unix.CloseRange(uint(first), ^uint(0), closeRangeCloexec); err == nil {
-		return nil
-	}
-	d, err := os.Open("/proc/self/fd")
-	if err != nil {
-		return err
-	}
-	names, err := d.Readdirnames(-1)
-	dfd := int(d.Fd())
-	if err != nil {
-		d.Close()
-		return err
-	}
-	for _, n := range names {
-		fd, err := strconv.Atoi(n)
-		if err != nil || fd < first || fd == dfd {
-			continue
-		}
-		unix.CloseOnExec(fd)
-	}
-	return d.Close()
 }
 
 func rlimitName(t int) string {

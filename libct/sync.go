@@ -131,7 +131,7 @@ func (p *syncPipe) recv() (syncMsg, error) {
 // on) and a few flags. They travel in one environment variable,
 // envBootstrap, as space-separated name=value tokens with a decimal value:
 //
-//	_HULL_INIT=sync=3 preserve=1 fifo=5 errfifo=6 ns_net=7 flags=1 mnt=2:8
+//	_HULL_INIT=sync=4 fds=6 preserve=1 fifo=5 errfifo=6 ns_net=7 flags=1 mnt=2:8
 //
 // Why this format and not JSON or runc's netlink message: the C constructor
 // of libct/nsenter must parse it before the Go runtime exists, without
@@ -146,6 +146,8 @@ func (p *syncPipe) recv() (syncMsg, error) {
 //	| name       | read by | meaning                                                 |
 //	|------------|---------|---------------------------------------------------------|
 //	| sync       | C, Go   | the child's end of the sync socketpair                  |
+//	| fds        | C, Go   | fds 3..3+fds-1 are the parent's; the constructor closes |
+//	|            |         | every fd above them (inherited by hull, never passed)   |
 //	| preserve   | Go      | fds 3..3+preserve-1 are the process's (--preserve-fds,  |
 //	|            |         | LISTEN_FDS) and stay open across execve                 |
 //	| fifo       | Go      | read end of exec.fifo (init only)                       |
@@ -163,7 +165,10 @@ const envBootstrap = "_HULL_INIT"
 
 // bootstrap is the decoded envBootstrap. See the table above.
 type bootstrap struct {
-	Sync       int
+	Sync int
+	// Fds is how many fds the parent placed from 3 on; every other fd the
+	// child inherited is closed by the constructor (CVE-2024-21626).
+	Fds        int
 	Preserve   int
 	Fifo       int
 	ErrFifo    int
@@ -222,7 +227,7 @@ type bootInt struct {
 // ints returns the bootstrap's integer fields, in encoding order.
 func (b *bootstrap) ints() []bootInt {
 	out := []bootInt{
-		{"sync", &b.Sync}, {"preserve", &b.Preserve}, {"fifo", &b.Fifo},
+		{"sync", &b.Sync}, {"fds", &b.Fds}, {"preserve", &b.Preserve}, {"fifo", &b.Fifo},
 		{"errfifo", &b.ErrFifo}, {"console", &b.Console}, {"usernswait", &b.UserNSWait},
 	}
 	for i, t := range nsOrder {
@@ -302,6 +307,25 @@ func decodeBootstrap(s string) (*bootstrap, error) {
 	}
 	if b.Sync < 3 {
 		return nil, fmt.Errorf("bootstrap: no sync fd in %q", s)
+	}
+	// Every fd named must be one the parent placed (the others are gone).
+	end := 3 + b.Fds
+	fds := []int{b.Sync, b.Fifo, b.ErrFifo, b.Console, b.UserNSWait}
+	for _, fd := range b.MountSources {
+		fds = append(fds, fd)
+	}
+	for _, fd := range fds {
+		if fd != 0 && (fd < 3 || fd >= end) {
+			return nil, fmt.Errorf("bootstrap: fd %d is not one of the %d passed", fd, b.Fds)
+		}
+	}
+	if b.Preserve < 0 || 3+b.Preserve > end {
+		return nil, fmt.Errorf("bootstrap: %d preserved fds of %d passed", b.Preserve, b.Fds)
+	}
+	for _, fd := range fds {
+		if fd != 0 && fd < 3+b.Preserve {
+			return nil, fmt.Errorf("bootstrap: fd %d is one of the %d preserved for the process", fd, b.Preserve)
+		}
 	}
 	return b, nil
 }

@@ -83,8 +83,8 @@ func validUTF8(s string) string {
 // FuzzDecodeBootstrap: the Go decoder of envBootstrap never panics, and
 // what it accepts encodes back to something it decodes to the same.
 func FuzzDecodeBootstrap(f *testing.F) {
-	f.Add("sync=3 preserve=1 fifo=5 errfifo=6 ns_net=7 flags=1 mnt=2:8")
-	f.Add("sync=3 mnt=0:4 mnt=0:5")
+	f.Add("sync=3 fds=6 preserve=1 fifo=5 errfifo=6 ns_net=7 flags=1 mnt=2:8")
+	f.Add("sync=3 fds=3 mnt=0:4 mnt=0:5")
 	f.Add("sync=99999999999 ns_pid=0")
 	f.Fuzz(func(t *testing.T, s string) {
 		b, err := decodeBootstrap(s)

@@ -11,11 +11,11 @@ import (
 )
 
 func TestBootstrapRoundTrip(t *testing.T) {
-	full := &bootstrap{Sync: 5, Preserve: 2, Fifo: 6, ErrFifo: 7, Console: 8, UserNSWait: 9,
+	full := &bootstrap{Sync: 5, Fds: 11, Preserve: 2, Fifo: 6, ErrFifo: 7, Console: 8, UserNSWait: 9,
 		Flags: bootNewIPC | bootDumpable, MountSources: map[int]int{0: 11, 4: 12}}
 	full.NS[nsIndex(configs.NEWNET)] = 10
 	full.NS[nsIndex(configs.NEWPID)] = 13
-	for _, b := range []*bootstrap{{Sync: 3}, full} {
+	for _, b := range []*bootstrap{{Sync: 3, Fds: 1}, full} {
 		s := b.encode()
 		got, err := decodeBootstrap(s)
 		if err != nil {
@@ -25,7 +25,7 @@ func TestBootstrapRoundTrip(t *testing.T) {
 			t.Errorf("round trip of %q: got %+v, want %+v", s, got, b)
 		}
 	}
-	if s := full.encode(); s != "sync=5 preserve=2 fifo=6 errfifo=7 console=8 usernswait=9 ns_net=10 ns_pid=13 flags=3 mnt=0:11 mnt=4:12" {
+	if s := full.encode(); s != "sync=5 fds=11 preserve=2 fifo=6 errfifo=7 console=8 usernswait=9 ns_net=10 ns_pid=13 flags=3 mnt=0:11 mnt=4:12" {
 		t.Errorf("encoding: %q", s)
 	}
 }
@@ -33,7 +33,7 @@ func TestBootstrapRoundTrip(t *testing.T) {
 func TestDecodeBootstrapRefuses(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"", "not name=value"},
-		{"fifo=4", "no sync fd"},
+		{"fifo=4 fds=2", "no sync fd"},
 		{"sync=3 bogus=1", `unknown field "bogus"`},
 		{"sync=3 fifo=-1", "not a number"},
 		{"sync=3 fifo=0x4", "not a number"},
@@ -43,6 +43,11 @@ func TestDecodeBootstrapRefuses(t *testing.T) {
 		{"sync=3 mnt=1", "bad mount source"},
 		{"sync=3 mnt=1:2", "bad mount source"},
 		{"sync=3 ns_net=4,5", "not a number"},
+		{"sync=3", "fd 3 is not one of the 0 passed"},
+		{"sync=3 fds=1 fifo=4", "fd 4 is not one of the 1 passed"},
+		{"sync=3 fds=2 mnt=0:5", "fd 5 is not one of the 2 passed"},
+		{"sync=3 fds=2 preserve=3", "3 preserved fds of 2 passed"},
+		{"sync=3 fds=2 preserve=1", "fd 3 is one of the 1 preserved"},
 	} {
 		_, err := decodeBootstrap(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

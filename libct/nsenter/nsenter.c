@@ -23,7 +23,7 @@
 #endif
 
 // The steps, as sync.go's bootStep.
-enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT };
+enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT, STEP_CLOSE_FDS };
 
 // Bits of the "flags" field, as sync.go's bootFlag.
 #define FLAG_DUMPABLE 0x2
@@ -53,13 +53,15 @@ static const struct {
 
 // The fields this file reads; every other name is Go's and skipped.
 struct boot {
-	long long sync, flags, clone, ns[NS_COUNT];
+	long long sync, fds, flags, clone, ns[NS_COUNT];
 };
 
 static long long *field(struct boot *b, const char *name, size_t len)
 {
 	if (len == 4 && memcmp(name, "sync", 4) == 0)
 		return &b->sync;
+	if (len == 3 && memcmp(name, "fds", 3) == 0)
+		return &b->fds;
 	if (len == 5 && memcmp(name, "flags", 5) == 0)
 		return &b->flags;
 	if (len == 5 && memcmp(name, "clone", 5) == 0)
@@ -130,6 +132,24 @@ static void fail(int fd, enum step step, size_t ns)
 	_exit(1);
 }
 
+// close_fds_from closes every fd from first on: close_range(2) (Linux
+// 5.9), or one by one up to the fd limit.
+static int close_fds_from(unsigned int first)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, first, ~0U, 0) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+#endif
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max < 0)
+		max = 1 << 20;
+	for (long fd = first; fd < max; fd++)
+		close((int)fd);
+	return 0;
+}
+
 // clone_parent forks a sibling, in new namespaces (flags): the new
 // process is the child of our parent, which reaps it like any other.
 static pid_t clone_parent(unsigned long flags)
@@ -148,7 +168,7 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	if (env == NULL)
 		return;
 	struct boot b = { 0 };
-	if (parse(env, &b) < 0 || b.sync < 3 || b.sync > 0x7fffffff) {
+	if (parse(env, &b) < 0 || b.sync < 3 || b.fds < 1 || b.sync >= 3 + b.fds || b.fds > 0x7ffffff0) {
 		static const char msg[] = "hull init: malformed _HULL_INIT\n";
 		if (b.sync >= 3 && b.sync <= 0x7fffffff) {
 			errno = EINVAL;
@@ -160,7 +180,15 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	}
 	int sync = (int)b.sync;
 
-	// First, still in the host's pid namespace: not dumpable, so that no
+	// Every fd above the ones the parent placed was inherited by hull
+	// from whoever started it, never passed on purpose: close it before
+	// anything resolves a path. Marking it close-on-exec is not enough,
+	// execve resolves args[0] (/proc/self/fd/N/...) before it closes
+	// them (CVE-2024-21626).
+	if (close_fds_from((unsigned int)(3 + b.fds)) < 0)
+		fail(sync, STEP_CLOSE_FDS, 0);
+
+	// Then, still in the host's pid namespace: not dumpable, so that no
 	// process of a container we join can ptrace or open
 	// /proc/<pid>/{fd,exe,mem,root} of a process that has all of hull's
 	// privileges (CVE-2016-9962). Not while a new user namespace waits
