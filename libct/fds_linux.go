@@ -23,9 +23,40 @@ import (
 //     from the first non-preserved one on except the few that init still
 //     needs (neededFds: the sync socket until ready, the exec FIFO and
 //     err.fifo until execve; never a directory) and the Go runtime's own
-//     (anonymous inodes: epoll, eventfd), which are close-on-exec. The
-//     preserved fds (--preserve-fds, LISTEN_FDS) stay, without
-//     close-on-exec.
+//     (anonymous inodes: epoll, eventfd), which are close-on-exec.
+//
+// Init also marks every fd it inherited close-on-exec as soon as it starts
+// (inheritedCloseOnExec), so that the hooks it runs (createContainer,
+// startContainer) get stdio and nothing else; the preserved fds
+// (--preserve-fds, LISTEN_FDS) lose close-on-exec only right before
+// execve (passPreserved).
+
+// inheritedCloseOnExec marks every fd from 3 on close-on-exec.
+func inheritedCloseOnExec() error {
+	const closeRangeCloexec = 1 << 2
+	if err := unix.CloseRange(3, ^uint(0), closeRangeCloexec); err == nil {
+		return nil
+	}
+	fds, err := openFds(3)
+	if err != nil {
+		return err
+	}
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+	}
+	return nil
+}
+
+// passPreserved clears close-on-exec on the process's fds 3..3+n-1, right
+// before execve.
+func passPreserved(n int) error {
+	for fd := 3; fd < 3+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("preserved fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}
 
 // neededFds are the fds init still uses after the close-fds step.
 func (in *initProc) neededFds() []int {
@@ -42,8 +73,8 @@ func (in *initProc) neededFds() []int {
 }
 
 // closeExtraFds closes every fd from first on but keep and the Go
-// runtime's, marks those close-on-exec, and clears close-on-exec on the
-// preserved fds 3..first-1. A kept fd that is a directory is an error.
+// runtime's, and marks those close-on-exec. A kept fd that is a directory
+// is an error. The preserved fds 3..first-1 are left alone.
 func closeExtraFds(first int, keep []int) error {
 	fds, err := openFds(first)
 	if err != nil {
@@ -77,11 +108,6 @@ func closeExtraFds(first int, keep []int) error {
 	if err := unix.CloseRange(uint(first), ^uint(0), closeRangeCloexec); err != nil {
 		for fd := first; fd < first+len(fds)+64; fd++ {
 			unix.CloseOnExec(fd)
-		}
-	}
-	for fd := 3; fd < first; fd++ {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
-			return fmt.Errorf("preserved fd %d: %w", fd, err)
 		}
 	}
 	return nil

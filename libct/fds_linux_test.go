@@ -14,9 +14,10 @@ import (
 const closeFdsProbe = "HULL_TEST_CLOSEFDS"
 
 // closeFdsChild sets up fds 3..13 (3-10 preserved /dev/null, 10
-// close-on-exec; 11 a pipe init keeps; 12 a directory; 13 a regular
-// file), runs closeExtraFds(11, keep) and describes what is left of
-// 10..13. keep is "pipe" or "dir" (keeping the directory must fail).
+// close-on-exec as Init leaves them; 11 a pipe init keeps; 12 a
+// directory; 13 a regular file), runs closeExtraFds(11, keep) then
+// passPreserved(8) and describes what is left of 10..13. keep is "pipe"
+// or "dir" (keeping the directory must fail).
 func closeFdsChild(keep string) string {
 	null, _ := unix.Open(os.DevNull, unix.O_RDONLY, 0)
 	for fd := 3; fd <= 9; fd++ {
@@ -40,6 +41,9 @@ func closeFdsChild(keep string) string {
 		kept = []int{12}
 	}
 	if err := closeExtraFds(11, kept); err != nil {
+		return "error: " + err.Error()
+	}
+	if err := passPreserved(8); err != nil {
 		return "error: " + err.Error()
 	}
 	var out []string

@@ -46,12 +46,12 @@ const (
 	opUmask                          // umask(num)
 	opDefaultHome                    // HOME from /etc/passwd for uid num, unless env has one
 	opChdir                          // chdir(str), then check getcwd is under the root
-	opCloseFds                       // no fd from 3+num on survives execve
+	opCloseFds                       // close every fd from 3+num on init no longer needs (fds_linux.go)
 	opResolve                        // args[0] -> the path execve gets (PATH of the env)
 	opReady                          // tell the parent; init: wait for start, startContainer hooks
 	opLandlock                       // restrict the thread with the ruleset landlock (process.landlock)
 	opRlimit                         // prlimit(num, soft ids[0], hard ids[1])
-	opExecve                         // execve(resolved path, args, env)
+	opExecve                         // pass the preserved fds, execve(resolved path, args, env)
 )
 
 var opNames = map[opCode]string{

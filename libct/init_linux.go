@@ -42,6 +42,11 @@ func Init() error {
 		// The parent waits for the constructor's report first.
 		return errors.New("hull init: the nsenter constructor did not run (binary built without libct/nsenter?)")
 	}
+	// Nothing init inherited reaches a hook it runs, or the process
+	// (the preserved fds are passed again right before execve).
+	if err := inheritedCloseOnExec(); err != nil {
+		return fmt.Errorf("close-on-exec: %w", err)
+	}
 	// In a new user namespace: wait for newuidmap/newgidmap and become
 	// root of it, then unshare the ipc namespace (userns_linux.go).
 	// Before the line below: the helpers refuse a non-dumpable target.

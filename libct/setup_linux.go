@@ -106,7 +106,12 @@ func (liveSys) setrlimit(resource int, soft, hard uint64) error {
 	return nil
 }
 
-func (liveSys) execve(path string, args, env []string) error { return unix.Exec(path, args, env) }
+func (s liveSys) execve(path string, args, env []string) error {
+	if err := passPreserved(s.in.boot.Preserve); err != nil {
+		return err
+	}
+	return unix.Exec(path, args, env)
+}
 
 // chdirVerified changes into cwd and checks that the result is inside the
 // container's root: a cwd of /proc/self/fd/N naming a leaked host
