@@ -30,8 +30,12 @@
 //     once the child is ready. Every error from the child carries the
 //     stage it failed in.
 //
-// Namespaces given by path (and all of init's, for exec) are opened by
-// the parent and handed over as fds. They are joined without runc's
+// Namespaces given by path are opened by the parent and handed over as
+// fds. Exec joins all of init's through a pidfd of init opened once
+// (setns(pidfd, CLONE_NEW*...), Linux 5.8: one call, no /proc/<pid>/ns
+// path whose pid could be reused meanwhile), or, on older kernels, through
+// fds of /proc/<init>/ns/*; either way init's start time is checked after
+// the open. They are joined without runc's
 // 1,200-line nsexec.c:
 //
 //   - user, mnt, time: setns needs a single-threaded caller, so the C

@@ -97,7 +97,7 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 		console:    console,
 		extraFiles: o.ExtraFiles,
 		seccomp:    filter,
-		kind:       &execLaunch{initPid: c.p.InitPid, nsTypes: nsTypes, onJoined: unlock},
+		kind:       &execLaunch{initPid: c.p.InitPid, initStart: c.p.InitStartTime, nsTypes: nsTypes, onJoined: unlock},
 		hookState: func(pid int) []byte {
 			b, _ := jsonMarshal(c.specState(Running, pid))
 			return b

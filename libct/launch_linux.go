@@ -139,8 +139,10 @@ func (k *initLaunch) configure(ic *initConfig) {
 // execLaunch starts a process in a running container: it joins every
 // namespace of the container's init and its existing cgroup.
 type execLaunch struct {
-	// initPid is the container's init, whose namespaces are joined.
-	initPid int
+	// initPid and initStart (its start time) are the container's init,
+	// whose namespaces are joined.
+	initPid   int
+	initStart uint64
 	// nsTypes are the container's namespaces (from its config).
 	nsTypes []configs.NamespaceType
 	// onJoined runs right after the cgroup join, whether it worked or not:
@@ -152,13 +154,78 @@ type execLaunch struct {
 func (k *execLaunch) mode() initMode { return modeExec }
 func (k *execLaunch) what() string   { return "the exec'd process" }
 
+// prepare hands the constructor the container's namespaces: a pidfd of
+// its init, opened once and checked to be init (openProcess: its start
+// time and liveness after the open), for one setns(pidfd, CLONE_NEW*...)
+// where the kernel has it (Linux 5.8), or an fd of each
+// /proc/<init>/ns/<type>, opened while that pidfd pins init and checked
+// again after: a reused pid never lends its namespaces.
 func (k *execLaunch) prepare(l *launch, c *command) error {
+	h, err := openProcess(k.initPid, k.initStart)
+	if errors.Is(err, errProcessGone) {
+		return errStoppedDuringExec
+	}
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(h.fd), "init-pidfd")
+	c.childFiles = append(c.childFiles, f)
+	var uname unix.Utsname
+	_ = unix.Uname(&uname)
+	if chooseNSJoin(unix.ByteSliceToString(uname.Release[:])) == joinByPidfd {
+		for _, t := range k.nsTypes {
+			c.boot.PidfdNS |= nsTypes[t]
+		}
+		c.boot.Pidfd = c.addFd(f)
+		return nil
+	}
 	join := map[configs.NamespaceType]string{}
 	initNS := "/proc/" + strconv.Itoa(k.initPid) + "/ns/"
 	for _, t := range k.nsTypes {
 		join[t] = initNS + string(t)
 	}
-	return joinNamespaces(c, join)
+	if err := joinNamespaces(c, join); err != nil {
+		return err
+	}
+	return k.sameInit(h)
+}
+
+// sameInit checks that init, pinned by h, still is the process at its pid
+// (so the namespace fds opened by path are its own).
+func (k *execLaunch) sameInit(h *procHandle) error {
+	st, err := readProcStat(k.initPid)
+	if err != nil || st.StartTime != k.initStart || st.State == 'Z' || st.State == 'X' {
+		return errStoppedDuringExec
+	}
+	if err := h.signal(0); err != nil {
+		return errStoppedDuringExec
+	}
+	return nil
+}
+
+// nsJoin is how exec joins a container's namespaces.
+type nsJoin int
+
+const (
+	joinByPidfd nsJoin = iota // setns(pidfd, CLONE_NEW*...): Linux 5.8
+	joinByPath                // setns on each /proc/<pid>/ns/<type>
+)
+
+// chooseNSJoin is nsJoinFor; the tests force the fallback through it.
+var chooseNSJoin = nsJoinFor
+
+// nsJoinFor chooses how to join for a kernel release ("6.1.0-18-amd64"):
+// by pidfd from Linux 5.8 on (pidfd_open itself is 5.3, and hull needs
+// it for kill and delete too).
+func nsJoinFor(release string) nsJoin {
+	var major, minor int
+	if n, _ := fmt.Sscanf(release, "%d.%d", &major, &minor); n != 2 {
+		return joinByPath
+	}
+	if major > 5 || major == 5 && minor >= 8 {
+		return joinByPidfd
+	}
+	return joinByPath
 }
 
 func (k *execLaunch) started(int) error { return nil }

@@ -3,6 +3,7 @@ package libct
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -98,6 +99,13 @@ func TestConstructor(t *testing.T) {
 		t.Cleanup(func() { f.Close() })
 		return f
 	}
+	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := os.NewFile(uintptr(pidfd), "pidfd")
+	defer self.Close()
+	uts := strconv.Itoa(unix.CLONE_NEWUTS)
 	for _, tc := range []struct {
 		name  string
 		boot  string
@@ -105,6 +113,11 @@ func TestConstructor(t *testing.T) {
 		want  string // error text; "" for success
 	}{
 		{"nothing to do", "sync=3", nil, ""},
+		{"joins by pidfd", "sync=3 pidfd=4 pidfd_ns=" + uts, []*os.File{self}, ""},
+		{"pidfd without namespaces", "sync=3 pidfd=4", []*os.File{self}, "nsenter: join the namespaces of the container's init (setns on its pidfd): invalid argument"},
+		{"pidfd with other flags", "sync=3 pidfd=4 pidfd_ns=" + strconv.Itoa(unix.CLONE_NEWUTS|unix.CLONE_THREAD), []*os.File{self}, "nsenter: join the namespaces of the container's init (setns on its pidfd): invalid argument"},
+		{"pidfd not passed", "sync=3 pidfd=9 pidfd_ns=" + uts, nil, "nsenter: join the namespaces of the container's init (setns on its pidfd): invalid argument"},
+		{"not a pidfd", "sync=3 pidfd=4 pidfd_ns=" + uts, []*os.File{devNull(t)}, "nsenter: join the namespaces of the container's init (setns on its pidfd): invalid argument"},
 		{"skips Go's fields", "sync=3 fifo=9 mnt=1:9 newfield=x:y", nil, ""},
 		{"joins by fd", "sync=3 ns_uts=4 ns_ipc=5", []*os.File{own("uts"), own("ipc")}, ""},
 		{"not an fd", "sync=3 ns_net=99", nil, "nsenter: join net namespace: bad file descriptor"},
@@ -176,6 +189,15 @@ func TestConstructorForks(t *testing.T) {
 	}
 }
 
+func devNull(t *testing.T) *os.File {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // fdsProbe makes TestMain print the fds it has open from 3 on instead of
 // running Init.
 const fdsProbe = "HULL_TEST_FDS_PROBE"
@@ -237,6 +259,24 @@ func TestBootstrapNamesInC(t *testing.T) {
 		}
 		if i > 0 && at < strings.Index(c, `"ns_`+string(nsOrder[i-1])+`"`) {
 			t.Errorf("nsenter.c joins %s before %s: not nsOrder", ns, nsOrder[i-1])
+		}
+	}
+	// The steps: the C enum lists sync.go's in the same order.
+	enum := c[strings.Index(c, "enum step {"):]
+	enum = enum[:strings.Index(enum, "}")]
+	var names []string
+	for _, f := range strings.FieldsFunc(enum[len("enum step {"):], func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
+		names = append(names, f)
+	}
+	if !slices.Equal(names, bootStepNames) {
+		t.Errorf("nsenter.c's steps %v, sync.go's %v", names, bootStepNames)
+	}
+	if int(bootJoinPidfd) != len(bootStepNames)-1 {
+		t.Errorf("sync.go has %d step names for %d steps", len(bootStepNames), bootJoinPidfd+1)
+	}
+	for st := bootParse; st <= bootJoinPidfd; st++ {
+		if err := (bootReport{Magic: bootMagic, Step: st, Errno: 1}).err(); strings.Contains(err.Error(), "step ") {
+			t.Errorf("step %s has no name: %v", bootStepNames[st], err)
 		}
 	}
 	for _, want := range []string{"FLAG_DUMPABLE 0x" + strconv.FormatInt(int64(bootDumpable), 16), "REPORT_MAGIC 0x" + strconv.FormatInt(bootMagic, 16)} {

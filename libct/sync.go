@@ -156,6 +156,9 @@ func (p *syncPipe) recv() (syncMsg, error) {
 //	| usernswait | Go      | pipe: wait for newuidmap/newgidmap before going on      |
 //	| ns_<type>  | C       | a namespace to setns into (user first, pid last; types  |
 //	|            |         | in nsOrder)                                             |
+//	| pidfd      | C       | a pidfd of the container's init: setns(pidfd, pidfd_ns) |
+//	|            |         | joins all its namespaces in one call (exec, Linux 5.8+) |
+//	| pidfd_ns   | C       | the CLONE_NEW* flags for that setns                     |
 //	| clone      | C       | CLONE_NEW* flags of the process cloned after ns_pid     |
 //	| flags      | C, Go   | bootFlag bits                                           |
 //	| mnt        | Go      | "index:fd": detached tree for config mount #index       |
@@ -176,6 +179,10 @@ type bootstrap struct {
 	UserNSWait int
 	// NS holds, by nsOrder index, the fd of each namespace to join.
 	NS [len(nsOrder)]int
+	// Pidfd is a pidfd of the container's init whose namespaces (PidfdNS,
+	// CLONE_NEW* flags) the constructor joins with one setns; used
+	// instead of NS when the kernel has it.
+	Pidfd, PidfdNS int
 	// Clone is the CLONE_NEW* flags of the process the constructor
 	// clones after joining a pid namespace (the namespaces it creates).
 	Clone int
@@ -233,7 +240,8 @@ func (b *bootstrap) ints() []bootInt {
 	for i, t := range nsOrder {
 		out = append(out, bootInt{"ns_" + string(t), &b.NS[i]})
 	}
-	return append(out, bootInt{"clone", &b.Clone}, bootInt{"flags", (*int)(&b.Flags)})
+	return append(out, bootInt{"pidfd", &b.Pidfd}, bootInt{"pidfd_ns", &b.PidfdNS},
+		bootInt{"clone", &b.Clone}, bootInt{"flags", (*int)(&b.Flags)})
 }
 
 // encode returns the value of envBootstrap. Zero fields are left out.
@@ -310,7 +318,7 @@ func decodeBootstrap(s string) (*bootstrap, error) {
 	}
 	// Every fd named must be one the parent placed (the others are gone).
 	end := 3 + b.Fds
-	fds := []int{b.Sync, b.Fifo, b.ErrFifo, b.Console, b.UserNSWait}
+	fds := []int{b.Sync, b.Fifo, b.ErrFifo, b.Console, b.UserNSWait, b.Pidfd}
 	for _, fd := range b.MountSources {
 		fds = append(fds, fd)
 	}
@@ -367,8 +375,14 @@ const (
 	bootParse                       // read envBootstrap
 	bootNotDumpable                 // prctl(PR_SET_DUMPABLE, 0)
 	bootJoin                        // setns(NS[i]) (NS says which)
-	bootFork                        // clone(CLONE_PARENT) into the joined pid namespace
+	bootFork                        // clone(CLONE_PARENT|clone) into the joined pid namespace
+	bootRoot                        // setresgid/setresuid 0 in the joined user namespace
+	bootCloseFds                    // close_range(3+fds, ~0, 0)
+	bootJoinPidfd                   // setns(pidfd, pidfd_ns)
 )
+
+// bootStepNames are the steps as nsenter.c's enum names them.
+var bootStepNames = []string{"STEP_OK", "STEP_PARSE", "STEP_DUMPABLE", "STEP_JOIN", "STEP_FORK", "STEP_ROOT", "STEP_CLOSE_FDS", "STEP_JOIN_PIDFD"}
 
 // readBootReport reads the constructor's report from the sync socket.
 func readBootReport(r io.Reader) (bootReport, error) {
@@ -402,6 +416,9 @@ func (r bootReport) err() error {
 		bootParse:       "read the bootstrap",
 		bootNotDumpable: "set not dumpable",
 		bootFork:        "fork into the pid namespace",
+		bootRoot:        "become uid and gid 0 of the joined user namespace",
+		bootCloseFds:    "close the fds hull did not pass",
+		bootJoinPidfd:   "join the namespaces of the container's init (setns on its pidfd)",
 	}[r.Step]
 	if r.Step == bootJoin {
 		what = "join a namespace"

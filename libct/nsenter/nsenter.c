@@ -23,7 +23,9 @@
 #endif
 
 // The steps, as sync.go's bootStep.
-enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT, STEP_CLOSE_FDS };
+enum step {
+	STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT, STEP_CLOSE_FDS, STEP_JOIN_PIDFD
+};
 
 // Bits of the "flags" field, as sync.go's bootFlag.
 #define FLAG_DUMPABLE 0x2
@@ -53,7 +55,7 @@ static const struct {
 
 // The fields this file reads; every other name is Go's and skipped.
 struct boot {
-	long long sync, fds, flags, clone, ns[NS_COUNT];
+	long long sync, fds, flags, clone, pidfd, pidfd_ns, ns[NS_COUNT];
 };
 
 static long long *field(struct boot *b, const char *name, size_t len)
@@ -66,6 +68,10 @@ static long long *field(struct boot *b, const char *name, size_t len)
 		return &b->flags;
 	if (len == 5 && memcmp(name, "clone", 5) == 0)
 		return &b->clone;
+	if (len == 5 && memcmp(name, "pidfd", 5) == 0)
+		return &b->pidfd;
+	if (len == 8 && memcmp(name, "pidfd_ns", 8) == 0)
+		return &b->pidfd_ns;
 	for (size_t i = 0; i < NS_COUNT; i++)
 		if (strlen(ns_table[i].name) == len && memcmp(name, ns_table[i].name, len) == 0)
 			return &b->ns[i];
@@ -150,6 +156,16 @@ static int close_fds_from(unsigned int first)
 	return 0;
 }
 
+// become_root makes us uid and gid 0 of the user namespace we joined:
+// hull's host ids are usually unmapped there (files it creates would fail
+// with EOVERFLOW), as runc does. The capabilities stay (leaving no root).
+static int become_root(void)
+{
+	if (syscall(SYS_setresgid, 0, 0, 0) < 0)
+		return -1;
+	return (int)syscall(SYS_setresuid, 0, 0, 0);
+}
+
 // clone_parent forks a sibling, in new namespaces (flags): the new
 // process is the child of our parent, which reaps it like any other.
 static pid_t clone_parent(unsigned long flags)
@@ -196,6 +212,24 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	// it once they are written.
 	if (!(b.flags & FLAG_DUMPABLE) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		fail(sync, STEP_DUMPABLE, 0);
+	int join_pid = b.ns[NS_PID] != 0;
+	if (b.pidfd != 0) {
+		// All of the container's namespaces in one call, through a pidfd
+		// of its init (Linux 5.8): no /proc/<pid>/ns path whose pid could
+		// be reused meanwhile, and the kernel joins the user namespace
+		// first. Only the namespaces the container has are asked for.
+		long long allowed = CLONE_FLAGS_ALLOWED | CLONE_NEWPID;
+		if (b.pidfd < 3 || b.pidfd >= 3 + b.fds || b.pidfd_ns == 0 || (b.pidfd_ns & ~allowed) != 0) {
+			errno = EINVAL;
+			fail(sync, STEP_JOIN_PIDFD, 0);
+		}
+		if (setns((int)b.pidfd, (int)b.pidfd_ns) < 0)
+			fail(sync, STEP_JOIN_PIDFD, 0);
+		close((int)b.pidfd);
+		if ((b.pidfd_ns & CLONE_NEWUSER) && become_root() < 0)
+			fail(sync, STEP_ROOT, 0);
+		join_pid |= (b.pidfd_ns & CLONE_NEWPID) != 0;
+	}
 	for (size_t i = 0; i < NS_COUNT; i++) {
 		if (b.ns[i] == 0)
 			continue;
@@ -206,14 +240,10 @@ __attribute__((constructor)) static void hull_nsenter(void)
 		if (setns((int)b.ns[i], ns_table[i].flag) < 0)
 			fail(sync, STEP_JOIN, i);
 		close((int)b.ns[i]);
-		// In a joined user namespace, hull's uid and gid are usually
-		// unmapped (files it creates would fail with EOVERFLOW): become
-		// its root, as runc does. The capabilities stay (leaving no root).
-		if (ns_table[i].flag == CLONE_NEWUSER &&
-		    (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0))
+		if (ns_table[i].flag == CLONE_NEWUSER && become_root() < 0)
 			fail(sync, STEP_ROOT, 0);
 	}
-	if (b.ns[NS_PID] != 0) {
+	if (join_pid) {
 		// setns(CLONE_NEWPID) moved only our future children: clone the
 		// one that goes on, report its pid and leave. It enters the pid
 		// namespace already in the container's mount namespace (joined
