@@ -7,9 +7,9 @@ import (
 )
 
 // initCommand is the hidden `hull init`. hull starts its container init as
-// `/proc/self/exe init` with _HULL_INIT=1, and main dispatches on that
-// variable before the CLI is built; reaching this command means someone
-// ran `hull init` by hand.
+// `hull init` with its bootstrap in _HULL_INIT (libct/sync.go), and main
+// dispatches on that variable before the CLI is built; reaching this
+// command means someone ran `hull init` by hand.
 func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "init",
