@@ -261,6 +261,14 @@ __attribute__((constructor)) static void hull_nsenter(void)
 			_exit(0);
 		}
 		hull_boot_reported = 1; // by the process that forked us
+		// A session of its own, as the process the parent started has
+		// (Setsid): a forked child is not a session leader, and a
+		// terminal exec needs one to take the pty as its controlling
+		// terminal (TIOCSCTTY fails with EPERM otherwise). It cannot
+		// fail for a new process; if it did, the report is already
+		// written, so the parent sees the exit.
+		if (setsid() < 0)
+			_exit(1);
 		return;
 	}
 	report(sync, 0, STEP_OK, 0, 0);

@@ -159,3 +159,40 @@ func TestConsoleSocketRequired(t *testing.T) {
 	checkFailure(t, res, []string{"console"}, []string{"console-socket"})
 	checkNoLeaks(t, r, id, b.dir, before)
 }
+
+// TestExecConsoleSocket execs a terminal process into a running container,
+// as containerd and Podman do for `exec -t`: the process is in the
+// container's pid namespace (forked there by hull's constructor) and must
+// still get the pty as its controlling terminal, which needs a session of
+// its own.
+func TestExecConsoleSocket(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id, _ := running(t, r)
+	cs := newConsoleReceiver(t)
+	done := make(chan result, 1)
+	go func() {
+		done <- r.call("exec", "--detach", "-t", "--console-socket", cs.path, id, "sh", "-c",
+			"tty; [ -t 0 ] && echo stdin-is-tty; read x; echo got-$x")
+	}()
+	var rc receivedConsole
+	select {
+	case rc = <-cs.got:
+		if rc.err != nil {
+			t.Fatalf("console socket: %v", rc.err)
+		}
+		defer rc.master.Close()
+	case res := <-done:
+		if res.err != nil || res.code != 0 {
+			t.Fatalf("exec -t: %v", res)
+		}
+		rc = cs.receive(t)
+	}
+	out := readPty(rc.master)
+	if _, err := rc.master.Write([]byte("abc\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/dev/pts/", "stdin-is-tty", "got-abc"} {
+		waitFor(t, "pty output "+want, func() bool { return strings.Contains(out.String(), want) })
+	}
+}

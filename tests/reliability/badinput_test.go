@@ -3,6 +3,7 @@
 package reliability
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"os"
@@ -451,8 +452,18 @@ func writeTemp(data, prefix string) string {
 func copyRootfs(t *testing.T, bdir string) string {
 	t.Helper()
 	dst := filepath.Join(bdir, "rootfs")
-	if out, err := exec.Command("cp", "-a", testEnv.rootfs, dst).CombinedOutput(); err != nil {
-		t.Fatalf("cp rootfs: %v: %s", err, out)
+	// Started through the registry: the orphan reaper takes any zombie
+	// child it does not know, and would take cp's from cmd.Wait.
+	cmd := exec.Command("cp", "-a", testEnv.rootfs, dst)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := reg.start(cmd); err != nil {
+		t.Fatalf("cp rootfs: %v", err)
+	}
+	err := cmd.Wait()
+	reg.done(cmd.Process.Pid)
+	if err != nil {
+		t.Fatalf("cp rootfs: %v: %s", err, out.String())
 	}
 	var s specs.Spec
 	b, _ := os.ReadFile(filepath.Join(bdir, "config.json"))
