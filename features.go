@@ -57,7 +57,14 @@ func featuresCommand() *cli.Command {
 				Annotations: map[string]string{
 					"org.opencontainers.runtime-spec.features": "hull",
 					"io.github.hullrt.hull.version":            version,
+					// checkpoint and restore (with criu): runc's key,
+					// which engines read, and hull's own.
+					"org.opencontainers.runc.checkpoint.enabled": "true",
+					"io.github.hullrt.hull.checkpoint.enabled":   "true",
 				},
+				// org.criu.config names the criu configuration file that
+				// checkpoint and restore use (as runc).
+				PotentiallyUnsafeConfigAnnotations: []string{"org.criu.config"},
 			}
 			for k, v := range landlockFeatures() {
 				f.Annotations[k] = v

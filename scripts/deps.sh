@@ -28,6 +28,9 @@ packages=(
 	# libct/cgroups: the systemd-driver unit tests run a private bus
 	# (dbus-daemon with its session.conf, from dbus-session-bus-common)
 	dbus-daemon
+	# checkpoint/restore: tests/integration checks hull's errors against
+	# this host's criu (tests/vm checks a real round trip in the guest)
+	criu
 	# the engines (Podman, containerd, crictl) and the qemu guest are
 	# installed by tests/e2e/deps.sh, tests/cri/deps.sh, tests/vm/deps.sh
 )

@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -239,4 +241,29 @@ func frozenState(t *testing.T, cgs map[string]string) string {
 		}
 	}
 	return ""
+}
+
+// TestCheckpointFeatures: engines find out about checkpoint/restore from
+// `features` (runc's annotation) and from `checkpoint --help` succeeding
+// (Podman's test).
+func TestCheckpointFeatures(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	res := r.must("features")
+	var f struct {
+		Annotations map[string]string `json:"annotations"`
+		Unsafe      []string          `json:"potentiallyUnsafeConfigAnnotations"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &f); err != nil {
+		t.Fatalf("features: %v", err)
+	}
+	if f.Annotations["org.opencontainers.runc.checkpoint.enabled"] != "true" {
+		t.Errorf("features annotations %v: want org.opencontainers.runc.checkpoint.enabled=true", f.Annotations)
+	}
+	if hullOnly() && !slices.Contains(f.Unsafe, "org.criu.config") {
+		t.Errorf("potentiallyUnsafeConfigAnnotations %v: want org.criu.config", f.Unsafe)
+	}
+	for _, cmd := range []string{"checkpoint", "restore"} {
+		r.must(cmd, "--help")
+	}
 }

@@ -13,7 +13,6 @@ import (
 // hiddenFlags are accepted for runc compatibility but not shown by
 // --help; their man pages document them as such.
 var hiddenFlags = map[string][]string{
-	"hull":   {"--criu"},
 	"update": {"--kernel-memory", "--kernel-memory-tcp"},
 }
 
