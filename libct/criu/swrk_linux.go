@@ -155,7 +155,7 @@ func (c *Client) do(r *Request) (_ *rpc.CriuResp, retErr error) {
 
 	if r.Started != nil {
 		if err := r.Started(proc.Pid); err != nil {
-			return nil, err
+			return nil, &ownError{err}
 		}
 	}
 	req := r.Req
@@ -220,7 +220,7 @@ func (c *Client) do(r *Request) (_ *rpc.CriuResp, retErr error) {
 		script := resp.GetNotify().GetScript()
 		if r.Notify != nil {
 			if err := r.Notify(script, int(resp.GetNotify().GetPid()), files); err != nil {
-				return nil, fmt.Errorf("%s: %w", script, err)
+				return nil, &ownError{fmt.Errorf("%s: %w", script, err)}
 			}
 		} else {
 			closeAll(files)
@@ -282,12 +282,29 @@ func replyError(resp *rpc.CriuResp) error {
 	return errors.New(strings.Join(parts, ", "))
 }
 
+// ownError is a failure of hull's side of the exchange (a notification
+// handler, the cgroup): the cause is then hull's, not what criu says
+// after it was cut off.
+type ownError struct{ err error }
+
+func (e *ownError) Error() string { return e.err.Error() }
+func (e *ownError) Unwrap() error { return e.err }
+
 // withReport puts what CRIU logged as errors (or, without a log, said on
 // stderr) first, since that is the cause, and names the log.
 func withReport(err error, stderr *tailBuffer, logPath string) error {
 	said := ""
 	if stderr != nil {
-		said = oneLine(lastLines(strings.TrimSpace(stderr.wait()), 4))
+		said = stderr.wait()
+	}
+	var own *ownError
+	if errors.As(err, &own) {
+		return err
+	}
+	if msgs := errorMessages(strings.Split(said, "\n"), 4); len(msgs) > 0 {
+		said = strings.Join(msgs, "; ")
+	} else {
+		said = oneLine(lastLines(strings.TrimSpace(said), 4))
 	}
 	var lines []string
 	if logPath != "" {
@@ -315,11 +332,22 @@ func ErrorLines(path string, max int) []string {
 		return nil
 	}
 	defer f.Close()
-	var lines []string
+	var all []string
 	s := bufio.NewScanner(f)
 	s.Buffer(make([]byte, 64*1024), 1024*1024)
 	for s.Scan() {
-		l := s.Text()
+		if strings.Contains(s.Text(), "Error (") {
+			all = append(all, s.Text())
+		}
+	}
+	return errorMessages(all, max)
+}
+
+// errorMessages returns the messages of the last max "Error (file:line):
+// message" lines of lines.
+func errorMessages(lines []string, max int) []string {
+	var out []string
+	for _, l := range lines {
 		i := strings.Index(l, "Error (")
 		if i < 0 {
 			continue
@@ -328,12 +356,12 @@ func ErrorLines(path string, max int) []string {
 		if j := strings.Index(m, "): "); j >= 0 {
 			m = m[j+3:]
 		}
-		lines = append(lines, strings.TrimSpace(m))
-		if len(lines) > max {
-			lines = lines[1:]
+		out = append(out, strings.TrimSpace(m))
+		if len(out) > max {
+			out = out[1:]
 		}
 	}
-	return lines
+	return out
 }
 
 func lastLines(s string, n int) string {
