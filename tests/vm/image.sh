@@ -1,7 +1,7 @@
 #!/bin/bash
 # image.sh builds (once, cached) the guest the VM tests boot: Debian's stock kernel,
 # a tiny busybox initramfs and a Debian bookworm ext4 image with systemd, AppArmor,
-# SELinux policy, libseccomp2, runc and crun (the references).
+# SELinux policy, libseccomp2, runc and crun (the references), criu and podman (checkpoint/restore).
 #
 #   tests/vm/image.sh            prints the cache directory (builds first if needed)
 #   HULL_VM_REBUILD=1            throws the cache away first
@@ -18,7 +18,7 @@ set -euo pipefail
 
 CACHE=${HULL_VM_CACHE:-/var/cache/hull-vm}
 SUITE=bookworm
-GUEST_PKGS=systemd,systemd-sysv,dbus,udev,kmod,apparmor,apparmor-utils,busybox-static,iproute2,procps,selinux-policy-default,selinux-utils,policycoreutils,libseccomp2,runc,crun,jq
+GUEST_PKGS=systemd,systemd-sysv,dbus,udev,kmod,apparmor,apparmor-utils,busybox-static,iproute2,procps,selinux-policy-default,selinux-utils,policycoreutils,libseccomp2,runc,crun,jq,criu,podman,containernetworking-plugins
 
 log() { echo "vm-image: $*" >&2; }
 die() { echo "vm-image: error: $*" >&2; exit 1; }

@@ -38,6 +38,7 @@ share=$(mktemp -d /tmp/hull-vm.XXXXXX)
 trap 'rm -rf "$share"' EXIT
 cp "$HULL" "$share/hull"
 cp "$here/guest/checks.sh" "$share/checks.sh"
+cp "$here/guest/criu.sh" "$share/criu.sh"
 rootfs=$("$repo/scripts/mkrootfs.sh")
 tar -C "$rootfs" -cf "$share/rootfs.tar" .
 mkdir -p "$share/results"

@@ -530,6 +530,9 @@ check_conformance() {
 	fi
 }
 
+# checkpoint/restore (check_criu, check_criu_podman): a script of their own
+[ -f "$PAYLOAD/criu.sh" ] && . "$PAYLOAD/criu.sh"
+
 # ---------------------------------------------------------------- main ----
 echo "guest: $(uname -r), mode $MODE, $(nproc) cpus, cgroup $(stat -fc %T $CG), LSMs $(cat /sys/kernel/security/lsm 2>/dev/null)"
 [ "$MODE" = systemd ] && { load_apparmor || echo "AppArmor: cannot load $APP_PROFILE"; }
@@ -538,7 +541,7 @@ for RTN in "${RUNTIMES[@]}"; do
 	echo "== $RTN ($("$RT" --version 2>&1 | head -1))"
 	t0=$SECONDS
 	if [ "$MODE" = systemd ]; then
-		checks=(features cgroup_files nested relative oom pids freeze devices systemd apparmor lsm_units conformance)
+		checks=(features cgroup_files nested relative oom pids freeze devices systemd apparmor lsm_units conformance criu criu_podman)
 	else
 		checks=(features selinux lsm_units)
 	fi

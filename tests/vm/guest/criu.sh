@@ -1,0 +1,197 @@
+# criu.sh: the checkpoint/restore checks (issue 16.1), sourced by checks.sh in the
+# systemd boot. The host's kernel is too new for Debian's criu 3.17 (`criu check` fails
+# on its vDSO), the guest's Debian 6.1 kernel is not: here a busybox counter is
+# checkpointed, restored under a new id and must go on counting from where it was.
+# Like every check, each runs on hull and on the guest's runc (the reference).
+#
+# CRIU keeps a dumped pipe's place for the pipe the restoring runtime is given
+# (descriptors.json, inherit_fd), not for files of the host: the counter's stdio are
+# pipes, made by process substitution, to a `cat` that appends to a log.
+
+CR_COUNTER='i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done'
+
+# cr_rt ARGS...: the runtime with the container's stdio on pipes: stdin from a
+# sleeping writer, stdout and stderr to $CR_LOG.out / $CR_LOG.err. Its own messages
+# go to $W/rt.out (read into $OUT), not through the pipes.
+cr_rt() {
+	local rc
+	timeout 120 "$RT" --root "/run/hullvm-$RTN" --log "$W/rt.log" --log-format text "$@" \
+		< <(exec sleep 100000) > >(exec cat >> "$CR_LOG.out") 2> >(exec cat >> "$CR_LOG.err")
+	rc=$?
+	OUT=$(tail -5 "$W/rt.log" 2>/dev/null; tail -3 "$CR_LOG.err" 2>/dev/null)
+	: > "$W/rt.log"
+	[ $rc = 0 ] || log "$RTN $*: exit $rc: $OUT" >&2
+	return $rc
+}
+# cr_last FILE: the last number the counter wrote there (0 when none)
+cr_last() { grep -E '^[0-9]+$' "$1" 2>/dev/null | tail -1 | grep . || echo 0; }
+cr_first() { grep -E '^[0-9]+$' "$1" 2>/dev/null | head -1 | grep . || echo 0; }
+# cr_wait_past FILE N: wait (60 s at most) until the counter in FILE is past N
+cr_wait_past() {
+	local i
+	for i in $(seq 300); do
+		[ "$(cr_last "$1")" -gt "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# cr_gone ID: nothing of container ID is left (state dir, cgroup, criu-root mount)
+cr_gone() {
+	local left=""
+	[ -e "/run/hullvm-$RTN/$1" ] && left+=" state:/run/hullvm-$RTN/$1"
+	[ -e "$CG/hullvm/$1" ] && left+=" cgroup:$CG/hullvm/$1"
+	grep -q "criu-root" /proc/self/mountinfo && left+=" mount:$(grep criu-root /proc/self/mountinfo | awk '{print $5}' | tr '\n' ' ')"
+	ls -a "/run/hullvm-$RTN" 2>/dev/null | grep -q '^\.criu-root' && left+=" dir:.criu-root-*"
+	echo "$left"
+}
+
+check_criu() {
+	if ! command -v criu > /dev/null; then fail criu "no criu in the guest image (tests/vm/image.sh)"; return; fi
+	local chk; chk=$(criu check 2>&1)
+	if [ $? != 0 ]; then fail criu "criu check fails in the guest: $(echo "$chk" | grep Error | head -2)"; return; fi
+	# Restored under a new id, the container gets a new cgroup (cgroupsPath /hullvm/ID).
+	# hull gives criu that cgroup as cg_root in every mode; runc 1.1 restores into the
+	# checkpointed cgroup unless --manage-cgroups-mode ignore is given to both
+	# checkpoint and restore (runc-restore(8)), so the reference runs that way only.
+	cr_flow ignore
+	if [ "$RTN" = runc ]; then
+		skip criu.soft "runc restores into the checkpointed cgroup without --manage-cgroups-mode ignore (runc-restore(8))"
+	else
+		cr_flow soft
+	fi
+}
+
+# cr_flow MODE: run, checkpoint, restore under a new id (the counter goes on),
+# checkpoint --leave-running, restore that in the foreground, a failing restore.
+cr_flow() {
+	local m=$1 cgm=() p=criu.$1
+	[ "$1" = soft ] || cgm=(--manage-cgroups-mode "$1")
+	local id1=$RTN-$m-cr1 id2=$RTN-$m-cr2 id3=$RTN-$m-cr3 id4=$RTN-$m-cr4 img=$W/cr-img-$RTN-$m b1 b2 b3 b4 pid last first n left st
+	rm -rf "$img" "$img"-* "$W/cr-$RTN-$m".*
+	b1=$(bundle "$id1" '.process.args = ["sh", "-c", $c]' --arg c "$CR_COUNTER")
+	b2=$(bundle "$id2" '.process.args = ["sh", "-c", $c]' --arg c "$CR_COUNTER")
+	b3=$(bundle "$id3" '.process.args = ["sh", "-c", $c]' --arg c "$CR_COUNTER")
+	b4=$(bundle "$id4" '.process.args = ["sh", "-c", $c]' --arg c "$CR_COUNTER")
+
+	CR_LOG=$W/cr-$RTN-$m.1
+	if ! cr_rt run -d --bundle "$b1" "$id1"; then fail $p.run "$OUT"; return; fi
+	cr_wait_past "$CR_LOG.out" 5 || { fail $p.run "the counter does not count: $(tail -3 "$CR_LOG.out")"; cleanup_ct "$id1"; return; }
+
+	# checkpoint: the images are written, the container is gone (runc deletes it)
+	if ! rt checkpoint "${cgm[@]}" --image-path "$img" "$id1"; then
+		fail $p.checkpoint "$OUT; $(grep -h Error "$img"/dump.log 2>/dev/null | tail -3)"
+		cleanup_ct "$id1"; return
+	fi
+	sleep 0.5 # the log's reader drains the pipe
+	last=$(cr_last "$CR_LOG.out")
+	if rt state "$id1"; then st=$(echo "$OUT" | jq -r .status); else st=gone; fi
+	left=$(cr_gone "$id1")
+	if [ -f "$img/inventory.img" ] && [ -f "$img/descriptors.json" ] && [ "$st" != running ] && [ -z "$left" ]; then
+		pass $p.checkpoint "counter at $last, container $st; images: $(ls "$img" | sed 's/\.img$//' | tr '\n' ' ')"
+	else
+		fail $p.checkpoint "inventory.img: $(ls "$img" 2>&1 | head -3 | tr '\n' ' '), state: $st, left:$left"
+	fi
+
+	# restore under a new id: the counter goes on from where it was
+	CR_LOG=$W/cr-$RTN-$m.2
+	if ! cr_rt restore -d "${cgm[@]}" --bundle "$b2" --image-path "$img" "$id2"; then
+		fail $p.restore "$OUT; $(grep -h Error "$img"/restore.log 2>/dev/null | tail -3)"
+		cleanup_ct "$id2"; return
+	fi
+	pid=$(pid_of "$id2")
+	rt state "$id2"; st=$(echo "$OUT" | jq -r .status)
+	if cr_wait_past "$CR_LOG.out" $((last + 3)); then
+		first=$(cr_first "$CR_LOG.out")
+		if [ "$first" = $((last + 1)) ] && [ "$st" = running ]; then
+			pass $p.restore "$id2 running (pid $pid): counted ..$last before, $first..$(cr_last "$CR_LOG.out") after"
+		else
+			fail $p.restore "status $st; counted ..$last before the checkpoint, restored output starts at $first"
+		fi
+	else
+		fail $p.restore "status $st; the restored counter does not go on: $(head -3 "$CR_LOG.out" | tr '\n' ' ') err: $(tail -3 "$CR_LOG.err")"
+	fi
+	# the restored processes are in the new container's cgroup, which its state records
+	if [ -n "$pid" ] && grep -q "/hullvm/$id2\$" /proc/"$pid"/cgroup &&
+		[ "$(cat $CG/hullvm/"$id2"/cgroup.procs 2>/dev/null | wc -l)" -ge 2 ]; then
+		pass $p.restore.cgroup "$(cat /proc/"$pid"/cgroup), $(wc -l < $CG/hullvm/"$id2"/cgroup.procs) processes"
+	else
+		fail $p.restore.cgroup "restored init ${pid:-?} in $(cat /proc/"$pid"/cgroup 2>&1), want /hullvm/$id2"
+	fi
+
+	# --leave-running: the dump is written and the container goes on
+	n=$(cr_last "$CR_LOG.out")
+	if rt checkpoint --leave-running "${cgm[@]}" --image-path "$img-lr" "$id2" && rt state "$id2" &&
+		[ "$(echo "$OUT" | jq -r .status)" = running ] && [ "$(echo "$OUT" | jq -r .pid)" = "$pid" ] &&
+		cr_wait_past "$CR_LOG.out" $((n + 3)) && [ -f "$img-lr/inventory.img" ]; then
+		pass $p.leave-running "still running as pid $pid, counter $n -> $(cr_last "$CR_LOG.out")"
+	else
+		fail $p.leave-running "$OUT; $(grep -h Error "$img-lr"/dump.log 2>/dev/null | tail -3)"
+	fi
+	cleanup_ct "$id2"
+	sleep 0.5
+
+	# the --leave-running images restore too, in the foreground (restore waits, as run)
+	CR_LOG=$W/cr-$RTN-$m.3
+	cr_rt restore "${cgm[@]}" --bundle "$b3" --image-path "$img-lr" "$id3" &
+	local fg=$!
+	if cr_wait_past "$CR_LOG.out" $((n + 2)) && rt state "$id3" && [ "$(echo "$OUT" | jq -r .status)" = running ]; then
+		rt kill "$id3" KILL
+		wait $fg
+		local rc=$?
+		left=$(cr_gone "$id3")
+		if [ $rc = 137 ] && [ -z "$left" ]; then pass $p.restore.foreground "counted from $(cr_first "$CR_LOG.out"), exit $rc on SIGKILL, nothing left"
+		else fail $p.restore.foreground "exit $rc (want 137), left:$left"; fi
+	else
+		fail $p.restore.foreground "$OUT; $(head -3 "$CR_LOG.out" | tr '\n' ' ')"
+		kill $fg 2>/dev/null; cleanup_ct "$id3"
+	fi
+
+	# a restore that CRIU fails leaves nothing: no state dir, cgroup or mount
+	CR_LOG=$W/cr-$RTN-$m.4
+	cp -a "$img" "$img-bad" && rm -f "$img-bad"/inventory.img
+	if cr_rt restore -d "${cgm[@]}" --bundle "$b4" --image-path "$img-bad" "$id4"; then
+		fail $p.restore.failure "restore without inventory.img succeeded"
+		cleanup_ct "$id4"
+	else
+		left=$(cr_gone "$id4")
+		if [ -z "$left" ]; then pass $p.restore.failure "refused, nothing left: $(echo "$OUT" | tail -1 | cut -c1-300)"
+		else fail $p.restore.failure "left:$left"; fi
+	fi
+	cleanup_ct "$id4"
+	pkill -f "sleep 100000" 2>/dev/null
+	rm -rf "$img" "$img"-*
+}
+
+# Podman drives the runtime through checkpoint and restore itself (conmon's pipes,
+# its own image and work paths, restore --detach --pid-file ... under the same id).
+check_criu_podman() {
+	if ! command -v podman > /dev/null; then fail criu.podman "no podman in the guest image"; return; fi
+	local name=cr-podman-$RTN conf=$W/containers.conf pm last first out
+	if ! podman image exists localhost/hullvm-busybox 2>/dev/null; then
+		podman import -q "$PAYLOAD/rootfs.tar" localhost/hullvm-busybox > /dev/null 2>&1 ||
+			{ fail criu.podman "podman import of the busybox rootfs failed"; return; }
+	fi
+	printf '[containers]\nnetns = "none"\n[engine]\nevents_logger = "file"\n' > "$conf"
+	pm() { CONTAINERS_CONF=$conf timeout 120 podman "$@" 2>&1; }
+	pm rm -f "$name" > /dev/null
+	if ! out=$(pm --runtime "$RT" run -d --name "$name" localhost/hullvm-busybox sh -c "$CR_COUNTER"); then
+		fail criu.podman "podman run: $out"; return
+	fi
+	for i in $(seq 100); do [ "$(pm logs "$name" | grep -cE '^[0-9]+$')" -gt 5 ] && break; sleep 0.2; done
+	if ! out=$(pm container checkpoint "$name"); then
+		fail criu.podman "podman container checkpoint: $(echo "$out" | tail -3)"; pm rm -f "$name" > /dev/null; return
+	fi
+	last=$(pm logs "$name" | grep -E '^[0-9]+$' | tail -1)
+	if ! out=$(pm container restore "$name"); then
+		fail criu.podman "podman container restore: $(echo "$out" | tail -3)"; pm rm -f "$name" > /dev/null; return
+	fi
+	for i in $(seq 100); do [ "$(pm logs "$name" | grep -E '^[0-9]+$' | tail -1)" -gt $((last + 3)) ] && break; sleep 0.2; done
+	first=$(pm logs "$name" | grep -E '^[0-9]+$' | awk -v l="$last" '$1 > l' | head -1)
+	local gaps; gaps=$(pm logs "$name" | grep -E '^[0-9]+$' | awk 'NR > 1 && $1 != p + 1 {print p "->" $1} {p = $1}' | head -3)
+	if [ "$first" = $((last + 1)) ] && [ -z "$gaps" ] && [ "$(pm inspect -f '{{.State.Status}}' "$name")" = running ]; then
+		pass criu.podman "podman checkpoint at $last, restored and counting from $first, no gap"
+	else
+		fail criu.podman "checkpointed at $last, restored from '${first:-nothing}', gaps '$gaps', status $(pm inspect -f '{{.State.Status}}' "$name")"
+	fi
+	pm rm -f "$name" > /dev/null
+}
