@@ -2,12 +2,9 @@ package main
 
 import (
 	"errors"
-	"os"
-	"os/signal"
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/hullrt/hull/libct"
 )
@@ -76,28 +73,14 @@ func restoreContainer(ctx *cli.Context) error {
 
 	// Foreground, as run: forward every signal to the restored init
 	// (CRIU restores it as hull's child) and exit with its status.
-	sigs := make(chan os.Signal, 128)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
-	if !ctx.Bool("no-subreaper") {
-		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	}
-	tty, err := newTTYRelay(ctx)
+	fg, err := newForeground(ctx, !ctx.Bool("no-subreaper"))
 	if err != nil {
 		return cmdErr(ctx, err)
 	}
-	defer tty.close()
-	if cfg.Process.Terminal {
-		o.ConsoleConn = tty.remote
-	} else {
-		tty.closeSockets()
-	}
-	o.KeepInit = true
+	defer fg.close()
+	o.ConsoleConn = fg.tty.give(cfg.Process.Terminal)
 	c, err := libct.Restore(ctx.String("root"), id, cfg, o)
-	if tty.remote != nil {
-		tty.remote.Close()
-		tty.remote = nil
-	}
+	fg.tty.given()
 	if err != nil {
 		return cmdErr(ctx, err)
 	}
@@ -106,12 +89,11 @@ func restoreContainer(ctx *cli.Context) error {
 			logrus.Warn(err)
 		}
 	}
-	if err := tty.attach(); err != nil {
+	if err := fg.tty.attach(); err != nil {
 		cleanup()
 		return cmdErr(ctx, err)
 	}
-	status, err := waitForwarding(c, sigs, tty)
-	tty.drain()
+	status, err := fg.wait(c.Pid())
 	cleanup()
 	if err != nil {
 		return cmdErr(ctx, err)

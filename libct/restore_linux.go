@@ -37,9 +37,6 @@ type RestoreOpts struct {
 	Stdin, Stdout, Stderr *os.File
 	// Rootless marks a container restored without root privileges.
 	Rootless bool
-	// KeepInit keeps a handle on the restored init (a child of the
-	// caller: CRIU restores it as its sibling) for Container.Wait.
-	KeepInit bool
 }
 
 // Restore makes container id under root from cfg and the CRIU images in
@@ -79,7 +76,8 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 		return nil, err
 	}
 	client := &criu.Client{Path: o.CriuPath}
-	if err := os.MkdirAll(root, 0o711); err != nil {
+	// 0700, as Create makes it.
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", root, err)
 	}
 	unlock, err := makeLockedDir(root, id)
@@ -192,11 +190,8 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 			return nil, err
 		}
 	}
-	if o.KeepInit {
-		if c.initProc, err = os.FindProcess(restored); err != nil {
-			return nil, err
-		}
-	}
+	// The restored init is the caller's child (CRIU's rst_sibling): a
+	// foreground restore waits for it as run does.
 	return c, nil
 }
 
