@@ -271,6 +271,10 @@ func (c *Client) Features(want *rpc.CriuFeatures) ([]string, error) {
 func replyError(resp *rpc.CriuResp) error {
 	var parts []string
 	if m := strings.TrimSpace(resp.GetCrErrmsg()); m != "" {
+		// CRIU sends its last logged error, "Error (file:line): ...".
+		if msgs := errorMessages([]string{m}, 1); len(msgs) == 1 {
+			m = msgs[0]
+		}
 		parts = append(parts, m)
 	}
 	if e := resp.GetCrErrno(); e != 0 {
@@ -308,7 +312,12 @@ func withReport(err error, stderr *tailBuffer, logPath string) error {
 	}
 	var lines []string
 	if logPath != "" {
-		lines = ErrorLines(logPath, 4)
+		// What the reply already says is not repeated.
+		for _, l := range ErrorLines(logPath, 4) {
+			if !strings.Contains(err.Error(), l) {
+				lines = append(lines, l)
+			}
+		}
 	}
 	switch {
 	case len(lines) > 0:

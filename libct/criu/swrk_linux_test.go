@@ -54,6 +54,9 @@ func fakeCriu(mode string) error {
 	switch mode {
 	case "fail":
 		return send(&rpc.CriuResp{Type: new(req.GetType()), Success: new(false), CrErrno: new(int32(2)), CrErrmsg: new("boom")})
+	case "fail-logged":
+		// as CRIU does: the reply repeats the last error of the log
+		return send(&rpc.CriuResp{Type: new(req.GetType()), Success: new(false), CrErrmsg: new("Error (criu/files.c:12): cannot open /x: No such file")})
 	case "eof":
 		fmt.Fprintln(os.Stderr, "Error (criu/crtools.c:1): cannot go on")
 		os.Exit(1)
@@ -107,6 +110,8 @@ func TestDo(t *testing.T) {
 	}{
 		{name: "failure reply", mode: "fail", logPath: log, wantErr: []string{
 			"criu restore failed: cannot open /x: No such file (boom, errno 2: no such file or directory; log " + log + ")"}},
+		{name: "failure reply repeating the log", mode: "fail-logged", logPath: log, wantErr: []string{
+			"criu restore failed: cannot open /x: No such file (log " + log + ")"}},
 		{name: "failure reply without log", mode: "fail", wantErr: []string{"criu restore failed: boom, errno 2"}},
 		{name: "exit without reply", mode: "eof", wantErr: []string{"criu restore failed: cannot go on", "exited without a reply (exit status 1)"}},
 		{name: "notifications", mode: "notify", check: func(t *testing.T, calls []string) {

@@ -35,11 +35,12 @@ cr_wait_past() {
 	done
 	return 1
 }
-# cr_gone ID: nothing of container ID is left (state dir, cgroup, criu-root mount)
+# cr_gone ID [CGROUP]: nothing of container ID is left (state dir, its cgroup
+# /hullvm/CGROUP (default ID), criu-root mount)
 cr_gone() {
-	local left=""
+	local left="" cg=${2:-$1}
 	[ -e "/run/hullvm-$RTN/$1" ] && left+=" state:/run/hullvm-$RTN/$1"
-	[ -e "$CG/hullvm/$1" ] && left+=" cgroup:$CG/hullvm/$1"
+	[ -e "$CG/hullvm/$cg" ] && left+=" cgroup:$CG/hullvm/$cg"
 	grep -q "criu-root" /proc/self/mountinfo && left+=" mount:$(grep criu-root /proc/self/mountinfo | awk '{print $5}' | tr '\n' ' ')"
 	ls -a "/run/hullvm-$RTN" 2>/dev/null | grep -q '^\.criu-root' && left+=" dir:.criu-root-*"
 	echo "$left"
@@ -49,29 +50,36 @@ check_criu() {
 	if ! command -v criu > /dev/null; then fail criu "no criu in the guest image (tests/vm/image.sh)"; return; fi
 	local chk; chk=$(criu check 2>&1)
 	if [ $? != 0 ]; then fail criu "criu check fails in the guest: $(echo "$chk" | grep Error | head -2)"; return; fi
-	# Restored under a new id, the container gets a new cgroup (cgroupsPath /hullvm/ID).
-	# hull gives criu that cgroup as cg_root in every mode; runc 1.1 restores into the
-	# checkpointed cgroup unless --manage-cgroups-mode ignore is given to both
-	# checkpoint and restore (runc-restore(8)), so the reference runs that way only.
-	cr_flow ignore
+	# same: restored under new ids, in the checkpointed container's cgroup path (what
+	# runc 1.1, the reference, needs). soft: each new id in a cgroup of its own
+	# (cgroupsPath /hullvm/ID), which hull gives criu as cg_root; runc 1.1 restores
+	# into the checkpointed cgroup whatever the bundle says, and runc 1.2's way out,
+	# --manage-cgroups-mode ignore on both ends (runc-restore(8)), is not in 1.1.
+	cr_flow same
 	if [ "$RTN" = runc ]; then
-		skip criu.soft "runc restores into the checkpointed cgroup without --manage-cgroups-mode ignore (runc-restore(8))"
+		skip criu.soft "runc 1.1 restores into the checkpointed cgroup, not the bundle's (runc-restore(8))"
+		skip criu.ignore "runc 1.1 has no --manage-cgroups-mode ignore (runc 1.2 has)"
 	else
 		cr_flow soft
+		cr_flow ignore
 	fi
 }
 
 # cr_flow MODE: run, checkpoint, restore under a new id (the counter goes on),
 # checkpoint --leave-running, restore that in the foreground, a failing restore.
+# MODE: same (cgroup path of the first container for all), soft (CRIU's default
+# cgroup mode, a cgroup per id), ignore (--manage-cgroups-mode ignore, one per id).
 cr_flow() {
 	local m=$1 cgm=() p=criu.$1
-	[ "$1" = soft ] || cgm=(--manage-cgroups-mode "$1")
+	[ "$1" = ignore ] && cgm=(--manage-cgroups-mode ignore)
 	local id1=$RTN-$m-cr1 id2=$RTN-$m-cr2 id3=$RTN-$m-cr3 id4=$RTN-$m-cr4 img=$W/cr-img-$RTN-$m b1 b2 b3 b4 pid last first n left st
+	local cg2=$id2 cg3=$id3 cg4=$id4
+	[ "$m" = same ] && cg2=$id1 cg3=$id1 cg4=$id1
 	rm -rf "$img" "$img"-* "$W/cr-$RTN-$m".*
 	b1=$(bundle "$id1" '.process.args = ["sh", "-c", $c]' --arg c "$CR_COUNTER")
-	b2=$(bundle "$id2" '.process.args = ["sh", "-c", $c]' --arg c "$CR_COUNTER")
-	b3=$(bundle "$id3" '.process.args = ["sh", "-c", $c]' --arg c "$CR_COUNTER")
-	b4=$(bundle "$id4" '.process.args = ["sh", "-c", $c]' --arg c "$CR_COUNTER")
+	b2=$(bundle "$id2" '.process.args = ["sh", "-c", $c] | .linux.cgroupsPath = "/hullvm/" + $cg' --arg c "$CR_COUNTER" --arg cg "$cg2")
+	b3=$(bundle "$id3" '.process.args = ["sh", "-c", $c] | .linux.cgroupsPath = "/hullvm/" + $cg' --arg c "$CR_COUNTER" --arg cg "$cg3")
+	b4=$(bundle "$id4" '.process.args = ["sh", "-c", $c] | .linux.cgroupsPath = "/hullvm/" + $cg' --arg c "$CR_COUNTER" --arg cg "$cg4")
 
 	CR_LOG=$W/cr-$RTN-$m.1
 	if ! cr_rt run -d --bundle "$b1" "$id1"; then fail $p.run "$OUT"; return; fi
@@ -111,11 +119,11 @@ cr_flow() {
 		fail $p.restore "status $st; the restored counter does not go on: $(head -3 "$CR_LOG.out" | tr '\n' ' ') err: $(tail -3 "$CR_LOG.err")"
 	fi
 	# the restored processes are in the new container's cgroup, which its state records
-	if [ -n "$pid" ] && grep -q "/hullvm/$id2\$" /proc/"$pid"/cgroup &&
-		[ "$(cat $CG/hullvm/"$id2"/cgroup.procs 2>/dev/null | wc -l)" -ge 2 ]; then
-		pass $p.restore.cgroup "$(cat /proc/"$pid"/cgroup), $(wc -l < $CG/hullvm/"$id2"/cgroup.procs) processes"
+	if [ -n "$pid" ] && grep -q "/hullvm/$cg2\$" /proc/"$pid"/cgroup &&
+		[ "$(cat $CG/hullvm/"$cg2"/cgroup.procs 2>/dev/null | wc -l)" -ge 2 ]; then
+		pass $p.restore.cgroup "$(cat /proc/"$pid"/cgroup), $(wc -l < $CG/hullvm/"$cg2"/cgroup.procs) processes"
 	else
-		fail $p.restore.cgroup "restored init ${pid:-?} in $(cat /proc/"$pid"/cgroup 2>&1), want /hullvm/$id2"
+		fail $p.restore.cgroup "restored init ${pid:-?} in $(cat /proc/"$pid"/cgroup 2>&1), want /hullvm/$cg2"
 	fi
 
 	# --leave-running: the dump is written and the container goes on
@@ -138,7 +146,7 @@ cr_flow() {
 		rt kill "$id3" KILL
 		wait $fg
 		local rc=$?
-		left=$(cr_gone "$id3")
+		left=$(cr_gone "$id3" "$cg3")
 		if [ $rc = 137 ] && [ -z "$left" ]; then pass $p.restore.foreground "counted from $(cr_first "$CR_LOG.out"), exit $rc on SIGKILL, nothing left"
 		else fail $p.restore.foreground "exit $rc (want 137), left:$left"; fi
 	else
@@ -153,7 +161,7 @@ cr_flow() {
 		fail $p.restore.failure "restore without inventory.img succeeded"
 		cleanup_ct "$id4"
 	else
-		left=$(cr_gone "$id4")
+		left=$(cr_gone "$id4" "$cg4")
 		if [ -z "$left" ]; then pass $p.restore.failure "refused, nothing left: $(echo "$OUT" | tail -1 | cut -c1-300)"
 		else fail $p.restore.failure "left:$left"; fi
 	fi
