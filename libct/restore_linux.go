@@ -126,7 +126,8 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 	// directories, not in the container's: a hull killed before the
 	// unmount must not leave the rootfs mounted where delete's RemoveAll
 	// of the state directory would descend into it.
-	criuRoot, err := os.MkdirTemp(root, ".criu-root-")
+	sweepCriuRoots(root)
+	criuRoot, err := os.MkdirTemp(root, criuRootPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, fmt.Errorf("criu root: %w", err)
 	}
@@ -193,6 +194,35 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 	// The restored init is the caller's child (CRIU's rst_sibling): a
 	// foreground restore waits for it as run does.
 	return c, nil
+}
+
+// criuRootPrefix starts the name of a restore's bind of the rootfs, then
+// the pid of the hull that made it.
+const criuRootPrefix = ".criu-root-"
+
+// sweepCriuRoots removes the rootfs binds of restores whose hull died
+// before unmounting them (killed): detached, then the empty directory
+// removed with rmdir, never RemoveAll, which would descend into a rootfs
+// still mounted there.
+func sweepCriuRoots(root string) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), criuRootPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid <= 0 || unix.Kill(pid, 0) == nil || !errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+			continue // alive (or unknown): its restore may be running
+		}
+		p := filepath.Join(root, e.Name())
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+		_ = unix.Rmdir(p)
+	}
 }
 
 // readDescriptors reads the container's stdio at the dump.
