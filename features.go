@@ -35,9 +35,9 @@ func featuresCommand() *cli.Command {
 			// TODO(issue 16, stage B): report each field once create
 			// applies it (specconv's notWired stops refusing it):
 			// intelRdt from intelrdt.Supported (enabled, schemata,
-			// monitoring), memoryPolicy from specconv.MemoryPolicyFeatures
-			// (modes, flags), netDevices enabled. Until then they stay
-			// false or absent, as hull refuses them.
+			// monitoring), netDevices enabled. Until then they stay
+			// false, as hull refuses them.
+			modes, flags := specconv.MemoryPolicyFeatures()
 			f := features.Features{
 				OCIVersionMin: "1.0.0",
 				OCIVersionMax: "1.3.0",
@@ -53,6 +53,7 @@ func featuresCommand() *cli.Command {
 					IntelRdt:        &features.IntelRdt{Enabled: &no},
 					MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &idmap}},
 					NetDevices:      &features.NetDevices{Enabled: &no},
+					MemoryPolicy:    &features.MemoryPolicy{Modes: modes, Flags: flags},
 				},
 				Annotations: map[string]string{
 					"org.opencontainers.runtime-spec.features": "hull",

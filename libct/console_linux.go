@@ -12,10 +12,12 @@ import (
 
 // setupConsole gives init a pty: the master goes to the caller over the
 // console socket (SCM_RIGHTS, as runc's --console-socket protocol), the
-// slave becomes stdin/stdout/stderr, the controlling terminal and
-// /dev/console. The slave is opened from the master with TIOCGPTPEER, never
-// by a path the container could swap for a symlink (CVE-2025-52565).
-func (in *initProc) setupConsole() error {
+// slave, owned by uid and of size rows x cols when they are not 0,
+// becomes stdin/stdout/stderr and, for a new container, /dev/console.
+// The slave is opened from the master with TIOCGPTPEER, never by a path
+// the container could swap for a symlink (CVE-2025-52565). The console
+// step makes it the controlling terminal (controllingTerminal).
+func (in *initProc) setupConsole(uid int, rows, cols uint16) error {
 	sockFd := in.boot.Console
 	if sockFd < 3 {
 		return fmt.Errorf("bootstrap: no console socket (fd %d)", sockFd)
@@ -47,18 +49,18 @@ func (in *initProc) setupConsole() error {
 	}
 	slaveFile := os.NewFile(uintptr(slave), "/dev/pts/"+strconv.Itoa(ptn))
 	defer slaveFile.Close()
-	if sz := in.proc.ConsoleSize; sz != nil {
-		ws := &unix.Winsize{Row: uint16(sz.Height), Col: uint16(sz.Width)}
+	if rows != 0 || cols != 0 {
+		ws := &unix.Winsize{Row: rows, Col: cols}
 		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws); err != nil {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
 	// The owner becomes the process's user; the group stays tty (devpts
 	// gid=5), as with runc.
-	if err := unix.Fchown(slave, int(in.proc.UID), -1); err != nil {
+	if err := unix.Fchown(slave, uid, -1); err != nil {
 		return fmt.Errorf("chown pty slave: %w", err)
 	}
-	if in.ic.Mode == modeInit {
+	if in.ic != nil && in.ic.Mode == modeInit {
 		if err := rootfs.BindConsoleFile(slaveFile); err != nil {
 			return err
 		}
@@ -72,6 +74,14 @@ func (in *initProc) setupConsole() error {
 			return fmt.Errorf("dup pty slave to fd %d: %w", fd, err)
 		}
 	}
+	return nil
+}
+
+// controllingTerminal makes stdin, the pty slave, the controlling
+// terminal of the calling process, a session leader: the parent starts it
+// with Setsid, and the constructor's fork into a joined pid namespace
+// calls setsid.
+func controllingTerminal() error {
 	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}

@@ -19,16 +19,19 @@
 //     newuidmap/newgidmap once the child exists), the exec FIFO and the
 //     idmapped mount sources; execLaunch joins every namespace of the
 //     container's init.
-//  2. spawn and cgroup: the child's C constructor (libct/nsenter, about
-//     200 lines) closes every fd hull was not asked to pass, makes the
+//  2. spawn and cgroup: the child's C constructor (libct/nsenter,
+//     nsenter.c) closes every fd hull was not asked to pass, makes the
 //     child non-dumpable, joins namespaces and reports first; then the
 //     child is moved into its cgroup
 //     (a new one, with the container's resources, for init; the existing
 //     one for exec).
-//  3. protocol: the parent sends the config over the socket, runs the
-//     prestart and createRuntime hooks when the child asks, and returns
-//     once the child is ready. Every error from the child carries the
-//     stage it failed in.
+//  3. protocol: the parent sends the final program (below) and, for a
+//     new container, the config over the socket, runs the prestart and
+//     createRuntime hooks when the child asks, and returns once the child
+//     is ready. Every error from the child carries the stage it failed
+//     in. The program is built before the child exists (finalProgram): a
+//     process config that cannot be applied fails before anything is
+//     started.
 //
 // Namespaces given by path are opened by the parent and handed over as
 // fds. Exec joins all of init's through a pidfd of init opened once
@@ -60,48 +63,107 @@
 // # The final stage
 //
 // Once the container is set up (or, for exec, the namespaces joined),
-// init runs the final-stage program (final_linux.go): an ordered list of
-// typed steps -- procfs writes, scheduling, LSM exec labels,
-// no_new_privs, seccomp, the capability sets and credentials, umask,
-// cwd, closing fds, resolving args[0], ready, rlimits, execve -- that
-// finalProgram builds from the process config alone, checkProgram holds
-// to the ordering rules (bounding set before setuid, no_new_privs before
-// seccomp, seccomp last with no_new_privs, rlimits and execve last, ...),
-// and runProgram executes through finalSys, a small syscall seam.
+// the child runs the final-stage program (final_linux.go): an ordered
+// list of typed steps -- the CPU affinity, init's own namespaces and its
+// setup, the console, procfs writes, the memory policy, scheduling, LSM
+// exec labels, no_new_privs, seccomp, the capability sets and
+// credentials, umask, HOME, cwd, closing fds, resolving args[0], ready,
+// landlock, rlimits, execve -- that finalProgram builds in the parent
+// from the process config alone, checkProgram holds to the ordering rules
+// (affinity first, init's namespaces then its setup before the rest,
+// privileged steps before the drop, bounding set before setuid,
+// no_new_privs before seccomp, seccomp last with no_new_privs, rlimits
+// and execve last, ...), and an executor runs strictly in order.
 //
-// # The final-stage program in C (the contract for a later phase)
+// The CPU affinity: as runc 1.3.1, every process gets every CPU of its
+// cpuset (an all-ones mask of 8192 CPUs, which sched_setaffinity clamps
+// to the cpuset; Linux 6.2+ no longer resets the mask of a task moved into
+// a cpuset, so the mask of whoever started hull, a systemd unit's
+// CPUAffinity= or taskset, would stick), or execCPUAffinity.final when the
+// process names one; execCPUAffinity.initial is set by the parent on the
+// child before it joins the cgroup. The step comes first, right after the
+// cgroup placement, and before the scheduler (SCHED_DEADLINE refuses a
+// task not allowed its whole root domain).
 //
-// Exec without a second Go boot, and a light init, will run the same
-// program from the C constructor instead of from Go. Nothing in the
-// program needs Go: finalProgram is pure, so the parent builds it (it
-// knows the process, the compiled filter, the preserved fds and the
-// kernel's last capability) and checks it with checkProgram before it
-// sends it. How it will travel:
+// There are two executors of the same program, which a test holds to the
+// same results (TestExecutorsAgree: reports, exit status, stderr and the
+// state the process gets):
 //
-//   - A bootstrap flag tells the constructor to run the program itself and
-//     never return to Go. After its bootReport, the constructor reads one
-//     binary message from the sync socket: a header (magic "HFP1", step
-//     count, total length; the constructor refuses more than 256 steps or
-//     4 MiB) and one record per step in order: u16 op (the opCode values,
-//     which are therefore frozen), u16 number of strings, u32 payload
-//     length, u64 num, u64 num2, then the ids as u64s and the strings as
-//     u32 length + bytes (no NUL inside; the constructor copies each into
-//     its own NUL-terminated buffer). Args and env travel with opExecve,
-//     the BPF program (struct sock_filter array) and its seccomp(2) flags
-//     with opSeccomp, a sched_attr and a CPU mask as fixed-size payloads.
-//   - The constructor executes the records strictly in order, never
-//     reorders or skips one, and stops at the first failure with a report
-//     naming the step's index and errno; the parent, which holds the
-//     program, names the stage (stageOf). opReady is a report with no
-//     error; a NOTIFY filter's listener fd is reported by number for the
-//     parent's pidfd_getfd, as seccompFd is today.
-//   - What Go does today that C must do the same way: procfs writes and
-//     LSM attributes through a verified procfs handle (procfs_linux.go:
-//     fstatfs PROC_SUPER_MAGIC, openat2 RESOLVE_BENEATH |
-//     RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV), /etc/passwd for HOME
-//     opened O_NOFOLLOW|O_NONBLOCK and read only when a small regular
-//     file, the cwd checked with getcwd, args[0] resolved with the PATH of
-//     the process's env, fds closed as closeExtraFds does.
+//   - C, in the nsenter constructor (nsenter/final.c; bootProgram), used
+//     by hull for exec: no Go runtime starts in an exec'd process. It
+//     has no setup step: a new container's init runs Go's.
+//   - Go, in Init (runProgram through finalSys, the syscall seam the
+//     unit tests replace), when the parent sets finalInC false: the
+//     reference, and the tests' executor.
+//
+// # The final-stage program in C
+//
+// The parent sends the program on the sync socket after the
+// constructor's report and the cgroup placement, in its wire form
+// (finalwire_linux.go), native byte order:
+//
+//   - a header: magic "HFP1", step count (1 to 256), total length in
+//     bytes including the header (at most 4 MiB), a zero u32;
+//   - one record per step, each starting 8-aligned: u16 op (the opCode
+//     values, therefore frozen), u16 number of ids, u16 number of
+//     strings, u16 zero, u32 payload length (a multiple of 8), u32 zero,
+//     u64 num, u64 num2; then the ids (u64 each), the payload, and the
+//     strings, each a u32 length, the bytes (no NUL inside), a NUL, and
+//     zeros up to the next multiple of 8.
+//
+// What each op takes (shapes in finalwire_linux.go, the same table in
+// final.c; a step that does not fit it is refused):
+//
+//	| op           | num, num2                | ids                 | payload           | strings            |
+//	|--------------|--------------------------|---------------------|-------------------|--------------------|
+//	| writeProc    |                          |                     |                   | /proc path, data   |
+//	| scheduler    |                          |                     | struct sched_attr |                    |
+//	| ioPriority   | ioprio                   |                     |                   |                    |
+//	| cpuAffinity  |                          |                     | mask (none: all)  |                    |
+//	| apparmor     |                          |                     |                   | attr file, "exec P"|
+//	| selinux      |                          |                     |                   | attr file, label   |
+//	| seccomp      | seccomp(2) flags         |                     | BPF program       |                    |
+//	| dropBounding | keep, last cap           |                     |                   |                    |
+//	| setgroups    | count                    |                     | u32 gids          |                    |
+//	| setresgid/uid, keepCaps, umask, defaultHome (uid), closeFds (preserved), personality, unshare (flags): num |
+//	| capset       | effective                | permitted, inherit. |                   |                    |
+//	| ambient      | ambient, last cap        |                     |                   |                    |
+//	| chdir        |                          |                     |                   | cwd                |
+//	| ready        |                          |                     |                   | startContainer hooks (JSON startHooks), or none |
+//	| landlock     | handled fs, handled net  | see final.c         |                   | paths              |
+//	| rlimit       | resource                 | soft, hard          |                   | its name           |
+//	| execve       | number of args           |                     |                   | args, then env     |
+//	| memoryPolicy | mode|flags, maxnode      |                     | nodemask          |                    |
+//	| console      | 0: make the pty, 1: ctty | rows, cols          |                   |                    |
+//	| keyring      |                          |                     |                   | name               |
+//	| noNewPrivs, resolve, setup: nothing                                                                     |
+//
+// The constructor reads the whole program and checks it against that
+// table before it runs anything; a malformed one is refused with a report
+// naming the byte where it breaks. It then runs the steps strictly in
+// order, never reordering or skipping one, and writes fixed-size reports
+// (16 bytes: magic "HFR1", u16 kind, u16 step, i32 errno, i32 value):
+// ready; a NOTIFY filter's listener (value: its fd, which the parent
+// takes with pidfd_getfd and hands to the seccomp agent, then answers one
+// byte); the step that failed (errno, and in value what failed inside it:
+// final.c's detail codes), after which it exits 255; or a refused
+// program. The parent, which holds the program, turns a failure into the
+// Go executor's words (describe). After ready the parent is gone: a
+// failure is written, in the same words, on err.fifo (init: start prints
+// it) or stderr (exec), and the process exits 255.
+//
+// What C does the same way as Go: procfs writes and LSM attributes
+// through a verified procfs handle (fstatfs PROC_SUPER_MAGIC, openat2
+// RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV; the parent
+// names the AppArmor attr file of the running kernel); /etc/passwd for
+// HOME opened O_NOFOLLOW|O_NONBLOCK and read only when a small regular
+// file; the cwd checked with getcwd; args[0] resolved with the PATH of
+// the process's env; every fd closed but the sync socket and the exec
+// FIFOs, which may not be directories; the preserved fds passed only at
+// execve. Before the program, the constructor does what Init does first:
+// every inherited fd close-on-exec, the id maps awaited and uid and gid 0
+// taken in a new user namespace (and its ipc namespace unshared), not
+// dumpable, the parent-death signal.
 //
 // # The exec FIFO
 //

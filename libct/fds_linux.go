@@ -88,7 +88,7 @@ func closeExtraFds(first int, keep []int) error {
 		kind := st.Mode & unix.S_IFMT
 		if slices.Contains(keep, fd) {
 			if kind == unix.S_IFDIR {
-				return fmt.Errorf("fd %d that init keeps until execve is a directory", fd)
+				return errnoMsg{fmt.Sprintf("fd %d that init keeps until execve is a directory", fd), unix.EISDIR}
 			}
 			continue
 		}

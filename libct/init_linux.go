@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/nsenter"
 	"github.com/hullrt/hull/libct/rootfs"
@@ -63,23 +61,9 @@ func Init() error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("set parent-death signal: %w", err)
 	}
-	sock := os.NewFile(uintptr(boot.Sync), "sync")
-	pipe := &syncPipe{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
-	m, err := pipe.recv()
+	in, err := receiveConfig(boot)
 	if err != nil {
-		return fmt.Errorf("read config from parent: %w", err)
-	}
-	if m.Type != syncConfig || m.Init == nil || m.Init.Config == nil || m.Init.Process == nil {
-		return fmt.Errorf("parent sent %q instead of the config", m.Type)
-	}
-	in := &initProc{boot: boot, errFd: -1, fifoFd: -1, ic: m.Init, cfg: m.Init.Config, proc: m.Init.Process, pipe: pipe, sock: sock}
-	if in.ic.Mode == modeInit {
-		if boot.Fifo < 3 || boot.ErrFifo < 3 {
-			return fmt.Errorf("bootstrap: init needs fifo and errfifo (got %d, %d)", boot.Fifo, boot.ErrFifo)
-		}
-		in.fifoFd, in.errFd = boot.Fifo, boot.ErrFifo
-		unix.CloseOnExec(in.fifoFd)
-		unix.CloseOnExec(in.errFd)
+		return err
 	}
 	err = in.run()
 	// run returns only on failure; report it with its stage.
@@ -96,9 +80,49 @@ func Init() error {
 			fmt.Fprintf(os.Stderr, "hull init: %s\n", se)
 		}
 	} else {
-		_ = pipe.send(syncMsg{Type: syncError, Stage: se.Stage, Err: se.Err})
+		_ = in.pipe.send(syncMsg{Type: syncError, Stage: se.Stage, Err: se.Err})
 	}
 	return se
+}
+
+// receiveConfig reads the parent's config from the sync socket.
+func receiveConfig(boot *bootstrap) (*initProc, error) {
+	sock := os.NewFile(uintptr(boot.Sync), "sync")
+	pipe := &syncPipe{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
+	m, err := pipe.recv()
+	if err != nil {
+		return nil, fmt.Errorf("read config from parent: %w", err)
+	}
+	if m.Type != syncConfig || m.Init == nil || m.Init.Config == nil || m.Init.Process == nil {
+		return nil, fmt.Errorf("parent sent %q instead of the config", m.Type)
+	}
+	in := &initProc{boot: boot, errFd: -1, fifoFd: -1, ic: m.Init, cfg: m.Init.Config, proc: m.Init.Process, pipe: pipe, sock: sock}
+	if in.ic.Mode == modeInit {
+		if boot.Fifo < 3 || boot.ErrFifo < 3 {
+			return nil, fmt.Errorf("bootstrap: init needs fifo and errfifo (got %d, %d)", boot.Fifo, boot.ErrFifo)
+		}
+		in.fifoFd, in.errFd = boot.Fifo, boot.ErrFifo
+		unix.CloseOnExec(in.fifoFd)
+		unix.CloseOnExec(in.errFd)
+	}
+	return in, nil
+}
+
+// runStartHooks runs the startContainer hooks of a ready step (JSON
+// startHooks) with init's pid in their state.
+func runStartHooks(data []byte, pid int) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var h startHooks
+	if err := json.Unmarshal(data, &h); err != nil {
+		return stage("startContainer hooks", err)
+	}
+	h.State.Pid = pid
+	if err := runHooks("startContainer", h.Hooks, &h.State); err != nil {
+		return stage("startContainer hooks", err)
+	}
+	return nil
 }
 
 type initProc struct {
@@ -111,8 +135,6 @@ type initProc struct {
 	pipe   *syncPipe
 	sock   *os.File
 	ready  bool
-	// seccompLoaded is set once the filter is in place.
-	seccompLoaded bool
 }
 
 // stage wraps err with the name of the setup step that failed.
@@ -120,42 +142,24 @@ func stage(name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &stageError{Stage: name, Err: err.Error()}
+	return &stageError{Stage: name, Err: err.Error(), cause: err}
 }
 
+// run is Go's executor of the final program the parent sent (Go mode,
+// see finalInC): the same steps the C executor runs.
 func (in *initProc) run() error {
-	if a := in.proc.ExecCPUAffinity; a != nil && a.Initial != "" {
-		if err := setCPUAffinity(a.Initial); err != nil {
-			return stage("execCPUAffinity", err)
-		}
-	}
-	if in.ic.Mode == modeInit {
-		if err := in.setupContainer(); err != nil {
-			return err
-		}
-	} else if in.proc.Terminal {
-		if err := in.setupConsole(); err != nil {
-			return stage("console", err)
-		}
-	}
-	prog, err := finalProgram(programInput{
-		proc:     in.proc,
-		seccomp:  in.ic.Seccomp != nil,
-		notify:   in.ic.Seccomp != nil && in.ic.Seccomp.Notify(),
-		preserve: in.boot.Preserve,
-		lastCap:  capabilities.Last(),
-	})
+	prog, err := decodeProgram(in.ic.Program)
 	if err != nil {
 		return err
 	}
-	return runProgram(liveSys{in}, prog, in.proc.Args, in.proc.Env)
+	return runProgram(liveSys{in}, prog)
 }
 
 // sendReady is the final program's ready step: init is set up. The
 // parent's death no longer matters; the parent learns that init is ready
 // and goes away. Init of a new container then waits for start and runs
-// the startContainer hooks.
-func (in *initProc) sendReady() error {
+// the startContainer hooks (hooks, JSON startHooks).
+func (in *initProc) sendReady(hooks []byte) error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
 		return stage("pdeathsig", err)
 	}
@@ -170,36 +174,16 @@ func (in *initProc) sendReady() error {
 	if err := waitExecFifo(in.fifoFd); err != nil {
 		return stage("wait for start", err)
 	}
-	if h := in.cfg.Hooks; h != nil && len(h.StartContainer) > 0 {
-		var st specs.State
-		if err := json.Unmarshal(in.ic.HookState, &st); err == nil {
-			st.Status = specs.StateCreated
-			st.Pid = os.Getpid()
-			if err := runHooks("startContainer", h.StartContainer, &st); err != nil {
-				return stage("startContainer hooks", err)
-			}
-		}
-	}
-	return nil
+	return runStartHooks(hooks, os.Getpid())
 }
 
-// setupContainer builds the container around init: namespaces created
-// late, the rootfs and mounts, hooks, pivot_root, console, hostname and
-// sysctls.
+// setupContainer builds the container around init: the rootfs and
+// mounts, hooks, pivot_root, console, hostname and sysctls. It is the
+// final program's setup step; what is per process (the cgroup and time
+// namespaces, the keyring, the personality and the controlling terminal)
+// are steps of their own.
 func (in *initProc) setupContainer() error {
 	cfg := in.cfg
-	if in.ic.NewCgroupNS {
-		// Unshared only now, once in the cgroup, so that the namespace's
-		// root is the container's cgroup.
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return stage("cgroup namespace", err)
-		}
-	}
-	if in.ic.NewTimeNS {
-		if err := unshareTime(cfg.TimeOffsets); err != nil {
-			return stage("time namespace", err)
-		}
-	}
 	if err := rootfs.Prepare(cfg); err != nil {
 		return stage("rootfs", err)
 	}
@@ -240,8 +224,12 @@ func (in *initProc) setupContainer() error {
 		}
 		return stage("pivot_root", err)
 	}
-	if in.proc.Terminal {
-		if err := in.setupConsole(); err != nil {
+	if p := in.proc; p.Terminal {
+		var rows, cols uint16
+		if sz := p.ConsoleSize; sz != nil {
+			rows, cols = uint16(sz.Height), uint16(sz.Width)
+		}
+		if err := in.setupConsole(int(p.UID), rows, cols); err != nil {
 			return stage("console", err)
 		}
 	}
@@ -270,19 +258,6 @@ func (in *initProc) setupContainer() error {
 	if err := rootfs.Finalize(cfg); err != nil {
 		return stage("rootfs", err)
 	}
-	if !cfg.NoNewKeyring {
-		// A session keyring of its own, so the container cannot read the
-		// host's keys; ENOSYS/EACCES (keyrings off, or confined) are fine.
-		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + in.ic.ID); err != nil &&
-			!errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
-			return stage("session keyring", err)
-		}
-	}
-	if p := cfg.Personality; p != nil {
-		if err := setPersonality(p); err != nil {
-			return stage("personality", err)
-		}
-	}
 	return nil
 }
 
@@ -293,42 +268,6 @@ func (in *initProc) reportStartError(err error) {
 	if in.errFd >= 0 {
 		_, _ = unix.Write(in.errFd, []byte(err.Error()))
 	}
-}
-
-// unshareTime creates the time namespace that the process will enter at
-// execve (Linux 5.18+: exec switches to time_for_children) and writes the
-// offsets before any process is in it, as the kernel requires.
-func unshareTime(off map[string]specs.LinuxTimeOffset) error {
-	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-		return err
-	}
-	if len(off) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	for clock, o := range off {
-		fmt.Fprintf(&b, "%s %d %d\n", clock, o.Secs, o.Nanosecs)
-	}
-	// /proc/self, not thread-self: the file is per process, and the main
-	// thread (locked, running this) is the thread group leader.
-	return writeProcFile("self/timens_offsets", b.String())
-}
-
-func setPersonality(p *specs.LinuxPersonality) error {
-	var persona uintptr
-	switch p.Domain {
-	case specs.PerLinux:
-		persona = 0x0000
-	case specs.PerLinux32:
-		persona = 0x0008
-	default:
-		return fmt.Errorf("unknown personality domain %q", p.Domain)
-	}
-	_, _, errno := unix.RawSyscall(unix.SYS_PERSONALITY, persona, 0, 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }
 
 // mountSources wraps the detached mount trees the parent opened for

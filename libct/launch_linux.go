@@ -127,12 +127,13 @@ func (k *initLaunch) runHooks(pid int) error {
 	return nil
 }
 
-func (k *initLaunch) configure(ic *initConfig) {
+func (k *initLaunch) configure(in *programInput) {
+	in.init = true
 	if ns, ok := k.cfg.Namespace(configs.NEWCGROUP); ok && ns.Path == "" {
-		ic.NewCgroupNS = true
+		in.newCgroupNS = true
 	}
 	if ns, ok := k.cfg.Namespace(configs.NEWTIME); ok && ns.Path == "" {
-		ic.NewTimeNS = true
+		in.newTimeNS = true
 	}
 }
 
@@ -252,7 +253,7 @@ func (k *execLaunch) runHooks(int) error {
 	return errors.New("exec'd process asked for hooks")
 }
 
-func (k *execLaunch) configure(*initConfig) {}
+func (k *execLaunch) configure(*programInput) {}
 
 // joinNamespaces hands the constructor an fd of every namespace to join.
 // A pid namespace is joined last, and the constructor then forks the

@@ -19,6 +19,19 @@ import (
 // TestMain makes the test binary double as `hull init`: libct re-execs
 // its own binary for a container's init.
 func TestMain(m *testing.M) {
+	if out := os.Getenv(probeEnv); out != "" {
+		// The end of a program of finalexec_linux_test.go, on stdout or
+		// in the file named.
+		if out == "1" {
+			os.Stdout.WriteString(probeState())
+		} else if err := os.WriteFile(out, []byte(probeState()), 0o600); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	if IsInit() && os.Getenv(goExecutorProbe) != "" {
+		os.Exit(goExecutorChild())
+	}
 	if IsInit() && os.Getenv(dumpableProbe) != "" {
 		// TestConstructorDumpable: how the constructor left us.
 		d, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
@@ -45,7 +58,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if probeDirMade != "" {
+		os.RemoveAll(probeDirMade)
+	}
+	os.Exit(code)
 }
 
 // testConfig builds a minimal container (busybox from the host's

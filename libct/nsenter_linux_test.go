@@ -3,6 +3,7 @@ package libct
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,7 +119,9 @@ func TestConstructor(t *testing.T) {
 		{"pidfd with other flags", "sync=3 pidfd=4 pidfd_ns=" + strconv.Itoa(unix.CLONE_NEWUTS|unix.CLONE_THREAD), []*os.File{self}, "nsenter: join the namespaces of the container's init (setns on its pidfd): invalid argument"},
 		{"pidfd not passed", "sync=3 pidfd=9 pidfd_ns=" + uts, nil, "nsenter: join the namespaces of the container's init (setns on its pidfd): invalid argument"},
 		{"not a pidfd", "sync=3 pidfd=4 pidfd_ns=" + uts, []*os.File{devNull(t)}, "nsenter: join the namespaces of the container's init (setns on its pidfd): invalid argument"},
-		{"skips Go's fields", "sync=3 fifo=9 mnt=1:9 newfield=x:y", nil, ""},
+		{"skips Go's fields", "sync=3 mnt=1:9 newfield=x:y", nil, ""},
+		{"fifo not passed", "sync=3 fifo=9", nil, "nsenter: read the bootstrap: bad file descriptor"},
+		{"console among the preserved", "sync=3 preserve=2 console=4 fds=2", []*os.File{devNull(t)}, "nsenter: read the bootstrap: bad file descriptor"},
 		{"joins by fd", "sync=3 ns_uts=4 ns_ipc=5", []*os.File{own("uts"), own("ipc")}, ""},
 		{"not an fd", "sync=3 ns_net=99", nil, "nsenter: join net namespace: bad file descriptor"},
 		{"wrong type", "sync=3 ns_net=4", []*os.File{own("uts")}, "nsenter: join net namespace: invalid argument"},
@@ -241,24 +244,43 @@ func TestBootstrapNamesInC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hdr, err := os.ReadFile("nsenter/nsenter.h")
+	if err != nil {
+		t.Fatal(err)
+	}
 	known := map[string]bool{}
 	for _, f := range (&bootstrap{}).ints() {
 		known[f.name] = true
 	}
 	c := string(src)
-	for _, name := range []string{"sync", "fds", "flags", "clone"} {
-		if !strings.Contains(c, `"`+name+`"`) {
+	// The fields table: F(name) and NS(type, index).
+	var read []string
+	for _, m := range regexp.MustCompile(`\b(F|NS)\((\w+)(?:, (\d+))?\)`).FindAllStringSubmatch(c, -1) {
+		if m[1] == "F" && m[2] != "n" {
+			read = append(read, m[2])
+			continue
+		}
+		if m[1] == "NS" && m[3] != "" {
+			i, _ := strconv.Atoi(m[3])
+			if i >= len(nsOrder) || string(nsOrder[i]) != m[2] {
+				t.Errorf("nsenter.c has ns_%s at %d: not nsOrder %v", m[2], i, nsOrder)
+			}
+			read = append(read, "ns_"+m[2])
+		}
+	}
+	for _, name := range []string{"sync", "fds", "preserve", "flags", "clone", "fifo", "errfifo", "console", "usernswait"} {
+		if !slices.Contains(read, name) {
 			t.Errorf("nsenter.c does not read %q", name)
 		}
 	}
-	for i, ns := range nsOrder {
-		name := "ns_" + string(ns)
-		at := strings.Index(c, `"`+name+`"`)
-		if at < 0 || !known[name] {
-			t.Fatalf("%s: in nsenter.c %v, in Go %v", name, at >= 0, known[name])
+	for _, name := range read {
+		if !known[name] {
+			t.Errorf("nsenter.c reads %q, which Go never writes", name)
 		}
-		if i > 0 && at < strings.Index(c, `"ns_`+string(nsOrder[i-1])+`"`) {
-			t.Errorf("nsenter.c joins %s before %s: not nsOrder", ns, nsOrder[i-1])
+	}
+	for _, ns := range nsOrder {
+		if !slices.Contains(read, "ns_"+string(ns)) {
+			t.Errorf("nsenter.c does not read ns_%s", ns)
 		}
 	}
 	// The steps: the C enum lists sync.go's in the same order.
@@ -279,9 +301,12 @@ func TestBootstrapNamesInC(t *testing.T) {
 			t.Errorf("step %s has no name: %v", bootStepNames[st], err)
 		}
 	}
-	for _, want := range []string{"FLAG_DUMPABLE 0x" + strconv.FormatInt(int64(bootDumpable), 16), "REPORT_MAGIC 0x" + strconv.FormatInt(bootMagic, 16)} {
-		if !strings.Contains(c, want) {
-			t.Errorf("nsenter.c lacks %q (sync.go's value)", want)
+	for _, want := range []string{"FLAG_NEWIPC 0x" + strconv.FormatInt(int64(bootNewIPC), 16),
+		"FLAG_DUMPABLE 0x" + strconv.FormatInt(int64(bootDumpable), 16),
+		"FLAG_PROGRAM 0x" + strconv.FormatInt(int64(bootProgram), 16),
+		"REPORT_MAGIC 0x" + strconv.FormatInt(bootMagic, 16)} {
+		if !strings.Contains(c+string(hdr), want) {
+			t.Errorf("nsenter.c and .h lack %q (sync.go's value)", want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package libct
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/landlock"
 	"github.com/hullrt/hull/libct/seccomp"
 )
 
@@ -41,7 +44,19 @@ type launch struct {
 	// is killed and start returns its error.
 	ready func(p *os.Process) error
 	kind  launchKind
+	// prog is the final program (finalProgram) and wire its wire form,
+	// built before the child exists: a process config that cannot be
+	// applied fails before anything is started.
+	prog []step
+	wire []byte
+	// inC: the constructor runs prog (finalInC when start began).
+	inC bool
 }
+
+// finalInC chooses the executor of an exec'd process's final program:
+// the nsenter constructor, in C, so that no Go runtime starts in it
+// (doc.go); or Go's Init. The tests run both.
+var finalInC = true
 
 // launchKind is what differs between starting a container's init and
 // exec'ing a process into a running container.
@@ -58,14 +73,17 @@ type launchKind interface {
 	// runHooks runs the prestart and createRuntime hooks when the child
 	// asks for them.
 	runHooks(pid int) error
-	// configure fills in the kind's part of the child's config.
-	configure(ic *initConfig)
+	// configure fills in the kind's part of the final program's input.
+	configure(in *programInput)
 }
 
 // start starts the child and runs the protocol of sync.go until the child
 // is ready and l.ready has run. On any failure the child is killed and
 // reaped before start returns.
 func (l *launch) start() (*os.Process, error) {
+	if err := l.program(); err != nil {
+		return nil, err
+	}
 	c, err := l.command()
 	if err != nil {
 		return nil, err
@@ -80,6 +98,47 @@ func (l *launch) start() (*os.Process, error) {
 		return nil, err
 	}
 	return proc, nil
+}
+
+// program builds the final program and its wire form.
+func (l *launch) program() error {
+	cfg := l.cfg
+	in := programInput{proc: l.proc, filter: l.seccomp, preserve: len(l.extraFiles),
+		lastCap: capabilities.Last(), memPolicy: cfg.MemoryPolicy}
+	l.kind.configure(&in)
+	if in.init {
+		in.timeOffsets = cfg.TimeOffsets
+		if !cfg.NoNewKeyring {
+			in.keyring = "_ses." + l.id
+		}
+		in.personality = cfg.Personality
+		if h := cfg.Hooks; h != nil && len(h.StartContainer) > 0 && l.hookState != nil {
+			sh := startHooks{Hooks: h.StartContainer}
+			if err := json.Unmarshal(l.hookState(0), &sh.State); err != nil {
+				return fmt.Errorf("startContainer hooks: state: %w", err)
+			}
+			sh.State.Status = specs.StateCreated
+			b, err := json.Marshal(sh)
+			if err != nil {
+				return fmt.Errorf("startContainer hooks: %w", err)
+			}
+			in.startHooks = b
+		}
+	}
+	prog, err := finalProgram(in)
+	if err != nil {
+		return err
+	}
+	// Reduced to the kernel's Landlock ABI here; none (0) when even
+	// asking fails: the parent warned (checkLSM).
+	abi, _ := landlock.ABI()
+	if l.wire, err = encodeProgram(prog, abi); err != nil {
+		return err
+	}
+	// The C executor has no setup step (yet): a new container's init
+	// runs Go's.
+	l.prog, l.inC = prog, finalInC && l.kind.mode() == modeExec
+	return nil
 }
 
 // killAndReap kills a child that start gave up on and waits for it.
@@ -177,6 +236,9 @@ func (l *launch) command() (*command, error) {
 		c.close()
 		return nil, err
 	}
+	if l.inC {
+		c.boot.Flags |= bootProgram
+	}
 	c.boot.Fds = len(c.cmd.ExtraFiles)
 	c.cmd.Env = append([]string{envBootstrap + "=" + c.boot.encode()}, initRuntimeEnv...)
 	return c, nil
@@ -253,20 +315,32 @@ func (l *launch) setUp(proc *os.Process, c *command) error {
 			return err
 		}
 	}
+	// execCPUAffinity.initial: the CPUs the child runs on until it is in
+	// the container's cgroup (the program's first step sets the final
+	// ones).
+	if a := l.proc.ExecCPUAffinity; a != nil && a.Initial != "" {
+		set, err := parseCPUList(a.Initial)
+		if err == nil {
+			err = unix.SchedSetaffinity(proc.Pid, set)
+		}
+		if err != nil {
+			return stage("execCPUAffinity", fmt.Errorf("initial %s: %w", a.Initial, err))
+		}
+	}
 	if err := l.kind.place(l.cg, proc.Pid); err != nil {
 		return err
 	}
-	ic := &initConfig{
-		Mode:    l.kind.mode(),
-		ID:      l.id,
-		Config:  l.cfg,
-		Process: l.proc,
-		Seccomp: l.seccomp,
+	var ic *initConfig
+	if !l.inC || l.kind.mode() == modeInit {
+		// For Go's Init, or the C init's setup helper.
+		ic = &initConfig{Mode: l.kind.mode(), ID: l.id, Config: l.cfg, Process: l.proc}
+		if l.hookState != nil {
+			ic.HookState = l.hookState(proc.Pid)
+		}
+		if !l.inC {
+			ic.Program = l.wire
+		}
 	}
-	if l.hookState != nil {
-		ic.HookState = l.hookState(proc.Pid)
-	}
-	l.kind.configure(ic)
 	if err := l.protocol(proc, c.sock, ic); err != nil {
 		return err
 	}
@@ -276,62 +350,132 @@ func (l *launch) setUp(proc *os.Process, c *command) error {
 	return nil
 }
 
-// protocol sends the config and serves the child's requests until it is
-// ready (the table in sync.go).
+// frames reads what the child sends on the sync socket: JSON messages
+// (one a line, from Go) and the C executor's fixed-size reports.
+type frames struct{ r *bufio.Reader }
+
+// next returns the next message or report.
+func (f frames) next() (*syncMsg, *progReport, error) {
+	b, err := f.r.Peek(1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b[0] != '{' {
+		rep, err := readProgReport(f.r)
+		return nil, &rep, err
+	}
+	line, err := f.r.ReadBytes('\n')
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, nil, err
+	}
+	var m syncMsg
+	if err := json.Unmarshal(line, &m); err != nil {
+		return nil, nil, fmt.Errorf("init sent a malformed message: %w", err)
+	}
+	return &m, nil, nil
+}
+
+// protocol sends the final program (C executor) and the config, and
+// serves the child's requests until it is ready (the table in sync.go).
 func (l *launch) protocol(proc *os.Process, sock *os.File, ic *initConfig) error {
-	pipe := &syncPipe{enc: json.NewEncoder(sock), dec: json.NewDecoder(sock)}
-	// reported turns an EOF on the pipe into the child's own exit status
-	// and last words.
+	enc := json.NewEncoder(sock)
+	in := frames{bufio.NewReader(sock)}
+	// failure turns a message or report of failure into the error, once
+	// the child that sent it has exited.
+	failure := func(m *syncMsg, rep *progReport) error {
+		_, _ = proc.Wait()
+		if m != nil {
+			return &stageError{Stage: m.Stage, Err: m.Err}
+		}
+		if rep.Kind == reportFailed {
+			return describe(l.prog, *rep)
+		}
+		return fmt.Errorf("the constructor refused the final program (at byte %d): %w", rep.Value, errMalformed)
+	}
+	// reported turns an EOF on the socket into the child's own exit
+	// status and last words.
 	reported := func(err error) error {
-		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 			// The child's end is closed: what it wrote before dying is
 			// still there.
-			if m, rerr := pipe.recv(); rerr == nil && m.Type == syncError {
-				_, _ = proc.Wait()
-				return &stageError{Stage: m.Stage, Err: m.Err}
+			if m, rep, rerr := in.next(); rerr == nil && (m != nil && m.Type == syncError || rep != nil && rep.Kind >= reportFailed) {
+				return failure(m, rep)
 			}
 			return exitedBeforeReady(l.kind.what(), proc)
 		}
 		return err
 	}
-	if err := pipe.send(syncMsg{Type: syncConfig, Init: ic}); err != nil {
-		return reported(fmt.Errorf("send config to init: %w", err))
+	if l.inC {
+		if _, err := sock.Write(l.wire); err != nil {
+			return reported(fmt.Errorf("send the final program: %w", err))
+		}
+	}
+	if ic != nil {
+		if err := enc.Encode(syncMsg{Type: syncConfig, Init: ic}); err != nil {
+			return reported(fmt.Errorf("send config to init: %w", err))
+		}
 	}
 	for {
-		m, err := pipe.recv()
+		m, rep, err := in.next()
 		if err != nil {
 			return reported(err)
+		}
+		if rep != nil {
+			switch rep.Kind {
+			case reportReady:
+				return nil
+			case reportListener:
+				if err := l.takeListener(proc, int(rep.Value)); err != nil {
+					return err
+				}
+				if _, err := sock.Write([]byte{1}); err != nil {
+					return reported(err)
+				}
+			case reportFailed, reportRefused:
+				return failure(nil, rep)
+			default:
+				return fmt.Errorf("init sent an unknown report %d", rep.Kind)
+			}
+			continue
 		}
 		switch m.Type {
 		case syncReady:
 			return nil
 		case syncError:
-			_, _ = proc.Wait()
-			return &stageError{Stage: m.Stage, Err: m.Err}
+			return failure(m, nil)
 		case syncSeccompFd:
-			var st specs.State
-			if ic.HookState != nil {
-				_ = json.Unmarshal(ic.HookState, &st)
-			}
-			if err := takeSeccompFd(proc.Pid, m.Fd, l.cfg.Seccomp, &st); err != nil {
-				_ = pipe.send(syncMsg{Type: syncError, Err: err.Error()})
+			if err := l.takeListener(proc, m.Fd); err != nil {
+				_ = enc.Encode(syncMsg{Type: syncError, Err: err.Error()})
 				return err
 			}
-			if err := pipe.send(syncMsg{Type: syncSeccompFdDone}); err != nil {
+			if err := enc.Encode(syncMsg{Type: syncSeccompFdDone}); err != nil {
 				return reported(err)
 			}
 		case syncHooks:
 			if err := l.kind.runHooks(proc.Pid); err != nil {
-				_ = pipe.send(syncMsg{Type: syncError, Err: err.Error()})
+				_ = enc.Encode(syncMsg{Type: syncError, Err: err.Error()})
 				return &hookFailure{err}
 			}
-			if err := pipe.send(syncMsg{Type: syncHooksDone}); err != nil {
+			if err := enc.Encode(syncMsg{Type: syncHooksDone}); err != nil {
 				return reported(err)
 			}
 		default:
 			return fmt.Errorf("init sent an unexpected message %q", m.Type)
 		}
 	}
+}
+
+// takeListener hands the child's seccomp listener fd (its number there)
+// to the seccomp agent.
+func (l *launch) takeListener(proc *os.Process, fd int) error {
+	var st specs.State
+	if l.hookState != nil {
+		_ = json.Unmarshal(l.hookState(proc.Pid), &st)
+	}
+	return takeSeccompFd(proc.Pid, fd, l.cfg.Seccomp, &st)
 }
 
 func orStd(f, def *os.File) *os.File {

@@ -1,7 +1,6 @@
 package libct
 
 import (
-	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -24,7 +23,7 @@ func writeProcFile(rel, data string) error {
 		return fmt.Errorf("statfs /proc: %w", err)
 	}
 	if sfs.Type != unix.PROC_SUPER_MAGIC {
-		return errors.New("/proc is not a procfs mount")
+		return errnoMsg{"/proc is not a procfs mount", unix.EXDEV}
 	}
 	fd, err := unix.Openat2(root, rel, &unix.OpenHow{
 		Flags:   unix.O_WRONLY | unix.O_CLOEXEC | unix.O_NOCTTY,
@@ -36,7 +35,7 @@ func writeProcFile(rel, data string) error {
 	defer unix.Close(fd)
 	var fsfs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &fsfs); err != nil || fsfs.Type != unix.PROC_SUPER_MAGIC {
-		return fmt.Errorf("/proc/%s is not on procfs", rel)
+		return errnoMsg{fmt.Sprintf("/proc/%s is not on procfs", rel), unix.EXDEV}
 	}
 	if _, err := unix.Write(fd, []byte(data)); err != nil {
 		return fmt.Errorf("write /proc/%s: %w", rel, err)

@@ -33,6 +33,7 @@ func schedAttr(s *specs.Scheduler) (*unix.SchedAttr, error) {
 		return nil, fmt.Errorf("unknown policy %q", s.Policy)
 	}
 	attr := &unix.SchedAttr{
+		Size:     schedAttrSize,
 		Policy:   policy,
 		Nice:     s.Nice,
 		Priority: uint32(s.Priority),

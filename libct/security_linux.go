@@ -69,19 +69,14 @@ func applyLSMLabel(lsm, label string) error {
 	return fmt.Errorf("unknown LSM %q", lsm)
 }
 
-// loadSeccomp loads the compiled filter. A filter with SCMP_ACT_NOTIFY
+// loadSeccomp loads a compiled filter. A filter with SCMP_ACT_NOTIFY
 // returns a listener fd that the parent must hand to the seccomp agent
 // before the process runs: the parent takes it with pidfd_getfd.
-func loadSeccomp(in *initProc) error {
-	f := in.ic.Seccomp
-	if f == nil || in.seccompLoaded {
-		return nil
-	}
+func loadSeccomp(in *initProc, f *seccomp.Filter) error {
 	fd, err := f.Load()
 	if err != nil {
 		return stage("seccomp", err)
 	}
-	in.seccompLoaded = true
 	if fd < 0 {
 		return nil
 	}

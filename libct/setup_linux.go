@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/landlock"
+	"github.com/hullrt/hull/libct/seccomp"
 )
 
 // liveSys is finalSys on the real kernel, for the calling thread of
@@ -31,7 +33,26 @@ func (liveSys) schedSetattr(attr *unix.SchedAttr) error {
 
 func (liveSys) ioprioSet(prio int) error { return setIOPriority(prio) }
 
+// allCPUs is a CPU mask with every bit set, for 8192 CPUs (the kernel's
+// largest NR_CPUS): sched_setaffinity clamps it to the CPUs of the
+// cpuset. unix.CPUSet holds 1024, which would leave out CPUs above
+// (runc#5023).
+var allCPUs = func() []byte {
+	b := make([]byte, 1024)
+	for i := range b {
+		b[i] = 0xff
+	}
+	return b
+}()
+
 func (liveSys) setAffinity(set *unix.CPUSet) error {
+	if set == nil {
+		_, _, e := unix.RawSyscall(unix.SYS_SCHED_SETAFFINITY, 0, uintptr(len(allCPUs)), uintptr(unsafe.Pointer(&allCPUs[0])))
+		if e != 0 {
+			return fmt.Errorf("sched_setaffinity: %w", e)
+		}
+		return nil
+	}
 	if err := unix.SchedSetaffinity(0, set); err != nil {
 		return fmt.Errorf("sched_setaffinity: %w", err)
 	}
@@ -42,7 +63,9 @@ func (liveSys) lsmExecLabel(lsm, label string) error { return applyLSMLabel(lsm,
 
 func (liveSys) noNewPrivs() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }
 
-func (s liveSys) loadSeccomp() error { return loadSeccomp(s.in) }
+func (s liveSys) loadSeccomp(bpf []byte, flags uint) error {
+	return loadSeccomp(s.in, &seccomp.Filter{Program: bpf, Flags: flags})
+}
 
 func (liveSys) dropBounding(keep uint64, last int) error {
 	return capabilities.DropBounding(keep, last)
@@ -92,7 +115,7 @@ func (s liveSys) closeFds(first int) error { return closeExtraFds(first, s.in.ne
 
 func (liveSys) lookPath(file string, env []string) (string, error) { return lookPath(file, env) }
 
-func (s liveSys) ready() error { return s.in.sendReady() }
+func (s liveSys) ready(hooks []byte) error { return s.in.sendReady(hooks) }
 
 // landlock applies process.landlock; notes about what best effort skips go
 // to the process's stderr (the parent is gone by then).
@@ -113,6 +136,64 @@ func (s liveSys) execve(path string, args, env []string) error {
 	return unix.Exec(path, args, env)
 }
 
+// memoryPolicy is set_mempolicy(2) for the calling thread, inherited by
+// what it execs.
+func (liveSys) memoryPolicy(mode int, nodes []uint64, maxnode uint64) error {
+	var p unsafe.Pointer
+	if len(nodes) > 0 {
+		p = unsafe.Pointer(&nodes[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SET_MEMPOLICY, uintptr(mode), uintptr(p), uintptr(maxnode)); e != 0 {
+		return fmt.Errorf("set_mempolicy mode %#x: %w", mode, e)
+	}
+	return nil
+}
+
+func (s liveSys) console(pty bool, uid int, rows, cols uint16) error {
+	if pty {
+		if err := s.in.setupConsole(uid, rows, cols); err != nil {
+			return err
+		}
+	}
+	return controllingTerminal()
+}
+
+func (liveSys) unshare(flags int) error {
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("unshare %#x: %w", flags, err)
+	}
+	return nil
+}
+
+// joinKeyring gives init a session keyring of its own, so the container
+// cannot read the host's keys; ENOSYS and EACCES (keyrings off, or
+// confined) are fine.
+func (liveSys) joinKeyring(name string) error {
+	if _, err := unix.KeyctlJoinSessionKeyring(name); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("join session keyring %s: %w", name, err)
+	}
+	return nil
+}
+
+func (liveSys) personality(persona uint64) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, uintptr(persona), 0, 0); e != 0 {
+		return fmt.Errorf("personality %#x: %w", persona, e)
+	}
+	return nil
+}
+
+func (s liveSys) setup() error { return s.in.setupContainer() }
+
+// errnoMsg is a failure whose message does not show the errno behind it
+// (the C executor reports the same errno for the same failure).
+type errnoMsg struct {
+	msg   string
+	errno unix.Errno
+}
+
+func (e errnoMsg) Error() string { return e.msg }
+func (e errnoMsg) Unwrap() error { return e.errno }
+
 // chdirVerified changes into cwd and checks that the result is inside the
 // container's root: a cwd of /proc/self/fd/N naming a leaked host
 // directory fd would put the process outside it (CVE-2024-21626), and
@@ -124,13 +205,13 @@ func chdirVerified(cwd string) error {
 	wd, err := unix.Getwd()
 	if errors.Is(err, unix.ENOENT) {
 		// The kernel's answer for a directory not under the root.
-		return fmt.Errorf("cwd %s resolves outside the container root", cwd)
+		return errnoMsg{fmt.Sprintf("cwd %s resolves outside the container root", cwd), unix.ENOENT}
 	}
 	if err != nil {
 		return fmt.Errorf("getcwd after chdir %s: %w", cwd, err)
 	}
 	if !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("cwd %s resolves outside the container root (%s)", cwd, wd)
+		return errnoMsg{fmt.Sprintf("cwd %s resolves outside the container root (%s)", cwd, wd), unix.ENOENT}
 	}
 	return nil
 }
@@ -174,7 +255,7 @@ func lookPath(file string, env []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("exec %q: executable file not found in $PATH", file)
+	return "", errnoMsg{fmt.Sprintf("exec %q: executable file not found in $PATH", file), unix.ENOENT}
 }
 
 func checkExecutable(p string) error {

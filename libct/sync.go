@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/hullrt/hull/libct/configs"
-	"github.com/hullrt/hull/libct/seccomp"
 )
 
 // The parent (hull create, run or exec) and the process it starts (hull
@@ -25,8 +24,14 @@ import (
 //
 //   - the sync socket: one SOCK_STREAM socketpair (the child's end is
 //     bootstrap.Sync). It starts with one fixed-size bootReport written by
-//     the C constructor, then carries one JSON object per message, in the
-//     order of this table:
+//     the C constructor. Then, with the Go executor, it carries one JSON
+//     object per message (a line), in the order of this table. With the C
+//     executor (bootProgram) the parent first sends the final program in
+//     its wire form (finalwire_linux.go) and the constructor runs it,
+//     writing fixed-size reports (progReport: ready, a seccomp listener
+//     to take, a failed step) where the table says ready, seccompFd and
+//     error (exec). A JSON message starts with '{', a report with its
+//     magic: the parent reads whichever comes.
 //
 //     | # | from   | type       | payload     | meaning                                              |
 //     |---|--------|------------|-------------|------------------------------------------------------|
@@ -85,24 +90,23 @@ type initConfig struct {
 	ID      string           `json:"id"`
 	Config  *configs.Config  `json:"config"`
 	Process *configs.Process `json:"process"`
-	// HookState is the state JSON given to createContainer and
-	// startContainer hooks on stdin (its pid is the child's host pid).
+	// HookState is the state JSON given to createContainer hooks on
+	// stdin (its pid is the child's host pid).
 	HookState []byte `json:"hookState,omitempty"`
-	// NewCgroupNS asks the child to unshare CLONE_NEWCGROUP itself, once
-	// it is in its cgroup, so that the namespace root is that cgroup.
-	NewCgroupNS bool `json:"newCgroupNS,omitempty"`
-	// NewTimeNS asks the child to unshare CLONE_NEWTIME and write the
-	// offsets before any process enters the namespace (at execve).
-	NewTimeNS bool `json:"newTimeNS,omitempty"`
-	// Seccomp is the compiled linux.seccomp filter, if any.
-	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
+	// Program is the final program in its wire form, for the Go
+	// executor (the C one gets it on the socket before this config).
+	Program []byte `json:"program,omitempty"`
 }
 
 // stageError is an error the child reported, with the stage it failed in.
 type stageError struct {
 	Stage string
 	Err   string
+	// cause is the error behind Err, when it happened in this process.
+	cause error
 }
+
+func (e *stageError) Unwrap() error { return e.cause }
 
 func (e *stageError) Error() string {
 	if e.Stage == "" {
@@ -148,12 +152,12 @@ func (p *syncPipe) recv() (syncMsg, error) {
 //	| sync       | C, Go   | the child's end of the sync socketpair                  |
 //	| fds        | C, Go   | fds 3..3+fds-1 are the parent's; the constructor closes |
 //	|            |         | every fd above them (inherited by hull, never passed)   |
-//	| preserve   | Go      | fds 3..3+preserve-1 are the process's (--preserve-fds,  |
+//	| preserve   | C, Go   | fds 3..3+preserve-1 are the process's (--preserve-fds,  |
 //	|            |         | LISTEN_FDS) and stay open across execve                 |
-//	| fifo       | Go      | read end of exec.fifo (init only)                       |
-//	| errfifo    | Go      | write end of err.fifo (init only)                       |
-//	| console    | Go      | socket that receives the pty master                     |
-//	| usernswait | Go      | pipe: wait for newuidmap/newgidmap before going on      |
+//	| fifo       | C, Go   | read end of exec.fifo (init only)                       |
+//	| errfifo    | C, Go   | write end of err.fifo (init only)                       |
+//	| console    | C, Go   | socket that receives the pty master                     |
+//	| usernswait | C, Go   | pipe: wait for newuidmap/newgidmap before going on      |
 //	| ns_<type>  | C       | a namespace to setns into (user first, pid last; types  |
 //	|            |         | in nsOrder)                                             |
 //	| pidfd      | C       | a pidfd of the container's init: setns(pidfd, pidfd_ns) |
@@ -203,6 +207,11 @@ const (
 	// owner; a non-root parent writes uid_map). Otherwise the constructor
 	// makes the child non-dumpable before anything else (CVE-2016-9962).
 	bootDumpable
+	// bootProgram: after its report, the constructor reads the final
+	// program from the sync socket and runs it in C (final.c): the Go
+	// runtime never starts in the process, but in the helpers the
+	// program's setup and ready steps fork (doc.go).
+	bootProgram
 )
 
 // nsOrder is the order in which the constructor joins namespaces: the

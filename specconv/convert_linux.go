@@ -230,14 +230,11 @@ func unwrapPath(err error) error {
 // ignoring them.
 //
 // TODO(issue 16, stage B): drop each case as create applies the field:
-// intelRdt (libct/intelrdt), memoryPolicy (configs.MemoryPolicy.SyscallArgs
-// in init), netDevices (libct/netdev).
+// intelRdt (libct/intelrdt), netDevices (libct/netdev). memoryPolicy is
+// applied (the final program's memoryPolicy step).
 func notWired(c *configs.Config) error {
 	if c.IntelRdt != nil {
 		return fieldErr("linux.intelRdt", "not supported by hull yet")
-	}
-	if c.MemoryPolicy != nil {
-		return fieldErr("linux.memoryPolicy", "not supported by hull yet")
 	}
 	if len(c.NetDevices) > 0 {
 		return fieldErr("linux.netDevices", "not supported by hull yet")

@@ -242,12 +242,9 @@ func TestConvertBad(t *testing.T) {
 		{"personality", func(s *specs.Spec, o *Options) {
 			s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX64"}
 		}, "linux.personality.domain", "unknown domain"},
-		// TODO(issue 16, stage B): the three "not supported" cases go
+		// TODO(issue 16, stage B): the two "not supported" cases go
 		// when create applies the fields.
 		{"intelRdt", func(s *specs.Spec, o *Options) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt", "not supported"},
-		{"memoryPolicy", func(s *specs.Spec, o *Options) {
-			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}
-		}, "linux.memoryPolicy", "not supported"},
 		{"netDevices", func(s *specs.Spec, o *Options) {
 			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}}
 		}, "linux.netDevices", "not supported"},

@@ -67,6 +67,10 @@ var NetRights = []Right{
 const fileRights = unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE |
 	unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_TRUNCATE | unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
 
+// FileRights are the rights a path rule on a file that is not a
+// directory may allow (the others are dropped from such a rule).
+const FileRights = fileRights
+
 // LatestABI is the newest ABI version whose rights hull knows. A newer
 // kernel is used at this version: it accepts every older right.
 const LatestABI = 5

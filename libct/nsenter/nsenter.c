@@ -4,19 +4,11 @@
 //
 // The contract with Go is written down in libct/sync.go ("The bootstrap"
 // and "The constructor's report"). This file reads the fields it needs
-// from _HULL_INIT and always writes exactly one report on the sync socket.
-// In a process without _HULL_INIT (every hull command but init) it does
-// nothing.
-#define _GNU_SOURCE
-#include <errno.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+// from _HULL_INIT and always writes exactly one report on the sync socket;
+// with FLAG_PROGRAM the process that goes on then runs the final program
+// in C (final.c). In a process without _HULL_INIT (every hull command but
+// init) it does nothing.
+#include "nsenter.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -27,9 +19,6 @@ enum step {
 	STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT, STEP_CLOSE_FDS, STEP_JOIN_PIDFD
 };
 
-// Bits of the "flags" field, as sync.go's bootFlag.
-#define FLAG_DUMPABLE 0x2
-
 #define REPORT_MAGIC 0x4c4c5548u
 
 // What "clone" may ask for: new namespaces, never a new pid namespace
@@ -38,71 +27,34 @@ enum step {
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
 	 CLONE_NEWCGROUP | CLONE_NEWTIME)
 
-// The namespaces, in the order they are joined (sync.go's nsOrder): the
+// The fields this file reads; every other name is Go's and skipped. The
+// namespaces come in the order they are joined (sync.go's nsOrder): the
 // user namespace first, for the capabilities over the others it owns;
 // the pid namespace last, because only the children of the caller move.
-static const struct {
-	const char *name;
-	int flag;
-} ns_table[] = {
-	{ "ns_user", CLONE_NEWUSER }, { "ns_mnt", CLONE_NEWNS },
-	{ "ns_net", CLONE_NEWNET },   { "ns_ipc", CLONE_NEWIPC },
-	{ "ns_uts", CLONE_NEWUTS },   { "ns_cgroup", CLONE_NEWCGROUP },
-	{ "ns_time", CLONE_NEWTIME }, { "ns_pid", CLONE_NEWPID },
+#define F(n) { #n, offsetof(struct boot, n) }
+#define NS(n, i) { "ns_" #n, offsetof(struct boot, ns[i]) }
+static const struct { const char *name; size_t off; } fields[] = {
+	F(sync), F(fds), F(preserve), F(flags), F(clone), F(pidfd), F(pidfd_ns), F(fifo), F(errfifo), F(console),
+	F(usernswait), NS(user, 0), NS(mnt, 1), NS(net, 2), NS(ipc, 3), NS(uts, 4), NS(cgroup, 5), NS(time, 6), NS(pid, 7),
 };
-#define NS_COUNT (sizeof(ns_table) / sizeof(ns_table[0]))
+static const int ns_flags[NS_COUNT] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC,
+					CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWPID };
 #define NS_PID (NS_COUNT - 1)
-
-// The fields this file reads; every other name is Go's and skipped.
-struct boot {
-	long long sync, fds, flags, clone, pidfd, pidfd_ns, ns[NS_COUNT];
-};
-
-static long long *field(struct boot *b, const char *name, size_t len)
-{
-	if (len == 4 && memcmp(name, "sync", 4) == 0)
-		return &b->sync;
-	if (len == 3 && memcmp(name, "fds", 3) == 0)
-		return &b->fds;
-	if (len == 5 && memcmp(name, "flags", 5) == 0)
-		return &b->flags;
-	if (len == 5 && memcmp(name, "clone", 5) == 0)
-		return &b->clone;
-	if (len == 5 && memcmp(name, "pidfd", 5) == 0)
-		return &b->pidfd;
-	if (len == 8 && memcmp(name, "pidfd_ns", 8) == 0)
-		return &b->pidfd_ns;
-	for (size_t i = 0; i < NS_COUNT; i++)
-		if (strlen(ns_table[i].name) == len && memcmp(name, ns_table[i].name, len) == 0)
-			return &b->ns[i];
-	return NULL;
-}
 
 // parse reads "name=value name=value ...": a value of a field we read is
 // 1 to 18 decimal digits; anything else is an error.
 static int parse(const char *s, struct boot *b)
 {
-	while (*s != '\0') {
-		size_t len = strcspn(s, " ");
-		const char *eq = memchr(s, '=', len);
+	for (size_t len; *s != '\0'; s += len + (s[len] == ' ')) {
+		const char *eq = memchr(s, '=', len = strcspn(s, " "));
 		if (eq == NULL)
 			return -1;
-		long long *dst = field(b, s, (size_t)(eq - s));
-		if (dst != NULL) {
-			const char *v = eq + 1, *end = s + len;
-			if (v == end || end - v > 18)
-				return -1;
-			long long n = 0;
-			for (; v < end; v++) {
-				if (*v < '0' || *v > '9')
+		for (size_t i = 0, vl = len - (size_t)(eq + 1 - s); i < sizeof(fields) / sizeof(fields[0]); i++)
+			if (strlen(fields[i].name) == (size_t)(eq - s) && memcmp(s, fields[i].name, (size_t)(eq - s)) == 0) {
+				if (vl == 0 || vl > 18 || strspn(eq + 1, "0123456789") != vl)
 					return -1;
-				n = n * 10 + (*v - '0');
+				*(long long *)((char *)b + fields[i].off) = atoll(eq + 1);
 			}
-			*dst = n;
-		}
-		s += len;
-		if (*s == ' ')
-			s++;
 	}
 	return 0;
 }
@@ -111,47 +63,48 @@ static int parse(const char *s, struct boot *b)
 // it, so a binary built without this constructor fails loudly.
 int hull_boot_reported;
 
-static void report(int fd, pid_t pid, enum step step, size_t ns, int err)
+int io_full(int fd, void *buf, size_t len, int wr)
 {
-	struct {
-		uint32_t magic;
-		int32_t pid, err;
-		uint16_t step, ns;
-	} r = { REPORT_MAGIC, pid, err, step, (uint16_t)ns };
-	const char *p = (const char *)&r;
-	size_t left = sizeof(r);
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return; // the parent sees EOF and reports our exit
-		p += n;
-		left -= (size_t)n;
+	for (char *p = buf; len > 0;) {
+		ssize_t n = wr ? write(fd, p, len) : read(fd, p, len);
+		if (n <= 0 && (n == 0 || errno != EINTR))
+			return -1; // the parent sees EOF and reports our exit
+		if (n > 0)
+			p += n, len -= (size_t)n;
 	}
-	hull_boot_reported = 1;
+	return 0;
 }
 
-static void fail(int fd, enum step step, size_t ns)
+static void report(int fd, pid_t pid, enum step step, size_t ns, int err)
 {
-	report(fd, 0, step, ns, errno);
+	struct { uint32_t magic; int32_t pid, err; uint16_t step, ns; } r = { REPORT_MAGIC, pid, err, step, (uint16_t)ns };
+	if (io_full(fd, &r, sizeof(r), 1) == 0)
+		hull_boot_reported = 1;
+}
+
+void die(const char *what)
+{
+	dprintf(2, "hull init: %s: %s\n", what, strerror(errno));
+	_exit(255);
+}
+
+// fail reports that step failed with err and exits.
+static void __attribute__((noreturn)) fail(int fd, enum step step, size_t ns, int err)
+{
+	report(fd, 0, step, ns, err);
 	_exit(1);
 }
 
-// close_fds_from closes every fd from first on: close_range(2) (Linux
-// 5.9), or one by one up to the fd limit.
-static int close_fds_from(unsigned int first)
+// close_fds closes every fd from lo to hi: close_range(2) (Linux 5.9),
+// or one by one up to the fd limit.
+int close_fds(unsigned int lo, unsigned int hi)
 {
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, first, ~0U, 0) == 0)
+	if (lo > hi || syscall(SYS_close_range, lo, hi, 0) == 0)
 		return 0;
 	if (errno != ENOSYS)
 		return -1;
-#endif
 	long max = sysconf(_SC_OPEN_MAX);
-	if (max < 0)
-		max = 1 << 20;
-	for (long fd = first; fd < max; fd++)
+	for (long fd = lo; fd <= (long)hi && fd < (max < 0 ? 1 << 20 : max); fd++)
 		close((int)fd);
 	return 0;
 }
@@ -161,21 +114,40 @@ static int close_fds_from(unsigned int first)
 // with EOVERFLOW), as runc does. The capabilities stay (leaving no root).
 static int become_root(void)
 {
-	if (syscall(SYS_setresgid, 0, 0, 0) < 0)
-		return -1;
-	return (int)syscall(SYS_setresuid, 0, 0, 0);
+	return syscall(SYS_setresgid, 0, 0, 0) < 0 ? -1 : (int)syscall(SYS_setresuid, 0, 0, 0);
 }
 
-// clone_parent forks a sibling, in new namespaces (flags): the new
-// process is the child of our parent, which reaps it like any other.
-static pid_t clone_parent(unsigned long flags)
+static pid_t raw_clone(unsigned long flags)
 {
-	flags |= CLONE_PARENT | SIGCHLD;
 #if defined(__s390__) || defined(__s390x__)
 	return (pid_t)syscall(SYS_clone, 0, flags);
 #else
 	return (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
 #endif
+}
+
+// program runs the final program (final.c) in the process that goes on,
+// after what Go's Init does first: every inherited fd close-on-exec (the
+// program passes the preserved ones at execve), the id maps awaited and
+// uid and gid 0 taken in a new user namespace, its ipc namespace
+// (sync.go's bootNewIPC), not dumpable, the parent-death signal.
+static void program(const struct boot *b)
+{
+	if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
+		for (int fd = 3; fd < 1 << 16; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	char c;
+	if (b->usernswait != 0 && read((int)b->usernswait, &c, 1) != 1)
+		die("user namespace: wait for the id maps");
+	if (b->usernswait != 0 && become_root() < 0)
+		die("user namespace: become uid and gid 0");
+	if ((b->flags & FLAG_NEWIPC) && unshare(CLONE_NEWIPC) < 0)
+		die("user namespace: unshare the ipc namespace");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die("set not dumpable");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		die("set parent-death signal");
+	hull_final(b);
 }
 
 __attribute__((constructor)) static void hull_nsenter(void)
@@ -185,24 +157,24 @@ __attribute__((constructor)) static void hull_nsenter(void)
 		return;
 	struct boot b = { 0 };
 	if (parse(env, &b) < 0 || b.sync < 3 || b.fds < 1 || b.sync >= 3 + b.fds || b.fds > 0x7ffffff0) {
-		static const char msg[] = "hull init: malformed _HULL_INIT\n";
-		if (b.sync >= 3 && b.sync <= 0x7fffffff) {
-			errno = EINVAL;
-			fail((int)b.sync, STEP_PARSE, 0);
-		}
-		if (write(2, msg, sizeof(msg) - 1) < 0) {
-		}
-		_exit(1);
+		if (b.sync >= 3 && b.sync <= 0x7fffffff)
+			fail((int)b.sync, STEP_PARSE, 0, EINVAL);
+		die("malformed _HULL_INIT");
 	}
 	int sync = (int)b.sync;
+	// The other fds named must be among those placed, none preserved.
+	const long long fd_fields[] = { b.fifo, b.errfifo, b.console, b.usernswait };
+	for (size_t i = 0; i < sizeof(fd_fields) / sizeof(fd_fields[0]); i++)
+		if (fd_fields[i] != 0 && (fd_fields[i] < 3 + b.preserve || fd_fields[i] >= 3 + b.fds))
+			fail(sync, STEP_PARSE, 0, EBADF);
 
 	// Every fd above the ones the parent placed was inherited by hull
 	// from whoever started it, never passed on purpose: close it before
 	// anything resolves a path. Marking it close-on-exec is not enough,
 	// execve resolves args[0] (/proc/self/fd/N/...) before it closes
 	// them (CVE-2024-21626).
-	if (close_fds_from((unsigned int)(3 + b.fds)) < 0)
-		fail(sync, STEP_CLOSE_FDS, 0);
+	if (close_fds((unsigned int)(3 + b.fds), ~0U) < 0)
+		fail(sync, STEP_CLOSE_FDS, 0, errno);
 
 	// Then, still in the host's pid namespace: not dumpable, so that no
 	// process of a container we join can ptrace or open
@@ -211,7 +183,7 @@ __attribute__((constructor)) static void hull_nsenter(void)
 	// for its maps (a process outside opens /proc/<pid>); Go's Init does
 	// it once they are written.
 	if (!(b.flags & FLAG_DUMPABLE) && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fail(sync, STEP_DUMPABLE, 0);
+		fail(sync, STEP_DUMPABLE, 0, errno);
 	int join_pid = b.ns[NS_PID] != 0;
 	if (b.pidfd != 0) {
 		// All of the container's namespaces in one call, through a pidfd
@@ -219,29 +191,23 @@ __attribute__((constructor)) static void hull_nsenter(void)
 		// be reused meanwhile, and the kernel joins the user namespace
 		// first. Only the namespaces the container has are asked for.
 		long long allowed = CLONE_FLAGS_ALLOWED | CLONE_NEWPID;
-		if (b.pidfd < 3 || b.pidfd >= 3 + b.fds || b.pidfd_ns == 0 || (b.pidfd_ns & ~allowed) != 0) {
-			errno = EINVAL;
-			fail(sync, STEP_JOIN_PIDFD, 0);
-		}
+		if (b.pidfd < 3 || b.pidfd >= 3 + b.fds || b.pidfd_ns == 0 || (b.pidfd_ns & ~allowed) != 0)
+			fail(sync, STEP_JOIN_PIDFD, 0, EINVAL);
 		if (setns((int)b.pidfd, (int)b.pidfd_ns) < 0)
-			fail(sync, STEP_JOIN_PIDFD, 0);
+			fail(sync, STEP_JOIN_PIDFD, 0, errno);
 		close((int)b.pidfd);
 		if ((b.pidfd_ns & CLONE_NEWUSER) && become_root() < 0)
-			fail(sync, STEP_ROOT, 0);
+			fail(sync, STEP_ROOT, 0, errno);
 		join_pid |= (b.pidfd_ns & CLONE_NEWPID) != 0;
 	}
 	for (size_t i = 0; i < NS_COUNT; i++) {
 		if (b.ns[i] == 0)
 			continue;
-		if (b.ns[i] < 3 || b.ns[i] > 0x7fffffff) {
-			errno = EBADF;
-			fail(sync, STEP_JOIN, i);
-		}
-		if (setns((int)b.ns[i], ns_table[i].flag) < 0)
-			fail(sync, STEP_JOIN, i);
+		if (b.ns[i] < 3 || b.ns[i] > 0x7fffffff || setns((int)b.ns[i], ns_flags[i]) < 0)
+			fail(sync, STEP_JOIN, i, b.ns[i] < 3 || b.ns[i] > 0x7fffffff ? EBADF : errno);
 		close((int)b.ns[i]);
-		if (ns_table[i].flag == CLONE_NEWUSER && become_root() < 0)
-			fail(sync, STEP_ROOT, 0);
+		if (ns_flags[i] == CLONE_NEWUSER && become_root() < 0)
+			fail(sync, STEP_ROOT, 0, errno);
 	}
 	if (join_pid) {
 		// setns(CLONE_NEWPID) moved only our future children: clone the
@@ -249,13 +215,12 @@ __attribute__((constructor)) static void hull_nsenter(void)
 		// namespace already in the container's mount namespace (joined
 		// above), or in a new one of its own, non-dumpable
 		// (libct/userns_linux.go says what that keeps out).
-		if ((b.clone & ~(long long)CLONE_FLAGS_ALLOWED) != 0) {
-			errno = EINVAL;
-			fail(sync, STEP_FORK, 0);
-		}
-		pid_t pid = clone_parent((unsigned long)b.clone);
+		if ((b.clone & ~(long long)CLONE_FLAGS_ALLOWED) != 0)
+			fail(sync, STEP_FORK, 0, EINVAL);
+		// CLONE_PARENT: our parent's child, which it reaps.
+		pid_t pid = raw_clone((unsigned long)b.clone | CLONE_PARENT | SIGCHLD);
 		if (pid < 0)
-			fail(sync, STEP_FORK, 0);
+			fail(sync, STEP_FORK, 0, errno);
 		if (pid > 0) {
 			report(sync, pid, STEP_OK, 0, 0);
 			_exit(0);
@@ -269,7 +234,9 @@ __attribute__((constructor)) static void hull_nsenter(void)
 		// written, so the parent sees the exit.
 		if (setsid() < 0)
 			_exit(1);
-		return;
+	} else {
+		report(sync, 0, STEP_OK, 0, 0);
 	}
-	report(sync, 0, STEP_OK, 0, 0);
+	if (b.flags & FLAG_PROGRAM)
+		program(&b);
 }

@@ -5,8 +5,9 @@
 // binary. The constructor does nothing unless the environment holds
 // _HULL_INIT, the bootstrap that only hull's parent sets for the `hull
 // init` child it starts; libct/sync.go defines that bootstrap and the
-// report the constructor writes back. Everything else hull does with
-// namespaces happens in Go (see libct's package doc for why this split).
+// report the constructor writes back. It joins namespaces (nsenter.c)
+// and, when the bootstrap asks, runs the final-stage program in C
+// (final.c; libct/doc.go has the contract), never returning to Go.
 package nsenter
 
 /*

@@ -1,0 +1,41 @@
+// What nsenter.c (the bootstrap, namespaces) and final.c (the final
+// program) share. libct/sync.go and libct/doc.go are the contract.
+#ifndef HULL_NSENTER_H
+#define HULL_NSENTER_H
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NS_COUNT 8
+
+// The bootstrap fields C reads (sync.go's table); 0 means none.
+struct boot {
+	long long sync, fds, preserve, flags, clone, pidfd, pidfd_ns, fifo, errfifo, console, usernswait;
+	long long ns[NS_COUNT];
+};
+
+// Bits of "flags", as sync.go's bootFlag.
+#define FLAG_NEWIPC 0x1
+#define FLAG_DUMPABLE 0x2
+#define FLAG_PROGRAM 0x4
+
+// io_full reads or writes all of len bytes (-1: the other side is gone).
+int io_full(int fd, void *buf, size_t len, int wr);
+// close_fds closes every fd from lo to hi.
+int close_fds(unsigned int lo, unsigned int hi);
+// die says what failed on stderr and exits 255, as Go's Init does.
+void die(const char *what) __attribute__((noreturn));
+// hull_final reads the final program from the sync socket and runs it;
+// it never returns.
+void hull_final(const struct boot *b);
+#endif
