@@ -90,8 +90,8 @@
 // state the process gets):
 //
 //   - C, in the nsenter constructor (nsenter/final.c; bootProgram), used
-//     by hull for exec: no Go runtime starts in an exec'd process. It
-//     has no setup step: a new container's init runs Go's.
+//     by hull: no Go runtime starts in an exec'd process, and a created
+//     init holds no Go heap (see "A light init").
 //   - Go, in Init (runProgram through finalSys, the syscall seam the
 //     unit tests replace), when the parent sets finalInC false: the
 //     reference, and the tests' executor.
@@ -164,6 +164,50 @@
 // every inherited fd close-on-exec, the id maps awaited and uid and gid 0
 // taken in a new user namespace (and its ipc namespace unshared), not
 // dumpable, the parent-death signal.
+//
+// # A light init
+//
+// The init of a created container waits for `start`; it used to be the
+// whole Go `hull init` (6.8 MB RSS here, a Go heap and the binary's text
+// faulted in), it is now the C constructor's process, which never started
+// the Go runtime: 0.5 MB VmRSS and Pss while created (crun 2.2 MB VmRSS,
+// runc 9.6 MB).
+//
+// The setup that needs Go (rootfs, mounts, the createContainer hooks,
+// pivot_root, console, hostname, sysctls: setupContainer) is done by a
+// helper: right after its report (once it is root of a new user
+// namespace and in its ipc namespace), the C init forks it with
+// clone(CLONE_FILES|CLONE_FS) -- no CLONE_VM, no execve -- so that it
+// shares init's fd table (the console's stdio, /dev/null reopened) and
+// its root and cwd (pivot_root, or chroot for --no-pivot). The helper
+// writes a report whose credentials (SO_PASSCRED, SCM_CREDENTIALS) tell
+// the parent its pid, returns from the constructor into Go
+// (nsenter.Role) and starts its runtime while the parent puts init, then
+// it, into the cgroup (forked after the placement, its Go start added
+// 3 ms to create). It waits on a pipe until init, having read its
+// program, reaches the setup step; then it reads its config on the
+// socket, unshares a cgroup namespace of its own if the container has
+// one (same root: the container's cgroup, for the cgroupfs mounts), talks
+// to the parent in JSON (hooks, its errors) and exits; init waits for it.
+// The C init runs the rest: its own cgroup and time namespaces (before
+// the setup step: nothing has entered the time namespace), what is per
+// process (the controlling terminal, the session keyring, the
+// personality), the credentials, ready, the FIFO wait, and the
+// startContainer hooks, run by a second forked Go helper only when there
+// are some.
+//
+// Why not the other way, Go's init re-executing hull's sealed binary for
+// a C-only final stage: execve makes the process dumpable again until the
+// constructor runs, with every privilege and in the container's pid
+// namespace, where a process holding CAP_SYS_PTRACE could attach; and it
+// pays a second execve. The fork keeps one process image, non-dumpable
+// from the constructor's first step: the helpers inherit that, are in
+// the container's cgroup and namespaces, die with init
+// (PR_SET_PDEATHSIG), and leave nothing behind (the C init closes every
+// fd a helper left before ready). Measured against Go's init of the same
+// tree (bench, 60 rounds, pairwise medians): created init VmRSS 6.8 ->
+// 0.5 MB; create 1.05x, run 0.99x, lifecycle 1.01x, start 0.88x; CPU of
+// each 0.93x-1.0x.
 //
 // # The exec FIFO
 //

@@ -456,6 +456,10 @@ const (
 	reportListener reportKind = 2
 	reportFailed   reportKind = 3
 	reportRefused  reportKind = 4
+	// reportHelper comes from the setup helper of a new container's C
+	// init, forked before the program arrives: its credentials
+	// (SCM_CREDENTIALS) name it, for the parent to put it in the cgroup.
+	reportHelper reportKind = 5
 )
 
 // progReport is one report of the C executor.
@@ -466,6 +470,36 @@ type progReport struct {
 	// Value is the listener's fd, or what failed inside the step
 	// (final.c's detail codes, see describe).
 	Value int32
+}
+
+// recvFrame reads one 16-byte frame (a bootReport or a progReport) from
+// sock, with its sender's pid as the kernel gives it (in our pid
+// namespace) when SO_PASSCRED is set, else 0.
+func recvFrame(sock *os.File) ([]byte, int, error) {
+	buf, oob := make([]byte, reportSize), make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+	got, pid := 0, 0
+	for got < reportSize {
+		n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf[got:], oob, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if n == 0 {
+			if got == 0 {
+				return nil, 0, io.EOF
+			}
+			return nil, 0, io.ErrUnexpectedEOF
+		}
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
+			if cred, err := unix.ParseUnixCredentials(&msgs[0]); err == nil {
+				pid = int(cred.Pid)
+			}
+		}
+		got += n
+	}
+	return buf, pid, nil
 }
 
 // readProgReport reads one report.

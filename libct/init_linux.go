@@ -40,6 +40,12 @@ func Init() error {
 		// The parent waits for the constructor's report first.
 		return errors.New("hull init: the nsenter constructor did not run (binary built without libct/nsenter?)")
 	}
+	switch nsenter.Role() {
+	case nsenter.RoleSetup:
+		return setupHelper(boot)
+	case nsenter.RoleHooks:
+		return hooksHelper(boot)
+	}
 	// Nothing init inherited reaches a hook it runs, or the process
 	// (the preserved fds are passed again right before execve).
 	if err := inheritedCloseOnExec(); err != nil {
@@ -106,6 +112,55 @@ func receiveConfig(boot *bootstrap) (*initProc, error) {
 		unix.CloseOnExec(in.errFd)
 	}
 	return in, nil
+}
+
+// setupHelper is the process the C init forks for its setup step
+// (nsenter's final.c), as soon as it has reported: it shares init's fd
+// table and filesystem info (CLONE_FILES|CLONE_FS) and namespaces, waits
+// for its config (sent once the parent placed init and the helper in the
+// cgroup), sets the container up as Go's init would (setupContainer:
+// rootfs, mounts, hooks, pivot_root, console, hostname, sysctls) and
+// exits 0; init, which never ran Go, goes on with the rest of the
+// program. A failure is reported to the parent here, on the sync socket,
+// and the helper exits 255.
+func setupHelper(boot *bootstrap) error {
+	var b [1]byte
+	if n, err := unix.Read(nsenter.SetupGate(), b[:]); n != 1 {
+		return fmt.Errorf("setup helper: wait for init: %v", err)
+	}
+	in, err := receiveConfig(boot)
+	if err != nil {
+		return err
+	}
+	// Forked before init's cgroup namespace existed, and placed in the
+	// cgroup since: a cgroup namespace of its own, with the same root, for
+	// the cgroupfs mounts (this thread makes them).
+	if ns, ok := in.cfg.Namespace(configs.NEWCGROUP); ok && ns.Path == "" {
+		err = stage("cgroup namespace", unix.Unshare(unix.CLONE_NEWCGROUP))
+	}
+	if err == nil {
+		err = in.setupContainer()
+	}
+	if err != nil {
+		var se *stageError
+		if !errors.As(err, &se) {
+			se = &stageError{Err: err.Error()}
+		}
+		_ = in.pipe.send(syncMsg{Type: syncError, Stage: se.Stage, Err: se.Err})
+		return se
+	}
+	return nil
+}
+
+// hooksHelper is the process the C init forks once `start` released it,
+// to run the startContainer hooks of its ready step (nsenter.HookData):
+// a failure goes to err.fifo, where start reads it.
+func hooksHelper(boot *bootstrap) error {
+	err := runStartHooks(nsenter.HookData(), os.Getppid())
+	if err != nil && boot.ErrFifo >= 3 {
+		_, _ = unix.Write(boot.ErrFifo, []byte(err.Error()))
+	}
+	return err
 }
 
 // runStartHooks runs the startContainer hooks of a ready step (JSON
@@ -179,9 +234,11 @@ func (in *initProc) sendReady(hooks []byte) error {
 
 // setupContainer builds the container around init: the rootfs and
 // mounts, hooks, pivot_root, console, hostname and sysctls. It is the
-// final program's setup step; what is per process (the cgroup and time
-// namespaces, the keyring, the personality and the controlling terminal)
-// are steps of their own.
+// final program's setup step, run by Go's init itself or, under the C
+// executor, by a helper that shares init's fd table and filesystem info:
+// so nothing here may be per process (the cgroup and time namespaces, the
+// keyring, the personality and the controlling terminal are steps of
+// their own).
 func (in *initProc) setupContainer() error {
 	cfg := in.cfg
 	if err := rootfs.Prepare(cfg); err != nil {

@@ -2,6 +2,7 @@ package libct
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,9 +54,10 @@ type launch struct {
 	inC bool
 }
 
-// finalInC chooses the executor of an exec'd process's final program:
-// the nsenter constructor, in C, so that no Go runtime starts in it
-// (doc.go); or Go's Init. The tests run both.
+// finalInC chooses the executor of the final program: the nsenter
+// constructor, in C, so that no Go runtime starts in an exec'd process
+// and a created init holds no Go heap (doc.go); or Go's Init. The tests
+// run both.
 var finalInC = true
 
 // launchKind is what differs between starting a container's init and
@@ -135,9 +137,7 @@ func (l *launch) program() error {
 	if l.wire, err = encodeProgram(prog, abi); err != nil {
 		return err
 	}
-	// The C executor has no setup step (yet): a new container's init
-	// runs Go's.
-	l.prog, l.inC = prog, finalInC && l.kind.mode() == modeExec
+	l.prog, l.inC = prog, finalInC
 	return nil
 }
 
@@ -161,6 +161,51 @@ type command struct {
 	// exists (newuidmap/newgidmap); nil when the parent writes them at
 	// clone time.
 	mapper *idMapper
+	// passcred: the sync socket has SO_PASSCRED, for the report of the
+	// C init's setup helper, whose pid is then helper.
+	passcred bool
+	helper   int
+}
+
+// bootReport reads the constructor's report. A new container's C init
+// forks its setup helper at once, and when the constructor forked into a
+// joined pid namespace the two write from two processes: the helper's
+// report may come first, and is kept for helperPid.
+func (c *command) bootReport() (bootReport, error) {
+	if !c.passcred {
+		return readBootReport(c.sock)
+	}
+	for {
+		b, pid, err := recvFrame(c.sock)
+		if err != nil {
+			return bootReport{}, err
+		}
+		if rep, err := readProgReport(bytes.NewReader(b)); err == nil && rep.Kind == reportHelper && c.helper == 0 && pid > 0 {
+			c.helper = pid
+			continue
+		}
+		return readBootReport(bytes.NewReader(b))
+	}
+}
+
+// helperPid returns the pid of the C init's setup helper, reading its
+// report unless it came before the constructor's.
+func (c *command) helperPid() (int, error) {
+	for c.helper == 0 {
+		b, pid, err := recvFrame(c.sock)
+		if err != nil {
+			return 0, err
+		}
+		rep, err := readProgReport(bytes.NewReader(b))
+		if err != nil {
+			return 0, err
+		}
+		if rep.Kind != reportHelper || pid <= 0 {
+			return 0, fmt.Errorf("init sent report %d (pid %d) instead of its setup helper's", rep.Kind, pid)
+		}
+		c.helper = pid
+	}
+	return c.helper, nil
 }
 
 // addFd passes f to the child and returns its fd number there.
@@ -238,6 +283,14 @@ func (l *launch) command() (*command, error) {
 	}
 	if l.inC {
 		c.boot.Flags |= bootProgram
+		if l.kind.mode() == modeInit {
+			// The setup helper's report names it by its credentials.
+			if err := unix.SetsockoptInt(int(c.sock.Fd()), unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+				c.close()
+				return nil, fmt.Errorf("sync socket: SO_PASSCRED: %w", err)
+			}
+			c.passcred = true
+		}
 	}
 	c.boot.Fds = len(c.cmd.ExtraFiles)
 	c.cmd.Env = append([]string{envBootstrap + "=" + c.boot.encode()}, initRuntimeEnv...)
@@ -269,7 +322,7 @@ func (c *command) spawn(what string) (*os.Process, error) {
 		c.mapper.childEnd.Close()
 	}
 	proc := c.cmd.Process
-	rep, err := readBootReport(c.sock)
+	rep, err := c.bootReport()
 	if err == nil {
 		err = rep.err()
 	}
@@ -327,8 +380,27 @@ func (l *launch) setUp(proc *os.Process, c *command) error {
 			return stage("execCPUAffinity", fmt.Errorf("initial %s: %w", a.Initial, err))
 		}
 	}
+	// The C init forks its setup helper at once, so that the helper's Go
+	// start overlaps the cgroup placement; it is placed right after init
+	// (before it reads its config: nothing it does escapes the cgroup).
+	helper := 0
+	if l.inC && l.kind.mode() == modeInit {
+		pid, err := c.helperPid()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+				return exitedBeforeReady(l.kind.what(), proc)
+			}
+			return fmt.Errorf("init's setup helper: %w", err)
+		}
+		helper = pid
+	}
 	if err := l.kind.place(l.cg, proc.Pid); err != nil {
 		return err
+	}
+	if helper != 0 && l.cg != nil {
+		if err := l.cg.Join(helper); err != nil {
+			return fmt.Errorf("cgroup: join init's setup helper: %w", err)
+		}
 	}
 	var ic *initConfig
 	if !l.inC || l.kind.mode() == modeInit {

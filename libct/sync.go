@@ -30,8 +30,13 @@ import (
 //     its wire form (finalwire_linux.go) and the constructor runs it,
 //     writing fixed-size reports (progReport: ready, a seccomp listener
 //     to take, a failed step) where the table says ready, seccompFd and
-//     error (exec). A JSON message starts with '{', a report with its
-//     magic: the parent reads whichever comes.
+//     error. For a new container the init's setup helper (doc.go, "A
+//     light init") first writes a report of its own (reportHelper, right
+//     after the bootReport or, in a joined pid namespace, before it) whose
+//     credentials give the parent its pid; the config (#1) follows the
+//     program, for that helper, and #2, #3 and the child's error are its
+//     own. A JSON message starts with '{', a report with its magic: the
+//     parent reads whichever comes.
 //
 //     | # | from   | type       | payload     | meaning                                              |
 //     |---|--------|------------|-------------|------------------------------------------------------|

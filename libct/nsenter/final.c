@@ -23,6 +23,8 @@
 #define SYS(...) (syscall(__VA_ARGS__) < 0 ? -1 : 0)
 #define TRY(d, call) if ((*detail = (d), (call)) < 0) return -1 // the call fails: at detail d
 
+int hull_role;
+const char *hull_hook_data;
 
 // The steps, as final_linux.go's opCode (the values are the wire's).
 enum op {
@@ -37,14 +39,12 @@ enum op {
 // ids, strings, payload bytes. A step not listed takes numbers only.
 #define S(i0, i1, s0, s1, l0, l1) { { i0, i1 }, { s0, s1 }, { l0, l1 } }
 static const struct shape { uint16_t ids[2], strs[2]; uint32_t len[2]; } shapes[OP_COUNT] = {
-	[OP_WRITE_PROC] = S(0, 0, 2, 2, 0, 0), [OP_SCHEDULER] = S(0, 0, 0, 0, 56, 56),
-	[OP_CPU_AFFINITY] = S(0, 0, 0, 0, 0, 128), [OP_APPARMOR] = S(0, 0, 2, 2, 0, 0),
-	[OP_SELINUX] = S(0, 0, 2, 2, 0, 0), [OP_SECCOMP] = S(0, 0, 0, 0, 8, 32768),
-	[OP_SETGROUPS] = S(0, 0, 0, 0, 0, 262144), [OP_CAPSET] = S(2, 2, 0, 0, 0, 0),
-	[OP_CHDIR] = S(0, 0, 1, 1, 0, 0), [OP_READY] = S(0, 0, 0, 1, 0, 0),
-	[OP_LANDLOCK] = S(4, 65535, 0, 65535, 0, 0), [OP_RLIMIT] = S(2, 2, 1, 1, 0, 0),
-	[OP_EXECVE] = S(0, 0, 1, 65535, 0, 0), [OP_MEMORY_POLICY] = S(0, 0, 0, 0, 0, 1024),
-	[OP_CONSOLE] = S(0, 2, 0, 0, 0, 0), [OP_KEYRING] = S(0, 0, 1, 1, 0, 0),
+	[OP_WRITE_PROC] = S(0, 0, 2, 2, 0, 0), [OP_SCHEDULER] = S(0, 0, 0, 0, 56, 56), [OP_CPU_AFFINITY] = S(0, 0, 0, 0, 0, 128),
+	[OP_APPARMOR] = S(0, 0, 2, 2, 0, 0), [OP_SELINUX] = S(0, 0, 2, 2, 0, 0), [OP_SECCOMP] = S(0, 0, 0, 0, 8, 32768),
+	[OP_SETGROUPS] = S(0, 0, 0, 0, 0, 262144), [OP_CAPSET] = S(2, 2, 0, 0, 0, 0), [OP_CHDIR] = S(0, 0, 1, 1, 0, 0),
+	[OP_READY] = S(0, 0, 0, 1, 0, 0), [OP_LANDLOCK] = S(4, 65535, 0, 65535, 0, 0), [OP_RLIMIT] = S(2, 2, 1, 1, 0, 0),
+	[OP_EXECVE] = S(0, 0, 1, 65535, 0, 0), [OP_MEMORY_POLICY] = S(0, 0, 0, 0, 0, 1024), [OP_CONSOLE] = S(0, 2, 0, 0, 0, 0),
+	[OP_KEYRING] = S(0, 0, 1, 1, 0, 0),
 };
 
 // A step: its fixed part on the wire, then its ids, payload and strings.
@@ -55,7 +55,7 @@ static unsigned int cur, ready;
 static char **argv, **envp, *exe, what[512]; // what: what the step did, for its message after ready
 static size_t nenv;
 
-enum { REPORT_READY = 1, REPORT_LISTENER, REPORT_FAILED, REPORT_REFUSED };
+enum { REPORT_READY = 1, REPORT_LISTENER, REPORT_FAILED, REPORT_REFUSED, REPORT_HELPER };
 
 static void report(uint16_t kind, int err, int value)
 {
@@ -173,13 +173,11 @@ static int resolve(int *detail)
 	for (size_t i = 0; i < nenv; i++)
 		if (strncmp(envp[i], "PATH=", 5) == 0)
 			path = envp[i] + 5;
-	for (const char *d = path;; d += strcspn(d, ":") + 1) {
+	for (const char *d = path, *end = path + strlen(path); d <= end; d += strcspn(d, ":") + 1) {
 		int dl = (int)strcspn(d, ":");
 		snprintf(p, sizeof(p), "%.*s%s%s", dl, d, dl > 0 && d[dl - 1] != '/' ? "/" : "", argv[0]);
 		if (check_exec(p) == 0)
 			return (exe = strdup(p)) == NULL ? -1 : 0;
-		if (d[dl] == '\0')
-			break;
 	}
 	*detail = 1;
 	return errno = ENOENT, -1;
@@ -204,15 +202,72 @@ static int close_extra(unsigned int first, int *detail)
 	return close_fds(lo, ~0U);
 }
 
-// do_ready tells the parent, which then leaves.
-static int do_ready(void)
+// spawn forks a process that goes on in Go as role (nsenter.go's Role),
+// sharing init's fd table and filesystem info when flags say so. It
+// returns the helper's pid, or 0 in the helper.
+static pid_t spawn(unsigned long flags, int role)
 {
+	pid_t self = getpid(), pid = raw_clone(flags | SIGCHLD);
+	if (pid == 0 && (hull_role = role, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != self))
+		_exit(255);
+	return pid;
+}
+
+// wait_helper waits for a helper: 0 once it exited 0; one that exits 255
+// has said why (to the parent, or on err.fifo): init exits too.
+static int wait_helper(pid_t pid, int *detail)
+{
+	int st = -1;
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (st != 0 && WIFEXITED(st) && WEXITSTATUS(st) == 255)
+		_exit(255);
+	return st == 0 ? 0 : (*detail = st, errno = ECHILD, -1);
+}
+
+// The setup helper, forked before the program arrives (hull_setup_helper)
+// so that its Go start overlaps the parent's cgroup placement; it reads
+// its config from the socket once the setup step opens the gate, after
+// init has read the program.
+static pid_t setup_pid;
+int hull_setup_gate[2];
+
+int hull_setup_helper(const struct boot *b)
+{
+	bt = b;
+	if (pipe2(hull_setup_gate, O_CLOEXEC) < 0 || (setup_pid = spawn(CLONE_FILES | CLONE_FS, ROLE_SETUP)) < 0)
+		return -1;
+	if (setup_pid == 0) // the parent learns its pid (SCM_CREDENTIALS) and places it
+		report(REPORT_HELPER, 0, 0);
+	return setup_pid == 0;
+}
+
+// do_ready tells the parent; init then waits for start on the exec FIFO
+// (waitExecFifo) and runs the startContainer hooks in a helper.
+static int do_ready(const struct step *s, int *detail)
+{
+	char c;
 	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
 		return -1;
 	report(REPORT_READY, 0, 0);
 	close((int)bt->sync);
 	ready = 1;
-	return 0;
+	strcpy(what, "read exec fifo");
+	for (struct pollfd p = { (int)bt->fifo, POLLIN, 0 }; bt->fifo != 0;) {
+		ssize_t n = poll(&p, 1, -1) < 0 ? -1 : read((int)bt->fifo, &c, 1);
+		if (n == 0)
+			return errno = EPIPE, -1; // the FIFO was closed without a start
+		if (n == 1)
+			break;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+	}
+	if (bt->fifo == 0 || s->r->nstrs == 0)
+		return 0;
+	hull_hook_data = s->strs[0];
+	strcpy(what, "startContainer hooks");
+	pid_t pid = spawn(0, ROLE_HOOKS);
+	return pid == 0 ? 1 : wait_helper(pid, detail);
 }
 
 // landlock (landlock.Apply): num, num2 the handled rights; ids
@@ -289,7 +344,8 @@ static int console(const struct step *s, int *detail)
 	return 0;
 }
 
-// run_step runs one step: 0 done, -1 failed (errno, *detail).
+// run_step runs one step: 0 done, -1 failed (errno, *detail), 1 in a
+// helper that goes on in Go.
 static int run_step(const struct step *s, int *detail)
 {
 	const uint64_t num = s->r->num, num2 = s->r->num2;
@@ -326,9 +382,7 @@ static int run_step(const struct step *s, int *detail)
 		}
 		return 0;
 	case OP_SETGROUPS: // num gids (u32) in the payload; none is fine where setgroups is denied
-		if (num > s->r->len / 4)
-			return errno = EINVAL, -1;
-		return SYS(SYS_setgroups, num, s->data) < 0 && !(errno == EPERM && num == 0) ? -1 : 0;
+		return num > s->r->len / 4 ? (errno = EINVAL, -1) : SYS(SYS_setgroups, num, s->data) < 0 && !(errno == EPERM && num == 0) ? -1 : 0;
 	case OP_SETRESGID: return SYS(SYS_setresgid, num, num, num);
 	case OP_KEEP_CAPS: return prctl(PR_SET_KEEPCAPS, num, 0, 0, 0);
 	case OP_SETRESUID: return SYS(SYS_setresuid, num, num, num);
@@ -348,7 +402,7 @@ static int run_step(const struct step *s, int *detail)
 		return buf[0] == '/' ? 0 : (errno = ENOENT, -1);
 	case OP_CLOSE_FDS: return close_extra(3 + (unsigned int)num, detail);
 	case OP_RESOLVE: return resolve(detail);
-	case OP_READY: return do_ready();
+	case OP_READY: return do_ready(s, detail);
 	case OP_LANDLOCK: return landlock(s, detail);
 	case OP_RLIMIT: // strs: its name
 		snprintf(what, sizeof(what), "setrlimit %s", s->strs[0]);
@@ -361,11 +415,12 @@ static int run_step(const struct step *s, int *detail)
 	case OP_MEMORY_POLICY: return SYS(SYS_set_mempolicy, num, s->r->len ? s->data : NULL, num2);
 	case OP_CONSOLE: return console(s, detail);
 	case OP_UNSHARE: return unshare((int)num);
-	case OP_KEYRING: // ENOSYS, EACCES: keyrings off, or confined
-		if (SYS(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, s->strs[0]) < 0 && errno != ENOSYS && errno != EACCES)
-			return -1;
-		return 0;
+	case OP_KEYRING: // KEYCTL_JOIN_SESSION_KEYRING; ENOSYS, EACCES: keyrings off, or confined
+		return SYS(SYS_keyctl, 1, s->strs[0]) < 0 && errno != ENOSYS && errno != EACCES ? -1 : 0;
 	case OP_PERSONALITY: return SYS(SYS_personality, num);
+	case OP_SETUP:
+		TRY(0, write(hull_setup_gate[1], "g", 1));
+		return wait_helper(setup_pid, detail);
 	}
 	return errno = EINVAL, -1;
 }
@@ -376,7 +431,7 @@ static int run_step(const struct step *s, int *detail)
 static void __attribute__((noreturn)) fail(int err, int detail)
 {
 	static const char *stages[OP_COUNT] = { [OP_SECCOMP] = "seccomp", [OP_LANDLOCK] = "landlock",
-		[OP_RLIMIT] = "rlimits", [OP_EXECVE] = "exec" };
+		[OP_RLIMIT] = "rlimits", [OP_EXECVE] = "exec", [OP_READY] = "wait for start" };
 	const int op = prog[cur].r->op;
 	const char *e = strerror(err);
 	if (!ready)
@@ -412,6 +467,8 @@ void hull_final(const struct boot *b)
 	memcpy(envp, x->strs + x->r->num, nenv * sizeof(char *));
 	for (cur = 0; cur < h.n; cur++) {
 		int detail = 0, r = (errno = 0, what[0] = '\0', run_step(&prog[cur], &detail));
+		if (r > 0)
+			return; // a helper: on to Go
 		if (r < 0)
 			fail(errno, detail);
 	}

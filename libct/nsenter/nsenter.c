@@ -15,17 +15,13 @@
 #endif
 
 // The steps, as sync.go's bootStep.
-enum step {
-	STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT, STEP_CLOSE_FDS, STEP_JOIN_PIDFD
-};
+enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT, STEP_CLOSE_FDS, STEP_JOIN_PIDFD };
 
 #define REPORT_MAGIC 0x4c4c5548u
 
 // What "clone" may ask for: new namespaces, never a new pid namespace
 // (one is being joined) or anything else.
-#define CLONE_FLAGS_ALLOWED                                                   \
-	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
-	 CLONE_NEWCGROUP | CLONE_NEWTIME)
+#define CLONE_FLAGS_ALLOWED (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWTIME)
 
 // The fields this file reads; every other name is Go's and skipped. The
 // namespaces come in the order they are joined (sync.go's nsOrder): the
@@ -82,7 +78,8 @@ static void report(int fd, pid_t pid, enum step step, size_t ns, int err)
 		hull_boot_reported = 1;
 }
 
-void die(const char *what)
+// die says what failed on stderr and exits 255, as Go's Init does.
+static void __attribute__((noreturn)) die(const char *what)
 {
 	dprintf(2, "hull init: %s: %s\n", what, strerror(errno));
 	_exit(255);
@@ -117,7 +114,7 @@ static int become_root(void)
 	return syscall(SYS_setresgid, 0, 0, 0) < 0 ? -1 : (int)syscall(SYS_setresuid, 0, 0, 0);
 }
 
-static pid_t raw_clone(unsigned long flags)
+pid_t raw_clone(unsigned long flags)
 {
 #if defined(__s390__) || defined(__s390x__)
 	return (pid_t)syscall(SYS_clone, 0, flags);
@@ -130,7 +127,8 @@ static pid_t raw_clone(unsigned long flags)
 // after what Go's Init does first: every inherited fd close-on-exec (the
 // program passes the preserved ones at execve), the id maps awaited and
 // uid and gid 0 taken in a new user namespace, its ipc namespace
-// (sync.go's bootNewIPC), not dumpable, the parent-death signal.
+// (sync.go's bootNewIPC), not dumpable, the parent-death signal; for a
+// new container, the setup helper (which returns, to Go).
 static void program(const struct boot *b)
 {
 	if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
@@ -147,7 +145,11 @@ static void program(const struct boot *b)
 		die("set not dumpable");
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		die("set parent-death signal");
-	hull_final(b);
+	int r = b->fifo != 0 ? hull_setup_helper(b) : 0; // a new container's init
+	if (r < 0)
+		die("fork the setup helper");
+	if (r == 0)
+		hull_final(b);
 }
 
 __attribute__((constructor)) static void hull_nsenter(void)

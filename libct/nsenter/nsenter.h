@@ -29,13 +29,23 @@ struct boot {
 #define FLAG_DUMPABLE 0x2
 #define FLAG_PROGRAM 0x4
 
+// The roles of a process that final.c forks and that goes on in Go
+// (nsenter.go's Role), and the ready step's hooks for ROLE_HOOKS.
+enum { ROLE_INIT, ROLE_SETUP, ROLE_HOOKS };
+extern int hull_role;
+extern const char *hull_hook_data;
+extern int hull_setup_gate[2];
+
 // io_full reads or writes all of len bytes (-1: the other side is gone).
 int io_full(int fd, void *buf, size_t len, int wr);
 // close_fds closes every fd from lo to hi.
 int close_fds(unsigned int lo, unsigned int hi);
-// die says what failed on stderr and exits 255, as Go's Init does.
-void die(const char *what) __attribute__((noreturn));
+// raw_clone is clone(2) returning like fork: the child on our stack.
+pid_t raw_clone(unsigned long flags);
+// hull_setup_helper forks the helper of a new container's setup step: 1
+// in it, 0 in init, -1 on failure.
+int hull_setup_helper(const struct boot *b);
 // hull_final reads the final program from the sync socket and runs it;
-// it never returns.
+// it returns only in a helper that goes on in Go.
 void hull_final(const struct boot *b);
 #endif
