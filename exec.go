@@ -11,6 +11,7 @@ import (
 
 	"github.com/hullrt/hull/libct"
 	"github.com/hullrt/hull/libct/capabilities"
+	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/specconv"
 )
@@ -35,7 +36,7 @@ func execCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs for the process"},
 			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability (bounding, effective, permitted; never inheritable)"},
 			&cli.IntFlag{Name: "preserve-fds", Usage: "pass `N` more fds (from 3 on) to the process"},
-			&cli.StringSliceFlag{Name: "cgroup", Usage: "run in a sub-cgroup (not supported yet)"},
+			&cli.StringSliceFlag{Name: "cgroup", Usage: "run in a sub-cgroup of the container's: `PATH`, or on cgroup v1 CONTROLLER[,CONTROLLER...]:PATH (repeatable)"},
 			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 			pidfdSocketFlag("the process"),
 		},
@@ -61,8 +62,9 @@ func execCommand() *cli.Command {
 
 // execProcess runs the exec and returns the process's exit status.
 func execProcess(ctx *cli.Context) (int, error) {
-	if len(ctx.StringSlice("cgroup")) > 0 {
-		return -1, errors.New("--cgroup is not supported yet")
+	sub, err := cgroups.ParseExecCgroup(ctx.StringSlice("cgroup"))
+	if err != nil {
+		return -1, err
 	}
 	c, err := loadContainer(ctx)
 	if err != nil {
@@ -92,6 +94,7 @@ func execProcess(ctx *cli.Context) (int, error) {
 		ConsoleSocket: sock,
 		ExtraFiles:    extra,
 		IgnorePaused:  ctx.Bool("ignore-paused"),
+		Cgroup:        sub,
 	}
 	if o.PidfdSocket, err = dialPidfdSocket(ctx); err != nil {
 		return -1, err

@@ -13,6 +13,7 @@ import (
 	"github.com/hullrt/hull/hostcheck"
 	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/intelrdt"
 	"github.com/hullrt/hull/libct/landlock"
 	"github.com/hullrt/hull/libct/seccomp"
 	"github.com/hullrt/hull/selinux"
@@ -27,16 +28,16 @@ func featuresCommand() *cli.Command {
 			if err := checkArgs(ctx, 0, 0); err != nil {
 				return err
 			}
-			no := false
 			apparmorOn, selinuxOn := apparmor.IsEnabled(), selinux.Enabled()
 			// Tried, not assumed: the kernel and the caller's privilege
 			// decide (specconv refuses rootless idmapped mounts too).
 			idmap := hostcheck.IDMappedMounts(rootless(ctx))
-			// TODO(issue 16, stage B): report each field once create
-			// applies it (specconv's notWired stops refusing it):
-			// intelRdt from intelrdt.Supported (enabled, schemata,
-			// monitoring), netDevices enabled. Until then they stay
-			// false, as hull refuses them.
+			// What the code implements, not what this host has
+			// (features-linux.md): linux.intelRdt (libct/intelrdt),
+			// linux.netDevices (libct/netdev) and linux.memoryPolicy (the
+			// final program's memoryPolicy step) are applied by create.
+			rdt := intelrdt.Supported
+			yes := true
 			modes, flags := specconv.MemoryPolicyFeatures()
 			f := features.Features{
 				OCIVersionMin: "1.0.0",
@@ -50,9 +51,9 @@ func featuresCommand() *cli.Command {
 					Seccomp:         seccomp.Features(),
 					Apparmor:        &features.Apparmor{Enabled: &apparmorOn},
 					Selinux:         &features.Selinux{Enabled: &selinuxOn},
-					IntelRdt:        &features.IntelRdt{Enabled: &no},
+					IntelRdt:        &features.IntelRdt{Enabled: &rdt.Enabled, Schemata: &rdt.Schemata, Monitoring: &rdt.Monitoring},
 					MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &idmap}},
-					NetDevices:      &features.NetDevices{Enabled: &no},
+					NetDevices:      &features.NetDevices{Enabled: &yes},
 					MemoryPolicy:    &features.MemoryPolicy{Modes: modes, Flags: flags},
 				},
 				Annotations: map[string]string{

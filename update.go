@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hullrt/hull/libct"
+	"github.com/hullrt/hull/libct/intelrdt"
 )
 
 func updateCommand() *cli.Command {
@@ -38,15 +39,30 @@ func updateCommand() *cli.Command {
 			&cli.StringFlag{Name: "kernel-memory", Hidden: true, Usage: "ignored, as by runc on recent kernels"},
 			&cli.StringFlag{Name: "kernel-memory-tcp", Hidden: true, Usage: "kernel TCP memory limit"},
 			&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of processes (-1 unlimited)"},
-			&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT L3 schema (not supported)"},
-			&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT memory bandwidth schema (not supported)"},
+			&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT L3 cache `SCHEMA` of the container's resctrl group (L3:0=ff;1=f0)"},
+			&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT memory bandwidth `SCHEMA` of the container's resctrl group (MB:0=70;1=50)"},
 		},
 		Action: onContainerArgs(0, func(ctx *cli.Context, c *libct.Container) error {
-			upd, err := updateRequest(ctx)
-			if err != nil {
-				return err
+			l3, mb := ctx.String("l3-cache-schema"), ctx.String("mem-bw-schema")
+			if l3 != "" || mb != "" {
+				// Checked before anything is written, as runc does.
+				if err := intelrdt.CheckSchemaUpdate(l3, mb); err != nil {
+					return fmt.Errorf("update intel RDT: %w", err)
+				}
 			}
-			return c.Update(mergeResources(c.Resources(), upd))
+			if !rdtOnly(ctx) {
+				upd, err := updateRequest(ctx)
+				if err != nil {
+					return err
+				}
+				if err := c.Update(mergeResources(c.Resources(), upd)); err != nil {
+					return err
+				}
+			}
+			if l3 != "" || mb != "" {
+				return c.UpdateIntelRdt(l3, mb)
+			}
+			return nil
 		}),
 	}
 }
@@ -69,9 +85,6 @@ func updateRequest(ctx *cli.Context) (*specs.LinuxResources, error) {
 			return nil, fmt.Errorf("--resources %s: invalid JSON: %w", path, err)
 		}
 		return r, nil
-	}
-	if ctx.String("l3-cache-schema") != "" || ctx.String("mem-bw-schema") != "" {
-		return nil, fmt.Errorf("intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by hull")
 	}
 	var err error
 	num := func(flag string, bytes bool) *int64 {
@@ -135,6 +148,21 @@ func updateRequest(ctx *cli.Context) (*specs.LinuxResources, error) {
 	}
 	r.Memory, r.CPU = mem, cpu
 	return r, nil
+}
+
+// rdtOnly reports whether update was asked for nothing but Intel RDT
+// schemas: the cgroup is then left as it is (a container may have a
+// resctrl group and no cgroup).
+func rdtOnly(ctx *cli.Context) bool {
+	if ctx.String("l3-cache-schema") == "" && ctx.String("mem-bw-schema") == "" {
+		return false
+	}
+	for _, f := range ctx.LocalFlagNames() {
+		if f != "l3-cache-schema" && f != "mem-bw-schema" {
+			return false
+		}
+	}
+	return true
 }
 
 // parseBytes takes a size in bytes with an optional k, m, g or t suffix

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/intelrdt"
 )
 
 var errNoCgroup = errors.New("the container has no cgroup")
@@ -79,6 +80,44 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	return c.saveState()
 }
 
+// UpdateIntelRdt writes a new L3 cache schema and memory bandwidth
+// schema (update --l3-cache-schema, --mem-bw-schema; "" leaves one as it
+// is) to the container's resctrl group, and stores them in its
+// linux.intelRdt. A container without linux.intelRdt has no group to
+// change: runc makes one then; hull refuses, as create would have needed
+// one to be asked for.
+func (c *Container) UpdateIntelRdt(l3, mb string) error {
+	unlock, err := lockDir(c.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if st := c.status(); st == Stopped {
+		return errors.New("cannot update a stopped container")
+	}
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return fmt.Errorf("cannot update: %w", err)
+	}
+	rdt := intelrdt.Load(c.p.IntelRdt)
+	if rdt == nil || cfg.IntelRdt == nil {
+		return errors.New("update intel RDT: the container has no resctrl group (its config has no linux.intelRdt)")
+	}
+	if err := rdt.Update(l3, mb); err != nil {
+		return err
+	}
+	r := *cfg.IntelRdt
+	if l3 != "" {
+		r.L3CacheSchema = l3
+	}
+	if mb != "" {
+		r.MemBwSchema = mb
+	}
+	cfg.IntelRdt = &r
+	c.configSaved = false
+	return c.saveState()
+}
+
 // Resources returns the resources currently stored for the container.
 func (c *Container) Resources() *specs.LinuxResources {
 	if c.config().Cgroup == nil || c.config().Cgroup.Resources == nil {
@@ -87,8 +126,16 @@ func (c *Container) Resources() *specs.LinuxResources {
 	return c.config().Cgroup.Resources
 }
 
-// Stats reads the container's cgroup accounting.
-func (c *Container) Stats() (*cgroups.Stats, error) {
+// Stats is what `events` reports: the cgroup's accounting and, for a
+// container with linux.intelRdt, its resctrl group's ("intel_rdt", as
+// runc's).
+type Stats struct {
+	cgroups.Stats
+	IntelRdt *intelrdt.Stats `json:"intel_rdt,omitempty"`
+}
+
+// Stats reads the container's cgroup and resctrl accounting.
+func (c *Container) Stats() (*Stats, error) {
 	if c.status() == Stopped {
 		return nil, errors.New("container not running")
 	}
@@ -96,7 +143,17 @@ func (c *Container) Stats() (*cgroups.Stats, error) {
 	if cg == nil {
 		return nil, errNoCgroup
 	}
-	return cg.Stats()
+	cs, err := cg.Stats()
+	if err != nil {
+		return nil, err
+	}
+	s := &Stats{Stats: *cs}
+	if rdt := intelrdt.Load(c.p.IntelRdt); rdt != nil {
+		if s.IntelRdt, err = rdt.Stats(); err != nil {
+			return nil, fmt.Errorf("intel RDT stats of %s: %w", rdt.Path(), err)
+		}
+	}
+	return s, nil
 }
 
 // OOMEvents reports each OOM kill in the container's cgroup until ctx is

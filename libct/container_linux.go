@@ -19,6 +19,7 @@ import (
 
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/intelrdt"
 )
 
 // ErrNotExist is returned (wrapped) when no container has the given id.
@@ -513,6 +514,20 @@ func (c *Container) destroy() error {
 		}
 		if err := cg.Destroy(); err != nil {
 			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+		}
+	}
+	// The resctrl groups hull made (closID unset; the MON group). The
+	// interfaces of linux.netDevices are not moved back (runtime-spec:
+	// the runtime MUST NOT move them out before deletion): when the last
+	// reference to the network namespace is gone, the kernel returns a
+	// physical interface to the initial network namespace (not
+	// necessarily the one it came from) under the name it had in the
+	// container, or dev<ifindex> if that is taken there
+	// (default_device_exit_net), and destroys a virtual one (a veth with
+	// its peer, a macvlan, a dummy).
+	if rdt := intelrdt.Load(c.p.IntelRdt); rdt != nil {
+		if err := rdt.Destroy(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) == 0 {

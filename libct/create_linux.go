@@ -16,6 +16,7 @@ import (
 	"github.com/hullrt/hull/libct/capabilities"
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/intelrdt"
 	"github.com/hullrt/hull/libct/rootfs"
 )
 
@@ -145,6 +146,11 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		}
 		c.cg = m
 	}
+	// nil without linux.intelRdt: resctrl is then never touched.
+	rdt, err := intelrdt.New(cfg.IntelRdt, id)
+	if err != nil {
+		return nil, err
+	}
 
 	var sources rootfs.Sources
 	if rootfs.NeedsSources(cfg) {
@@ -179,6 +185,19 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		defer console.Close()
 	}
 
+	// Host interfaces moved into the container go back when the create
+	// fails (this runs before the destroy above).
+	var devices *movedDevices
+	defer func() {
+		if devices == nil {
+			return
+		}
+		if err != nil {
+			devices.undo()
+		} else {
+			devices.close()
+		}
+	}()
 	kind := &initLaunch{
 		cfg:          cfg,
 		fifo:         fifo,
@@ -186,8 +205,10 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 		mountSources: sources,
 		// Recorded before init joins its cgroup or is told anything: if
 		// this process is killed from here on, state.json already names
-		// init and the cgroup directories, and `delete --force` removes
-		// them (without it, init and the cgroups would leak).
+		// init, the cgroup directories and the resctrl groups, and
+		// `delete --force` removes them (without it, init and the
+		// cgroups would leak). Then init joins its resctrl group and the
+		// host's interfaces move into its network namespace.
 		onStart: func(pid int) error {
 			c.p.InitPid = pid
 			if st, err := readProcStat(pid); err == nil {
@@ -196,7 +217,27 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			if c.cg != nil {
 				c.p.Cgroup = intendedCgroup(c.cg.State())
 			}
-			return c.saveState()
+			if rdt != nil {
+				c.p.IntelRdt = rdt.Intended()
+			}
+			if err := c.saveState(); err != nil {
+				return err
+			}
+			if rdt != nil {
+				if err := rdt.Apply(pid); err != nil {
+					c.p.IntelRdt = nil // Apply removed what it made
+					return err
+				}
+				c.p.IntelRdt = rdt.State()
+			}
+			if len(cfg.NetDevices) > 0 {
+				md, err := moveNetDevices(pid, cfg.NetDevices)
+				if err != nil {
+					return err
+				}
+				devices = md
+			}
+			return nil
 		},
 		hooks: func(pid int) error {
 			h := cfg.Hooks
@@ -252,6 +293,17 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			}
 			return nil
 		},
+	}
+	if c.cg != nil && cgroups.CanCloneInto(c.cg) {
+		// cgroup v2: init starts in its cgroup, made beforehand.
+		f, err := c.makeCgroup()
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			defer f.Close()
+		}
+		kind.applied, kind.cgroupFile = true, f
 	}
 	proc, err := l.start()
 	if err != nil {

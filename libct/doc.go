@@ -24,7 +24,9 @@
 //     child non-dumpable, joins namespaces and reports first; then the
 //     child is moved into its cgroup
 //     (a new one, with the container's resources, for init; the existing
-//     one for exec).
+//     one, or exec --cgroup's sub-cgroup, for exec), unless it was
+//     started there (CLONE_INTO_CGROUP, pure cgroup v2), and into its
+//     resctrl group; the network devices move into init's namespace.
 //  3. protocol: the parent sends the final program (below) and, for a
 //     new container, the config over the socket, runs the prestart and
 //     createRuntime hooks when the child asks, and returns once the child

@@ -7,7 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/intelrdt"
 )
 
 // execLockTimeout bounds exec's wait for the container's lock (see
@@ -36,6 +40,10 @@ type ExecOpts struct {
 	// PidfdSocket, when set, receives a pidfd of the process once it is
 	// ready, as CreateOpts.PidfdSocket.
 	PidfdSocket *os.File
+	// Cgroup is the sub-cgroup of the container's cgroup to run in, from
+	// cgroups.ParseExecCgroup (exec --cgroup); nil for the container's
+	// cgroup itself.
+	Cgroup map[string]string
 }
 
 // Exec starts p inside the running container: in all its namespaces
@@ -56,7 +64,8 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	}
 	unlock := sync.OnceFunc(release)
 	defer unlock()
-	switch st := c.status(); st {
+	st := c.status()
+	switch st {
 	case Running, Created:
 	case Paused:
 		if !o.IgnorePaused {
@@ -82,6 +91,26 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	for _, ns := range cfg.Namespaces {
 		nsTypes = append(nsTypes, ns.Type)
 	}
+	kind := &execLaunch{initPid: c.p.InitPid, initStart: c.p.InitStartTime, nsTypes: nsTypes, onJoined: unlock, rdt: intelrdt.Load(c.p.IntelRdt)}
+	if cg := c.cgroup(); cg != nil {
+		if kind.target, err = cg.Exec(o.Cgroup, c.p.InitPid); err != nil {
+			return nil, err
+		}
+		// Not into a frozen cgroup: the child would stop there before
+		// it could report, and this shared lock would keep resume out.
+		if st != Paused {
+			f, err := kind.target.OpenFD()
+			switch {
+			case err == nil:
+				defer f.Close()
+				kind.cgroupFile = f
+			case !errors.Is(err, cgroups.ErrNotSupported):
+				logrus.Debugf("exec: %v: the process joins its cgroup once started", err)
+			}
+		}
+	} else if len(o.Cgroup) > 0 {
+		return nil, fmt.Errorf("exec --cgroup: %w", errNoCgroup)
+	}
 	console, err := consoleConn(p.Terminal, &CreateOpts{ConsoleSocket: o.ConsoleSocket, ConsoleConn: o.ConsoleConn})
 	if err != nil {
 		return nil, err
@@ -97,7 +126,7 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 		console:    console,
 		extraFiles: o.ExtraFiles,
 		seccomp:    filter,
-		kind:       &execLaunch{initPid: c.p.InitPid, initStart: c.p.InitStartTime, nsTypes: nsTypes, onJoined: unlock},
+		kind:       kind,
 		hookState: func(pid int) []byte {
 			b, _ := jsonMarshal(c.specState(Running, pid))
 			return b

@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/intelrdt"
 	"github.com/hullrt/hull/libct/rootfs"
 )
 
@@ -28,6 +31,11 @@ type initLaunch struct {
 	// hooks runs the prestart and createRuntime hooks.
 	hooks func(pid int) error
 	cfg   *configs.Config
+	// applied: Create made the cgroup and wrote its resources before the
+	// start (Apply(0), cgroup v2), and cgroupFile, when set, is that
+	// cgroup for the child to start in (CLONE_INTO_CGROUP).
+	applied    bool
+	cgroupFile *os.File
 }
 
 func (k *initLaunch) mode() initMode { return modeInit }
@@ -108,13 +116,23 @@ func (k *initLaunch) started(pid int) error {
 	return nil
 }
 
+func (k *initLaunch) cgroupFD() *os.File { return k.cgroupFile }
+
 // place creates the cgroup, moves the child into it and writes the
 // container's resources (handed to the manager once, at cgroups.New).
-func (k *initLaunch) place(cg cgroups.Manager, pid int) error {
-	if cg == nil {
-		return nil
+// A child started in its cgroup (inCgroup) is there already, in a
+// cgroup Create made with its resources; one whose start into it failed
+// joins it.
+func (k *initLaunch) place(cg cgroups.Manager, pid int, inCgroup bool) error {
+	var err error
+	switch {
+	case cg == nil || inCgroup:
+	case k.applied:
+		err = cg.Join(pid)
+	default:
+		err = cg.Apply(pid)
 	}
-	if err := cg.Apply(pid); err != nil {
+	if err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}
 	return nil
@@ -146,9 +164,16 @@ type execLaunch struct {
 	initStart uint64
 	// nsTypes are the container's namespaces (from its config).
 	nsTypes []configs.NamespaceType
-	// onJoined runs right after the cgroup join, whether it worked or not:
-	// Exec releases its shared lock there (a process that joins a frozen
-	// cgroup stops, and resume must not wait for it).
+	// target is where the process goes in the container's cgroup (nil:
+	// the container has none), cgroupFile that cgroup for the child to
+	// start in (CLONE_INTO_CGROUP), or nil.
+	target     *cgroups.ExecTarget
+	cgroupFile *os.File
+	// rdt is the container's resctrl group, or nil.
+	rdt *intelrdt.Manager
+	// onJoined runs right after the cgroup and resctrl joins, whether
+	// they worked or not: Exec releases its shared lock there (a process
+	// that joins a frozen cgroup stops, and resume must not wait for it).
 	onJoined func()
 }
 
@@ -231,22 +256,64 @@ func nsJoinFor(release string) nsJoin {
 
 func (k *execLaunch) started(int) error { return nil }
 
-// place moves the process into the container's existing cgroup.
-func (k *execLaunch) place(cg cgroups.Manager, pid int) error {
-	if cg == nil {
-		if k.onJoined != nil {
-			k.onJoined() // nothing to join
+func (k *execLaunch) cgroupFD() *os.File { return k.cgroupFile }
+
+// place moves the process into its target in the container's existing
+// cgroup (unless it was started there, inCgroup), then into the
+// container's resctrl group.
+func (k *execLaunch) place(_ cgroups.Manager, pid int, inCgroup bool) error {
+	var err error
+	if k.target != nil && !inCgroup {
+		if err = k.target.Join(pid); err != nil {
+			err = fmt.Errorf("cgroup: join: %w", err)
 		}
-		return nil
 	}
-	err := cg.Join(pid)
+	if err == nil && k.rdt != nil {
+		err = k.rdt.Join(pid)
+	}
 	if k.onJoined != nil {
 		k.onJoined()
 	}
-	if err != nil {
-		return fmt.Errorf("cgroup: join: %w", err)
+	return err
+}
+
+// start starts the command. A start into a cgroup (CLONE_INTO_CGROUP)
+// that fails is made once more without, and place then moves the child:
+// clone3 refuses with EBUSY when the cgroup enabled controllers for its
+// children since its descriptor was opened (cgroup v2's "no internal
+// processes" rule), and kernels before 5.7 have no CLONE_INTO_CGROUP.
+func (c *command) start() error {
+	err := c.cmd.Start()
+	attr := c.cmd.SysProcAttr
+	if err == nil || attr == nil || !attr.UseCgroupFD {
+		return err
 	}
-	return nil
+	logrus.Debugf("start in the cgroup (CLONE_INTO_CGROUP): %v; starting outside it, then moving it", err)
+	plain := *attr
+	plain.UseCgroupFD, plain.CgroupFD = false, 0
+	old := c.cmd
+	c.cmd = &exec.Cmd{
+		Path: old.Path, Args: old.Args, Env: old.Env, Dir: old.Dir,
+		Stdin: old.Stdin, Stdout: old.Stdout, Stderr: old.Stderr,
+		ExtraFiles: old.ExtraFiles, SysProcAttr: &plain,
+	}
+	return c.cmd.Start()
+}
+
+// inCgroup reports whether the child was started in its cgroup.
+func (c *command) inCgroup() bool {
+	return c.cmd.SysProcAttr != nil && c.cmd.SysProcAttr.UseCgroupFD
+}
+
+// startInCgroup has the child start in the cgroup f (clone3's
+// CLONE_INTO_CGROUP, Linux 5.7): it never runs a moment in hull's own
+// cgroup, outside the container's limits. nil: place moves it.
+func (c *command) startInCgroup(f *os.File) {
+	if f == nil {
+		return
+	}
+	c.cmd.SysProcAttr.UseCgroupFD = true
+	c.cmd.SysProcAttr.CgroupFD = int(f.Fd())
 }
 
 func (k *execLaunch) runHooks(int) error {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/hullrt/hull/libct/configs"
@@ -84,5 +85,41 @@ func TestExecRefusesReusedPid(t *testing.T) {
 				t.Errorf("join %d, start time %d (init's %d): %v", how, start, c.p.InitStartTime, err)
 			}
 		}
+	}
+}
+
+// TestStartInCgroupFallback: a start into a cgroup (CLONE_INTO_CGROUP)
+// that the kernel refuses is made again without, and the command then
+// says the child is not in its cgroup, for place to move it. The
+// descriptor here is of a directory that is no cgroup2 directory, which
+// clone3 refuses as it would refuse a cgroup with controllers enabled
+// for its children (EBUSY).
+func TestStartInCgroupFallback(t *testing.T) {
+	dir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	c := &command{cmd: exec.Command("/bin/true")}
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	c.startInCgroup(dir)
+	if !c.inCgroup() {
+		t.Fatal("startInCgroup did not ask for CLONE_INTO_CGROUP")
+	}
+	if err := c.start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("the child started outside the cgroup failed: %v", err)
+	}
+	if c.inCgroup() {
+		t.Error("after the fallback, the command still says the child started in its cgroup")
+	}
+
+	c = &command{cmd: exec.Command("/bin/true")}
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	c.startInCgroup(nil)
+	if c.inCgroup() {
+		t.Error("startInCgroup(nil) asked for CLONE_INTO_CGROUP")
 	}
 }

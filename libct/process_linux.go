@@ -70,8 +70,12 @@ type launchKind interface {
 	prepare(l *launch, c *command) error
 	// started runs as soon as the child exists, before its cgroup.
 	started(pid int) error
-	// place moves the child into its cgroup.
-	place(cg cgroups.Manager, pid int) error
+	// cgroupFD is the cgroup for the child to start in
+	// (CLONE_INTO_CGROUP), or nil.
+	cgroupFD() *os.File
+	// place moves the child into its cgroup, unless it was started
+	// there (inCgroup).
+	place(cg cgroups.Manager, pid int, inCgroup bool) error
 	// runHooks runs the prestart and createRuntime hooks when the child
 	// asks for them.
 	runHooks(pid int) error
@@ -292,6 +296,7 @@ func (l *launch) command() (*command, error) {
 			c.passcred = true
 		}
 	}
+	c.startInCgroup(l.kind.cgroupFD())
 	c.boot.Fds = len(c.cmd.ExtraFiles)
 	c.cmd.Env = append([]string{envBootstrap + "=" + c.boot.encode()}, initRuntimeEnv...)
 	return c, nil
@@ -311,7 +316,7 @@ var initRuntimeEnv = []string{"GOMAXPROCS=1", "GOGC=off", "GODEBUG=containermaxp
 // process that forked and returns the one that goes on. On failure
 // nothing is left running.
 func (c *command) spawn(what string) (*os.Process, error) {
-	if err := c.cmd.Start(); err != nil {
+	if err := c.start(); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	for _, f := range c.childFiles {
@@ -394,7 +399,7 @@ func (l *launch) setUp(proc *os.Process, c *command) error {
 		}
 		helper = pid
 	}
-	if err := l.kind.place(l.cg, proc.Pid); err != nil {
+	if err := l.kind.place(l.cg, proc.Pid, c.inCgroup()); err != nil {
 		return err
 	}
 	if helper != 0 && l.cg != nil {

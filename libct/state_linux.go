@@ -13,6 +13,7 @@ import (
 
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/intelrdt"
 )
 
 // Status is a container's status in the words of runtime.md.
@@ -70,6 +71,8 @@ type head struct {
 	// or poststop hooks, so that start and delete read it only then.
 	Split     bool `json:"split,omitempty"`
 	HostHooks bool `json:"host_hooks,omitempty"`
+	// IntelRdt is the container's resctrl group (linux.intelRdt).
+	IntelRdt *intelrdt.State `json:"intel_rdt,omitempty"`
 }
 
 // needsConfig reports whether start or delete must read the config: for

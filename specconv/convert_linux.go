@@ -137,9 +137,6 @@ func Convert(spec *Spec, o Options) (*configs.Config, error) {
 	if c.NetDevices, err = convertNetDevices(lx.NetDevices, c, o.Rootless); err != nil {
 		return nil, err
 	}
-	if err := notWired(c); err != nil {
-		return nil, err
-	}
 	if lx.Seccomp != nil {
 		// The seccomp package's own check, so that what passes here
 		// compiles later; its errors already name the field.
@@ -223,23 +220,6 @@ func unwrapPath(err error) error {
 		return fmt.Errorf("%q: %w", pe.Path, pe.Err)
 	}
 	return err
-}
-
-// notWired refuses, once checked, the fields whose conversion is done but
-// whose application in create is not wired yet (issue 16), rather than
-// ignoring them.
-//
-// TODO(issue 16, stage B): drop each case as create applies the field:
-// intelRdt (libct/intelrdt), netDevices (libct/netdev). memoryPolicy is
-// applied (the final program's memoryPolicy step).
-func notWired(c *configs.Config) error {
-	if c.IntelRdt != nil {
-		return fieldErr("linux.intelRdt", "not supported by hull yet")
-	}
-	if len(c.NetDevices) > 0 {
-		return fieldErr("linux.netDevices", "not supported by hull yet")
-	}
-	return nil
 }
 
 var namespaceTypes = map[specs.LinuxNamespaceType]configs.NamespaceType{

@@ -242,12 +242,6 @@ func TestConvertBad(t *testing.T) {
 		{"personality", func(s *specs.Spec, o *Options) {
 			s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX64"}
 		}, "linux.personality.domain", "unknown domain"},
-		// TODO(issue 16, stage B): the two "not supported" cases go
-		// when create applies the fields.
-		{"intelRdt", func(s *specs.Spec, o *Options) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt", "not supported"},
-		{"netDevices", func(s *specs.Spec, o *Options) {
-			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}}
-		}, "linux.netDevices", "not supported"},
 		{"intelRdt closID", func(s *specs.Spec, o *Options) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "a/b"} }, "linux.intelRdt.closID", "one directory name"},
 		{"intelRdt memBwSchema", func(s *specs.Spec, o *Options) {
 			s.Linux.IntelRdt = &specs.LinuxIntelRdt{MemBwSchema: "L3:0=f"}
@@ -581,6 +575,8 @@ func TestConvertFull(t *testing.T) {
 	s.Linux.Resources.HugepageLimits = []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 0}}
 	s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true", Args: []string{"true"}, Timeout: ptr(5)}}}
 	s.Annotations = map[string]string{"org.example.key": "value"}
+	s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "gold", L3CacheSchema: "L3:0=f", MemBwSchema: "MB:0=50", EnableMonitoring: true}
+	s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {Name: "ctr%d"}, "eth0": {}}
 
 	c, err := Convert(&Spec{Spec: s}, Options{ID: "full", Bundle: bundle})
 	if err != nil {
@@ -624,6 +620,12 @@ func TestConvertFull(t *testing.T) {
 	}
 	if c.Devices[0].Path != "/dev/fuse" || c.Devices[1].Type != "p" {
 		t.Errorf("devices %+v", c.Devices)
+	}
+	if !reflect.DeepEqual(c.IntelRdt, s.Linux.IntelRdt) {
+		t.Errorf("intelRdt %+v", c.IntelRdt)
+	}
+	if want := []configs.NetDevice{{HostName: "eth0", Name: "eth0"}, {HostName: "eth1", Name: "ctr%d"}}; !reflect.DeepEqual(c.NetDevices, want) {
+		t.Errorf("netDevices %+v, want %+v", c.NetDevices, want)
 	}
 }
 

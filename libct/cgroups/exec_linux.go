@@ -218,8 +218,12 @@ func (t *ExecTarget) initCgroup() (string, error) {
 // the descriptor still fails with EBUSY (the container enabled
 // controllers in between), the caller starts it without and calls Join.
 func (t *ExecTarget) OpenFD() (*os.File, error) {
-	if !t.unified {
+	switch {
+	case !t.unified:
 		return nil, fmt.Errorf("CLONE_INTO_CGROUP needs a pure cgroup v2 host: %w", ErrNotSupported)
+	case len(t.dirs) != 1:
+		// A rootless container that was delegated no cgroup.
+		return nil, fmt.Errorf("CLONE_INTO_CGROUP: the container has no cgroup to start in: %w", ErrNotSupported)
 	}
 	dir := t.dirs[0]
 	if t.initPid > 0 {
@@ -270,15 +274,29 @@ func (m *systemdManager) Exec(sub map[string]string, initPid int) (*ExecTarget, 
 // rootless manager that could not create the cgroup) the error wraps
 // ErrNotSupported and the caller moves init with Apply(pid).
 func CloneIntoFD(m Manager) (*os.File, error) {
-	v2, ok := m.(*v2Manager)
-	switch {
-	case !ok:
-		if _, sd := m.(*systemdManager); sd {
-			return nil, fmt.Errorf("CLONE_INTO_CGROUP with the systemd driver: the scope is started with its first process: %w", ErrNotSupported)
-		}
-		return nil, fmt.Errorf("CLONE_INTO_CGROUP needs a pure cgroup v2 host: %w", ErrNotSupported)
-	case v2.skipped:
+	if err := cloneInto(m); err != nil {
+		return nil, err
+	}
+	v2 := m.(*v2Manager)
+	if v2.skipped {
 		return nil, fmt.Errorf("CLONE_INTO_CGROUP: the rootless container has no cgroup: %w", ErrNotSupported)
 	}
 	return openDirPath(v2.dir)
+}
+
+// CanCloneInto reports whether a new container's init can start in the
+// cgroup of m with CLONE_INTO_CGROUP (the fs driver on a pure cgroup v2
+// host): the caller then runs Apply(0) before the start and CloneIntoFD,
+// rather than Apply(pid) after it. It touches nothing.
+func CanCloneInto(m Manager) bool { return cloneInto(m) == nil }
+
+// cloneInto says why CloneIntoFD cannot work for m, or nil.
+func cloneInto(m Manager) error {
+	if _, ok := m.(*v2Manager); ok {
+		return nil
+	}
+	if _, sd := m.(*systemdManager); sd {
+		return fmt.Errorf("CLONE_INTO_CGROUP with the systemd driver: the scope is started with its first process: %w", ErrNotSupported)
+	}
+	return fmt.Errorf("CLONE_INTO_CGROUP needs a pure cgroup v2 host: %w", ErrNotSupported)
 }

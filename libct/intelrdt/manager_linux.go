@@ -75,14 +75,21 @@ func Load(s *State) *Manager {
 }
 
 // Root finds the resctrl mount: DefaultRoot when it holds resctrl (one
-// statfs), else the first resctrl mount in /proc/self/mountinfo. The
-// error wraps ErrNotMounted.
+// statfs), else the first resctrl mount in /proc/self/mountinfo (the
+// process's mount namespace, which the spec calls the runtime's: hull
+// never gives a thread a mount namespace of its own, so the process's
+// list is every thread's). The error wraps ErrNotMounted.
 func Root() (string, error) {
 	var st unix.Statfs_t
 	if unix.Statfs(DefaultRoot, &st) == nil && st.Type == unix.RDTGROUP_SUPER_MAGIC {
 		return DefaultRoot, nil
 	}
-	ms, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("resctrl"))
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("look for a resctrl mount: %w", err)
+	}
+	defer f.Close()
+	ms, err := mountinfo.GetMountsFromReader(f, mountinfo.FSTypeFilter("resctrl"))
 	if err != nil {
 		return "", fmt.Errorf("look for a resctrl mount: %w", err)
 	}
@@ -95,6 +102,24 @@ func Root() (string, error) {
 // State returns what to persist to Load the manager later.
 func (m *Manager) State() *State {
 	s := m.st
+	return &s
+}
+
+// Intended is the State to persist before Apply, so that a create killed
+// during Apply leaves the groups to delete: the CTRL_MON group is marked
+// for removal when Apply will create it (closID unset and no such
+// directory yet), the MON group when it does not exist yet.
+func (m *Manager) Intended() *State {
+	s := m.st
+	if m.cfg != nil && m.cfg.ClosID == "" {
+		_, err := os.Lstat(s.Path)
+		s.Remove = errors.Is(err, os.ErrNotExist)
+	}
+	if s.MonPath != "" {
+		if _, err := os.Lstat(s.MonPath); err == nil {
+			s.MonPath = ""
+		}
+	}
 	return &s
 }
 

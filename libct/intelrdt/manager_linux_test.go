@@ -420,3 +420,39 @@ func TestNewChecks(t *testing.T) {
 		t.Errorf("bad memBwSchema: %v", err)
 	}
 }
+
+// TestIntended: the state recorded before Apply names what Apply will
+// make, so that Destroy after a create killed during Apply removes it,
+// and never a group that was there before.
+func TestIntended(t *testing.T) {
+	root, hook := fakeTree(t)
+	if err := os.Mkdir(filepath.Join(root, "leftover"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "mon_groups", "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, id string
+		c        *specs.LinuxIntelRdt
+		want     State
+	}{
+		{"own group", "c1", &specs.LinuxIntelRdt{L3CacheSchema: "L3:0=f"},
+			State{Root: root, Path: filepath.Join(root, "c1"), Remove: true}},
+		{"own group exists", "leftover", &specs.LinuxIntelRdt{},
+			State{Root: root, Path: filepath.Join(root, "leftover")}},
+		{"closID", "c2", &specs.LinuxIntelRdt{ClosID: "gold", L3CacheSchema: "L3:0=f"},
+			State{Root: root, Path: filepath.Join(root, "gold")}},
+		{"monitoring", "c3", &specs.LinuxIntelRdt{ClosID: "/", EnableMonitoring: true},
+			State{Root: root, Path: root, MonPath: filepath.Join(root, "mon_groups", "c3")}},
+		{"monitoring exists", "old", &specs.LinuxIntelRdt{ClosID: "/", EnableMonitoring: true},
+			State{Root: root, Path: root}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newFake(t, root, hook, tc.c, tc.id)
+			if got := *m.Intended(); got != tc.want {
+				t.Errorf("Intended() = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -79,3 +79,59 @@ func TestCgroupsV1(t *testing.T) {
 	r.must("delete", "--force", id)
 	checkNoLeaks(t, r, id, b.dir, snap)
 }
+
+// TestExecCgroupV1: exec --cgroup puts the process in a sub-cgroup of the
+// container's, in the hierarchy named (controller:path) and in the
+// container's own cgroup in the others; a sub-cgroup that does not exist
+// is an error, never created.
+func TestExecCgroupV1(t *testing.T) {
+	for _, c := range []string{"memory", "pids"} {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c, "cgroup.procs")); err != nil {
+			t.Skipf("host lacks a cgroup v1 %s hierarchy at /sys/fs/cgroup/%s", c, c)
+		}
+	}
+	r := newRuntime(t)
+	id, _ := running(t, r)
+	init := procCgroups(t, itoa(r.state(id).Pid))
+	sub := filepath.Join("/sys/fs/cgroup/memory", init["memory"], "hit-sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(sub) })
+
+	res := r.must("exec", "--cgroup", "memory:hit-sub", id, "cat", "/proc/self/cgroup")
+	got := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 {
+			for _, c := range strings.Split(f[1], ",") {
+				got[c] = f[2]
+			}
+		}
+	}
+	// The container has a cgroup namespace only if asked: here paths
+	// are the host's.
+	if want := init["memory"] + "/hit-sub"; got["memory"] != want {
+		t.Errorf("exec --cgroup memory:hit-sub: memory cgroup %q, want %q", got["memory"], want)
+	}
+	if got["pids"] != init["pids"] {
+		t.Errorf("exec --cgroup memory:hit-sub: pids cgroup %q, want the container's %q", got["pids"], init["pids"])
+	}
+
+	// Without --cgroup: the container's cgroup.
+	res = r.must("exec", id, "cat", "/proc/self/cgroup")
+	if !strings.Contains(res.stdout, ":memory:"+init["memory"]+"\n") {
+		t.Errorf("exec without --cgroup: %q, want memory in %s", res.stdout, init["memory"])
+	}
+
+	// A sub-cgroup missing in one hierarchy: an error, and not created.
+	res = r.call("exec", "--cgroup", "pids:hit-sub", id, "true")
+	if res.code == 0 {
+		t.Errorf("exec --cgroup pids:hit-sub (no such sub-cgroup) succeeded: %v", res)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/pids", init["pids"], "hit-sub")); err == nil {
+		t.Errorf("exec --cgroup created the missing sub-cgroup pids:hit-sub")
+	}
+	if hullOnly() && !strings.Contains(res.stderr, "sub-cgroup") {
+		t.Errorf("exec --cgroup pids:hit-sub: stderr %q does not name the sub-cgroup", res.stderr)
+	}
+}
