@@ -52,6 +52,12 @@ var KnownDeviations = []KnownDeviation{
 	{"D17", "CFG-PROC-SCHEDULER", "TestSchedulingAndIOPriority/scheduler", "", "runc 1.1 ignores process.scheduler instead of applying or refusing it (support came in runc 1.2)"},
 	{"D17", "CFG-PROC-IOPRIORITY", "TestSchedulingAndIOPriority/io-priority", "", "runc 1.1 ignores process.ioPriority instead of applying or refusing it (support came in runc 1.2)"},
 	{"D18", "CFG-VALID-VALUES", "TestIdmapMount", "the mount's idmapping gives", "runc 1.1 accepts idmap/ridmap mounts with uidMappings/gidMappings but ignores them (no idmapping; files show as the overflow id)"},
+	{"D19", "CL-INTELRDT-ROOT-CLOS", "TestIntelRdt/root-clos", "invalid intelRdt.ClosID", "runc 1.1 refuses closID \"/\" (the root group, runtime-spec 1.3) as invalid although its features enable intelRdt"},
+	{"D20", "CL-INTELRDT-COMPARE", "TestIntelRdt/existing-other-schema", "err=<nil>", "runc 1.1 writes the schemas over an existing closID group's instead of comparing them (runtime-spec 1.3)"},
+	{"D21", "CL-NETDEV-AVAILABLE", "TestNetDevices", "", "runc 1.1 predates linux.netDevices (runtime-spec 1.3) and ignores it: no device is moved"},
+	{"D21", "CL-NETDEV-TEMPLATE", "TestNetDevices", "", "runc 1.1 predates linux.netDevices and ignores it"},
+	{"D21", "CL-NETDEV-CHECK", "TestNetDevices", "err=<nil>", "runc 1.1 predates linux.netDevices and ignores it: a missing device is no error"},
+	{"D21", "CL-NETDEV-NAME-EXISTS", "TestNetDevices", "err=<nil>", "runc 1.1 predates linux.netDevices and ignores it: a taken name is no error"},
 }
 
 // MatchDeviation returns the known deviation covering a failure of clause

@@ -25,6 +25,10 @@ type Runtime struct {
 	Path    string
 	Root    string
 	Timeout time.Duration
+	// Wrap, when set, is a command line the runtime runs under, with
+	// its path and arguments appended: a namespace the test made (see
+	// FakeResctrl, and nsenter for a network namespace).
+	Wrap []string
 }
 
 // Result is the outcome of one runtime invocation.
@@ -63,6 +67,9 @@ type Stdio struct {
 func (rt *Runtime) command(ctx context.Context, args ...string) *exec.Cmd {
 	full := append([]string{"--root", rt.Root}, args...)
 	cmd := exec.CommandContext(ctx, rt.Path, full...)
+	if len(rt.Wrap) > 0 {
+		cmd = exec.CommandContext(ctx, rt.Wrap[0], append(append(append([]string(nil), rt.Wrap[1:]...), rt.Path), full...)...)
+	}
 	cmd.WaitDelay = 2 * time.Second
 	return cmd
 }

@@ -234,8 +234,7 @@ func TestIntelRdtRules(t *testing.T) {
 		// Other schemas: an error naming the difference.
 		{"other schemata", &specs.LinuxIntelRdt{ClosID: "silver", L3CacheSchema: "L3:0=ff"}, "", []string{"linux.intelRdt", "silver", "L3 domain 0 = f"}, runcNoCompare},
 		// A closID without schema names a group set up beforehand.
-		{"missing group", &specs.LinuxIntelRdt{ClosID: "bronze"}, "", []string{"linux.intelRdt.closID", "does not exist"},
-			"runc 1.1 predates runtime-spec 1.3's pre-configured closID rule: it creates the group"},
+		{"missing group", &specs.LinuxIntelRdt{ClosID: "bronze"}, "", []string{"linux.intelRdt.closID", "does not exist"}, ""},
 		// "/" is the root group: the default class of service.
 		{"root group", &specs.LinuxIntelRdt{ClosID: "/"}, filepath.Join(f.root, "tasks"), nil,
 			"runc 1.1 predates runtime-spec 1.3's closID \"/\" (the root group): invalid closID"},
