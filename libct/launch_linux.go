@@ -264,9 +264,7 @@ func (k *execLaunch) cgroupFD() *os.File { return k.cgroupFile }
 func (k *execLaunch) place(_ cgroups.Manager, pid int, inCgroup bool) error {
 	var err error
 	if k.target != nil && !inCgroup {
-		if err = k.target.Join(pid); err != nil {
-			err = fmt.Errorf("cgroup: join: %w", err)
-		}
+		err = k.target.Join(pid) // "join cgroup DIR: ..."
 	}
 	if err == nil && k.rdt != nil {
 		err = k.rdt.Join(pid)
