@@ -368,6 +368,86 @@ check_systemd() {
 	else fail systemd-removed "after delete: cgroup exists=$([ -e "$cg" ] && echo yes || echo no), unit $ls"; fi
 }
 
+# attach_trace on|off|show ID: the kernel's cgroup:cgroup_attach_task tracepoint, which
+# fires when a task is moved into a cgroup (a cgroup.procs write), never for a process
+# that clone3's CLONE_INTO_CGROUP started in it. "show" prints the moves into
+# /hullvm/ID and its sub-cgroups.
+TRACING=/sys/kernel/tracing
+attach_trace() {
+	case $1 in
+	on)
+		[ -e $TRACING/trace ] || mount -t tracefs nodev $TRACING 2>/dev/null
+		[ -e $TRACING/events/cgroup/cgroup_attach_task/enable ] || return 1
+		echo 0 > $TRACING/tracing_on && : > $TRACING/trace &&
+			echo 1 > $TRACING/events/cgroup/cgroup_attach_task/enable && echo 1 > $TRACING/tracing_on ;;
+	off) echo 0 > $TRACING/tracing_on; echo 0 > $TRACING/events/cgroup/cgroup_attach_task/enable ;;
+	show) grep -E "dst_path=/hullvm/$2(/[^ ]*)? " $TRACING/trace | sed 's/^ *//' | cut -c1-200 ;;
+	esac
+}
+
+# CLONE_INTO_CGROUP (issue 16.3): on cgroup v2 hull starts init and exec'd processes in
+# their cgroup, so the kernel never moves them; runc 1.1 moves them (cgroup.procs), which
+# shows that the probe sees a move
+check_clone_into() {
+	local id=$RTN-clone b pid cg moves
+	if ! attach_trace on; then skip clone-into "no cgroup:cgroup_attach_task tracepoint in $TRACING"; return; fi
+	b=$(bundle "$id" '.process.args = ["sleep", "1000"] | .linux.resources += {pids: {limit: 50}}')
+	if ! rt run -d -b "$b" "$id"; then fail clone-into "run -d: $OUT"; attach_trace off; return; fi
+	rt exec "$id" cat /proc/self/cgroup; local ex=$OUT
+	attach_trace off
+	pid=$(pid_of "$id"); cg=$(cat /proc/"$pid"/cgroup)
+	moves=$(attach_trace show "$id")
+	# (the exec'd process sees its cgroup from the container's cgroup namespace)
+	if [ "$cg" != "0::/hullvm/$id" ] || [ "$ex" != "0::/" ]; then
+		fail clone-into "init in '$cg', exec'd process in '$ex' (cgroupns), want 0::/hullvm/$id and 0::/"
+	elif [ "$RTN" = hull ]; then
+		[ -z "$moves" ] && pass clone-into "init and the exec'd process in 0::/hullvm/$id, no cgroup_attach_task into it: started there" ||
+			fail clone-into "init and exec'd process moved into their cgroup rather than started there: $(echo "$moves" | head -3 | tr '\n' ';')"
+	else
+		[ -n "$moves" ] && pass clone-into "reference: $RTN moves them ($(echo "$moves" | wc -l) cgroup_attach_task events: the probe sees moves)" ||
+			fail clone-into "no cgroup_attach_task event for $RTN, which moves its processes: the probe is broken"
+	fi
+	cleanup_ct "$id"
+}
+
+# exec --cgroup on cgroup v2 (issue 16.2): a sub-cgroup path; the controller:path form
+# is v1's; and, without --cgroup, the fallback to init's cgroup when the container's
+# refuses processes (EBUSY: it enabled controllers for its children, as systemd inside
+# a container does), which an explicit --cgroup turns off
+check_exec_cgroup() {
+	local id=$RTN-execcg b pid cg
+	b=$(bundle "$id" '.process.args = ["sleep", "1000"] | .linux.resources += {pids: {limit: 50}}')
+	if ! rt run -d -b "$b" "$id"; then fail exec-cgroup "run -d: $OUT"; return; fi
+	pid=$(pid_of "$id"); cg=$CG/hullvm/$id
+	mkdir "$cg/sub"
+	# (paths as seen from the container's cgroup namespace, rooted at /hullvm/ID)
+	if rt exec --cgroup sub "$id" cat /proc/self/cgroup && [ "$OUT" = "0::/sub" ]; then
+		pass exec-cgroup.sub "exec --cgroup sub: $OUT (cgroupns)"
+	else fail exec-cgroup.sub "exec --cgroup sub: want 0::/sub (cgroupns), got: $OUT"; fi
+	if rt exec --cgroup missing "$id" true; then fail exec-cgroup.missing "exec --cgroup missing (no such sub-cgroup) succeeded"
+	elif [ -e "$cg/missing" ]; then fail exec-cgroup.missing "exec --cgroup created the missing sub-cgroup"
+	elif ! echo "$OUT" | grep -q "$id/missing"; then fail exec-cgroup.missing "refused, but the error does not name the sub-cgroup: $(echo "$OUT" | tail -1)"
+	else pass exec-cgroup.missing "refused: $(echo "$OUT" | tail -1)"; fi
+	# the container moves its init to a leaf and enables pids for its children
+	mkdir "$cg/init.scope" && echo "$pid" > "$cg/init.scope/cgroup.procs" && echo +pids > "$cg/cgroup.subtree_control"
+	attach_trace on
+	local joined=""
+	if rt exec "$id" cat /proc/self/cgroup && [ "$OUT" = "0::/init.scope" ]; then
+		joined=1; pass exec-cgroup.ebusy-fallback "container's cgroup busy (subtree_control '$(readf "$cg/cgroup.subtree_control")'): exec joined init's, $OUT"
+	else fail exec-cgroup.ebusy-fallback "want 0::/init.scope (init's cgroup, cgroupns), got: $OUT"; fi
+	attach_trace off
+	if [ "$RTN" = hull ] && [ -n "$joined" ]; then
+		local moves; moves=$(attach_trace show "$id")
+		[ -z "$moves" ] && pass exec-cgroup.ebusy-clone-into "the fallback started the process in init's cgroup (no cgroup_attach_task)" ||
+			fail exec-cgroup.ebusy-clone-into "moved rather than started there: $(echo "$moves" | head -2 | tr '\n' ';')"
+	fi
+	if rt exec --cgroup / "$id" true; then fail exec-cgroup.explicit-no-fallback "exec --cgroup / into a busy cgroup succeeded (the fallback must be off)"
+	elif ! echo "$OUT" | grep -q "resource busy"; then fail exec-cgroup.explicit-no-fallback "refused, but not with EBUSY: $(echo "$OUT" | tail -1)"
+	else pass exec-cgroup.explicit-no-fallback "exec --cgroup / refused: $(echo "$OUT" | tail -1)"; fi
+	cleanup_ct "$id"
+	[ -e "$cg" ] && fail exec-cgroup.removed "$cg (with sub, init.scope) left after delete" || pass exec-cgroup.removed "$cg and its sub-cgroups removed"
+}
+
 APP_PROFILE=hullvm-test
 load_apparmor() {
 	[ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] || return 1
@@ -541,7 +621,7 @@ for RTN in "${RUNTIMES[@]}"; do
 	echo "== $RTN ($("$RT" --version 2>&1 | head -1))"
 	t0=$SECONDS
 	if [ "$MODE" = systemd ]; then
-		checks=(features cgroup_files nested relative oom pids freeze devices systemd apparmor lsm_units conformance criu criu_podman)
+		checks=(features cgroup_files nested relative oom pids freeze devices clone_into exec_cgroup systemd apparmor lsm_units conformance criu criu_podman)
 	else
 		checks=(features selinux lsm_units)
 	fi
