@@ -285,6 +285,13 @@ func TestIntelRdtUnset(t *testing.T) {
 		t.Fatalf("run: %v", res)
 	}
 	r.must("exec", id, "true")
+	if hullOnly() {
+		// No group to change: refused (runc would make one).
+		res := f.call(r, "update", "--l3-cache-schema", "L3:0=f", id)
+		if res.code == 0 || !strings.Contains(res.stderr, "linux.intelRdt") {
+			t.Errorf("update --l3-cache-schema of a container without linux.intelRdt: %v", res)
+		}
+	}
 	r.must("delete", "--force", id)
 	if got := readHost(t, filepath.Join(f.root, "tasks")); got != "" {
 		t.Errorf("the root group's tasks = %q, want untouched", got)
