@@ -402,7 +402,10 @@ func (l *launch) setUp(proc *os.Process, c *command) error {
 	if err := l.kind.place(l.cg, proc.Pid, c.inCgroup()); err != nil {
 		return err
 	}
-	if helper != 0 && l.cg != nil {
+	// Forked by init, the helper starts in init's cgroup when init was
+	// started there (CLONE_INTO_CGROUP); moving it again would be a
+	// second migration for nothing.
+	if helper != 0 && l.cg != nil && !c.inCgroup() {
 		if err := l.cg.Join(helper); err != nil {
 			return fmt.Errorf("cgroup: join init's setup helper: %w", err)
 		}
