@@ -58,6 +58,11 @@ var KnownDeviations = []KnownDeviation{
 	{"D21", "CL-NETDEV-TEMPLATE", "TestNetDevices", "", "runc 1.1 predates linux.netDevices and ignores it"},
 	{"D21", "CL-NETDEV-CHECK", "TestNetDevices", "err=<nil>", "runc 1.1 predates linux.netDevices and ignores it: a missing device is no error"},
 	{"D21", "CL-NETDEV-NAME-EXISTS", "TestNetDevices", "err=<nil>", "runc 1.1 predates linux.netDevices and ignores it: a taken name is no error"},
+	{"D22", "CL-INTELRDT-SCHEMATA", "TestIntelRdt/schemata", "", "runc 1.1 predates linux.intelRdt.schemata (runtime-spec 1.3) and ignores it: nothing is written to the group's schemata"},
+	{"D23", "CL-INTELRDT-MON", "TestIntelRdt/monitoring", "no MON group made", "runc 1.1 predates linux.intelRdt.enableMonitoring (runtime-spec 1.3; it had enableCMT/enableMBM) and ignores it: no MON group is made"},
+	{"D23", "CL-INTELRDT-MON-NAME", "TestIntelRdt/monitoring", "MON groups made []", "runc 1.1 ignores enableMonitoring: no mon_groups/<container-id> is made"},
+	{"D23", "CL-INTELRDT-MON-DELETE", "TestIntelRdt/monitoring", "MON groups made []", "runc 1.1 ignores enableMonitoring: no MON group to delete"},
+	{"D23", "CL-INTELRDT-MON-FAIL", "TestIntelRdt/monitoring-exhausted", "err=<nil>", "runc 1.1 ignores enableMonitoring: create succeeds with no MON group left to make"},
 }
 
 // MatchDeviation returns the known deviation covering a failure of clause

@@ -19,7 +19,7 @@ packages=(
 	iproute2
 	nftables iptables # hull network's NAT, both tested (tests/integration/network_test.go)
 	procps
-	util-linux
+	util-linux # (conformance's fake resctrl mounts FUSE with mount(2) as root: /dev/fuse only, no fuse3)
 	# tests/rootless: a real user with subordinate ids (useradd, setpriv,
 	# newuidmap/newgidmap); bash completion test
 	passwd
