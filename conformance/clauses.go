@@ -214,6 +214,7 @@ func baseClauses() []Clause {
 		lnx("CL-NETDEV-TEMPLATE", "configLinuxNetworkDevices", "In that case, the runtime MUST allow the move"),
 		lnx("CL-NETDEV-ADDRS", "configLinuxNetworkDevices", "The runtime MUST preserve existing network interface attributes"),
 		lnx("CL-NETDEV-UP", "configLinuxNetworkDevices", "The runtime MUST set the network device state to \"up\""),
+		lnx("CL-NETDEV-UNMANAGED", "namespace-lifecycle-and-container-termination", "The runtime MUST NOT actively manage the interface's lifecycle and configuration"),
 		lnx("CL-NETDEV-NO-MOVE-OUT", "namespace-lifecycle-and-container-termination", "attempt to move the interface out of the namespace before deletion"),
 		via("CL-SYSCTL", "config-linux.md#configLinuxSysctl", "RT-CREATE-APPLY"),
 		lnx("CL-SECCOMP-ERRNO-UNSUPPORTED", "configLinuxSeccomp", "When the action doesn't support an errno, the runtime MUST print and error and fail."),

@@ -194,6 +194,69 @@ func TestNetDevices(t *testing.T) {
 		in, out := linksAt(t, ctrNS.path)["ctr3"] != nil, linksAt(t, host.path)["conf3"] != nil
 		record(t, "CL-NETDEV-NO-MOVE-OUT", in && !out, "after delete: ctr3 in the joined namespace=%v (want true), conf3 back on the host=%v (want false)", in, out)
 	})
+
+	t.Run("unmanaged", func(t *testing.T) {
+		// Once the interface is in the container's namespace, its owner
+		// configures it: after create, the test (in the owner's place)
+		// adds an address, changes the MTU and sets it down. Neither
+		// start nor delete may undo any of it (a joined namespace
+		// outlives the container, so delete's effect can be seen).
+		ctrNS := newNetNS(t)
+		veth("conf4", "10.253.0.1/24")
+		c, res := create(t, map[string]specs.LinuxNetDevice{"conf4": {Name: "ctr4"}}, ctrNS.path)
+		if !res.OK() {
+			recordRefusal(t, "CL-NETDEV-AVAILABLE", res, "linux.netDevices", claim, "netDevices")
+			return
+		}
+		if !record(t, "CL-NETDEV-AVAILABLE", linksAt(t, ctrNS.path)["ctr4"] != nil, "conf4 as ctr4 into a joined namespace: it has %v", keys(linksAt(t, ctrNS.path))) {
+			return
+		}
+		ctrNS.mustIP("addr", "add", "10.254.0.4/24", "dev", "ctr4", "nodad")
+		ctrNS.mustIP("link", "set", "ctr4", "mtu", "1280")
+		ctrNS.mustIP("link", "set", "ctr4", "down")
+		// configured says how ctr4 differs from what the test made it.
+		configured := func() string {
+			out, err := ctrNS.ip("-j", "addr", "show", "dev", "ctr4")
+			if err != nil {
+				return "ctr4 is gone from the namespace: " + strings.TrimSpace(out)
+			}
+			var ls []struct {
+				ifLink
+				MTU int `json:"mtu"`
+			}
+			if err := json.Unmarshal([]byte(out), &ls); err != nil || len(ls) != 1 {
+				return "ip -j addr show: " + out
+			}
+			l := ls[0]
+			var diff []string
+			for _, a := range []string{"10.253.0.1/24", "10.254.0.4/24"} {
+				if !slices.Contains(l.addrs(), a) {
+					diff = append(diff, "address "+a+" gone")
+				}
+			}
+			if l.MTU != 1280 {
+				diff = append(diff, "mtu "+itoa(l.MTU)+", not 1280")
+			}
+			if slices.Contains(l.Flags, "UP") {
+				diff = append(diff, "set up again")
+			}
+			return strings.Join(diff, ", ")
+		}
+		if diff := configured(); diff != "" {
+			t.Fatalf("configuring ctr4 in the container's namespace: %s", diff)
+		}
+		if res := c.rt.Start(c.id); !res.OK() {
+			t.Fatalf("start: %s", res)
+		}
+		afterStart := configured()
+		c.rt.Kill(c.id, "KILL")
+		if res := c.rt.Delete(c.id, true); !res.OK() {
+			t.Fatalf("delete: %s", res)
+		}
+		afterDelete := configured()
+		record(t, "CL-NETDEV-UNMANAGED", afterStart == "" && afterDelete == "",
+			"ctr4 given an address, mtu 1280 and set down in the container's namespace after create: after start %q, after delete %q (want both unchanged)", afterStart, afterDelete)
+	})
 }
 
 func keys[V any](m map[string]V) []string {
