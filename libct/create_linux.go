@@ -217,18 +217,11 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 			if c.cg != nil {
 				c.p.Cgroup = intendedCgroup(c.cg.State())
 			}
-			if rdt != nil {
-				c.p.IntelRdt = rdt.Intended()
-			}
 			if err := c.saveState(); err != nil {
 				return err
 			}
-			if rdt != nil {
-				if err := rdt.Apply(pid); err != nil {
-					c.p.IntelRdt = nil // Apply removed what it made
-					return err
-				}
-				c.p.IntelRdt = rdt.State()
+			if err := c.applyIntelRdt(rdt, pid); err != nil {
+				return err
 			}
 			if len(cfg.NetDevices) > 0 {
 				md, err := moveNetDevices(pid, cfg.NetDevices)

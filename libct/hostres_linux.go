@@ -11,6 +11,7 @@ import (
 
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
+	"github.com/hullrt/hull/libct/intelrdt"
 	"github.com/hullrt/hull/libct/netdev"
 )
 
@@ -36,6 +37,27 @@ func (c *Container) makeCgroup() (*os.File, error) {
 		return nil, fmt.Errorf("cgroup: %w", err)
 	}
 	return f, nil
+}
+
+// applyIntelRdt makes or checks the container's resctrl groups and moves
+// pid into them (create: init; restore: criu, whose restored tasks
+// inherit the group as a fork does). The groups Apply will make are
+// recorded in state.json first, so that a hull killed during Apply leaves
+// them to `delete`. rdt nil (no linux.intelRdt) does nothing.
+func (c *Container) applyIntelRdt(rdt *intelrdt.Manager, pid int) error {
+	if rdt == nil {
+		return nil
+	}
+	c.p.IntelRdt = rdt.Intended()
+	if err := c.saveState(); err != nil {
+		return err
+	}
+	if err := rdt.Apply(pid); err != nil {
+		c.p.IntelRdt = nil // Apply removed what it made
+		return err
+	}
+	c.p.IntelRdt = rdt.State()
+	return nil
 }
 
 // movedDevices are the host interfaces a create moved into the

@@ -19,6 +19,7 @@ import (
 	"github.com/hullrt/hull/libct/cgroups"
 	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/criu"
+	"github.com/hullrt/hull/libct/intelrdt"
 )
 
 // RestoreOpts are the caller's choices for Restore.
@@ -75,6 +76,11 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 	if err != nil {
 		return nil, err
 	}
+	// nil without linux.intelRdt: resctrl is then never touched.
+	rdt, err := intelrdt.New(cfg.IntelRdt, id)
+	if err != nil {
+		return nil, err
+	}
 	client := &criu.Client{Path: o.CriuPath}
 	// 0700, as Create makes it.
 	if err := os.MkdirAll(root, 0o700); err != nil {
@@ -112,6 +118,19 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 	if err := c.saveState(); err != nil {
 		return nil, err
 	}
+	// Host interfaces moved into the container go back when the restore
+	// fails (this runs before the destroy above), as for create.
+	var devices *movedDevices
+	defer func() {
+		if devices == nil {
+			return
+		}
+		if err != nil {
+			devices.undo()
+		} else {
+			devices.close()
+		}
+	}()
 
 	req, nsFiles, err := restoreRequest(cfg, o, dirs, stdio)
 	defer closeAll(nsFiles)
@@ -150,8 +169,13 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 		Stdout:     orStd(o.Stdout, os.Stdout),
 		Stderr:     orStd(o.Stderr, os.Stderr),
 		LogPath:    filepath.Join(dirs.logDir, restoreLog),
+		// criu joins the container's cgroup and resctrl group before
+		// it restores anything: the tasks it forks are born in both.
 		Started: func(pid int) error {
-			return c.restoreCgroup(cfg, req.Opts, pid)
+			if err := c.restoreCgroup(cfg, req.Opts, pid); err != nil {
+				return err
+			}
+			return c.applyIntelRdt(rdt, pid)
 		},
 		Notify: func(script string, pid int, fds []*os.File) error {
 			defer closeAll(fds)
@@ -159,7 +183,19 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 			switch script {
 			case "setup-namespaces":
 				// The namespaces exist, the processes do not run yet:
-				// where create runs prestart and createRuntime.
+				// where create moves linux.netDevices in and runs
+				// prestart and createRuntime. CRIU made the network
+				// namespace empty (empty_ns always has CLONE_NEWNET,
+				// as runc's: the dump left the interfaces out), so
+				// the host's interfaces move in as at create, with
+				// the addresses they have on the host now.
+				if len(cfg.NetDevices) > 0 {
+					md, err := moveNetDevices(pid, cfg.NetDevices)
+					if err != nil {
+						return err
+					}
+					devices = md
+				}
 				if h := cfg.Hooks; h != nil {
 					st := c.specState(Creating, pid)
 					//lint:ignore SA1019 prestart is deprecated but still in the spec.

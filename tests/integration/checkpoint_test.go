@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // criuCheck returns criu's binary and, when `criu check` fails on this
@@ -266,4 +269,156 @@ func TestCheckpointFeatures(t *testing.T) {
 	for _, cmd := range []string{"checkpoint", "restore"} {
 		r.must(cmd, "--help")
 	}
+}
+
+// fakeCriuOnly skips a test that drives the runtime with the fake criu:
+// runc asks criu its VERSION before restoring, which the fake refuses.
+func fakeCriuOnly(t *testing.T) {
+	t.Helper()
+	if !testEnv.isHull {
+		t.Skip("the fake criu answers hull's RESTORE request only (runc asks criu's VERSION first)")
+	}
+}
+
+// TestRestoreNetDevices: a restore moves linux.netDevices into the
+// restored network namespace, as create does, when CRIU says
+// setup-namespaces (CRIU made that namespace empty: empty_ns has
+// CLONE_NEWNET, as runc's), under their container names with their
+// addresses, up; delete leaves them to the kernel. A restore that fails
+// after the move puts them back on the host as they were and leaves
+// nothing. CRIU is the fake of fakecriu_test.go; the "host" is a network
+// namespace of the test's.
+func TestRestoreNetDevices(t *testing.T) {
+	fakeCriuOnly(t)
+	r := newRuntime(t)
+	n := newNetns(t)
+	veth(t, n, "hr0", "10.79.0.1/24")
+	veth(t, n, "hr1", "10.80.0.1/24")
+	bundleFor := func(host string) *bundle {
+		return newBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{host: {Name: "ctr0"}}
+		})
+	}
+
+	t.Run("restored", func(t *testing.T) {
+		criu, report := newFakeCriu(t, "ok")
+		id := newID(t)
+		b := bundleFor("hr0")
+		n.mustHull(r, "--criu", criu, "restore", "-d", "--bundle", b.dir, "--image-path", fakeImages(t), id)
+		t.Cleanup(func() { n.deleteAll(r) })
+		pid := fakeReport(t, report)["init"]
+		if st := r.state(id); st.Pid != pid || st.Status != "running" {
+			t.Fatalf("state after restore: pid %d %s, want the restored init %d running", st.Pid, st.Status, pid)
+		}
+		ctr0 := linksIn(t, "/proc/"+itoa(pid)+"/ns/net")["ctr0"]
+		if ctr0 == nil || !slices.Contains(ctr0.addrs(), "10.79.0.1/24") || !slices.Contains(ctr0.Flags, "UP") {
+			t.Fatalf("restored namespace's ctr0 = %+v, want hr0 moved in with 10.79.0.1/24, up", ctr0)
+		}
+		if linksIn(t, n.path)["hr0"] != nil {
+			t.Errorf("hr0 still on the host side after the restore")
+		}
+		n.mustHull(r, "delete", "--force", id)
+		waitFor(t, "the kernel to destroy hr0 (ctr0) and its peer with the restored namespace", func() bool {
+			host := linksIn(t, n.path)
+			return host["hr0"] == nil && host["hr0p"] == nil
+		})
+	})
+
+	t.Run("criu fails after the move", func(t *testing.T) {
+		criu, report := newFakeCriu(t, "fail")
+		id := newID(t)
+		b := bundleFor("hr1")
+		before := linksIn(t, n.path)["hr1"]
+		snap := snapshot(t, b.dir)
+		res := n.hull(r, "--criu", criu, "restore", "-d", "--bundle", b.dir, "--image-path", fakeImages(t), id)
+		if res.code == 0 {
+			t.Fatalf("restore succeeded, want CRIU's failure: %v", res)
+		}
+		if !strings.Contains(res.stderr, "fake failure after setup-namespaces") {
+			t.Errorf("error does not say what criu reported: %q", res.stderr)
+		}
+		if fakeReport(t, report)["init"] == 0 {
+			t.Fatal("the fake criu never reached setup-namespaces")
+		}
+		after := linksIn(t, n.path)["hr1"]
+		if after == nil {
+			t.Fatalf("hr1 is not back on the host side after the failed restore: %v", slices.Sorted(maps.Keys(linksIn(t, n.path))))
+		}
+		if !subset(before.addrs(), after.addrs()) || !slices.Contains(after.Flags, "UP") {
+			t.Errorf("hr1 back as %v %v, was %v %v", after.addrs(), after.Flags, before.addrs(), before.Flags)
+		}
+		checkNoLeaks(t, r, id, b.dir, snap)
+	})
+
+	t.Run("missing device", func(t *testing.T) {
+		criu, _ := newFakeCriu(t, "ok")
+		id := newID(t)
+		b := bundleFor("hrnone")
+		snap := snapshot(t, b.dir)
+		res := n.hull(r, "--criu", criu, "restore", "-d", "--bundle", b.dir, "--image-path", fakeImages(t), id)
+		if res.code == 0 || !strings.Contains(res.stderr, `linux.netDevices["hrnone"]`) {
+			t.Fatalf("restore with a device the host lacks: %v, want an error naming linux.netDevices[\"hrnone\"]", res)
+		}
+		checkNoLeaks(t, r, id, b.dir, snap)
+	})
+}
+
+// TestRestoreIntelRdt: a restore puts criu into the container's resctrl
+// group before CRIU restores anything (the restored tasks inherit it, as
+// a fork does), as create puts init; delete leaves a group set up
+// beforehand (closID); a group that is missing is refused, naming the
+// field, and a failed restore leaves nothing. resctrl is the fake tree of
+// intelrdt_test.go, criu the fake of fakecriu_test.go.
+func TestRestoreIntelRdt(t *testing.T) {
+	fakeCriuOnly(t)
+	f := newFakeResctrl(t)
+	g := f.group(t, "gold", "    L3:0=0ff\n    MB:0= 70\n")
+	r := newRuntime(t)
+	restore := func(t *testing.T, mode string, rdt *specs.LinuxIntelRdt) (result, string, *bundle, hostSnapshot) {
+		criu, _ := newFakeCriu(t, mode)
+		id := newID(t)
+		b := rdtBundle(t, rdt)
+		snap := snapshot(t, b.dir)
+		res := f.call(r, "--criu", criu, "restore", "-d", "--bundle", b.dir, "--image-path", fakeImages(t), id)
+		return res, id, b, snap
+	}
+	t.Run("joined", func(t *testing.T) {
+		criu, report := newFakeCriu(t, "ok")
+		id := newID(t)
+		b := rdtBundle(t, &specs.LinuxIntelRdt{ClosID: "gold"})
+		f.must(r, "--criu", criu, "restore", "-d", "--bundle", b.dir, "--image-path", fakeImages(t), id)
+		got := fakeReport(t, report)
+		if st := r.state(id); st.Pid != got["init"] {
+			t.Fatalf("state pid %d, want the restored init %d", st.Pid, got["init"])
+		}
+		checkTasks(t, filepath.Join(g, "tasks"), itoa(got["criu"]), "criu (before it restores)")
+		// exec'd processes join it too, from the state the restore wrote
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		f.must(r, "exec", "--pid-file", pidFile, id, "true")
+		checkTasks(t, filepath.Join(g, "tasks"), readHost(t, pidFile), "the exec'd process")
+		r.must("delete", "--force", id)
+		if _, err := os.Stat(g); err != nil {
+			t.Errorf("delete removed the group hull did not make (closID set): %v", err)
+		}
+	})
+	t.Run("missing group", func(t *testing.T) {
+		res, id, b, snap := restore(t, "ok", &specs.LinuxIntelRdt{ClosID: "bronze"})
+		if res.code == 0 || !strings.Contains(res.stderr, "linux.intelRdt.closID") {
+			t.Fatalf("restore into a missing group: %v, want an error naming linux.intelRdt.closID", res)
+		}
+		checkNoLeaks(t, r, id, b.dir, snap)
+		if _, err := os.Stat(filepath.Join(f.root, "bronze")); err == nil {
+			t.Errorf("restore made the missing group bronze (closID without schema)")
+		}
+	})
+	t.Run("criu fails", func(t *testing.T) {
+		res, id, b, snap := restore(t, "fail", &specs.LinuxIntelRdt{ClosID: "gold"})
+		if res.code == 0 || !strings.Contains(res.stderr, "fake failure") {
+			t.Fatalf("restore: %v, want CRIU's failure", res)
+		}
+		checkNoLeaks(t, r, id, b.dir, snap)
+		if _, err := os.Stat(g); err != nil {
+			t.Errorf("the failed restore removed the group hull did not make: %v", err)
+		}
+	})
 }

@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	if plan := os.Getenv(pidReuseEnv); plan != "" {
 		os.Exit(runPidReuse(plan))
 	}
+	if code, ok := fakeCriuMain(); ok {
+		os.Exit(code)
+	}
 	e, err := setup()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
