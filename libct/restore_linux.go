@@ -82,6 +82,14 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 		return nil, err
 	}
 	client := &criu.Client{Path: o.CriuPath}
+	// Lazy pages need userfaultfd in the kernel and in CRIU: without it
+	// the restore is refused here, naming the flag, where CRIU would
+	// fail later with its own words.
+	if o.LazyPages {
+		if err := needFeatures(client, &rpc.CriuFeatures{LazyPages: new(true)}); err != nil {
+			return nil, fmt.Errorf("--lazy-pages: %w", err)
+		}
+	}
 	// 0700, as Create makes it.
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root %s: %w", root, err)

@@ -422,3 +422,39 @@ func TestRestoreIntelRdt(t *testing.T) {
 		}
 	})
 }
+
+// TestCriuFeaturesRefused: where criu cannot do lazy pages (no
+// userfaultfd) or track memory (no soft-dirty bits, for --pre-dump),
+// checkpoint and restore refuse before touching anything, naming the
+// flag: the container runs on, a restore leaves nothing. criu is the fake
+// of fakecriu_test.go answering its feature check with neither.
+func TestCriuFeaturesRefused(t *testing.T) {
+	fakeCriuOnly(t)
+	r := newRuntime(t)
+	criu, _ := newFakeCriu(t, "nofeatures")
+	id, b := counter(t, r)
+	pid := r.state(id).Pid
+	for _, tc := range []struct{ flags []string }{
+		{[]string{"--lazy-pages"}},
+		{[]string{"--pre-dump"}},
+	} {
+		res := r.call(append(append([]string{"--criu", criu, "checkpoint", "--image-path", t.TempDir()}, tc.flags...), id)...)
+		if res.code == 0 || !strings.Contains(res.stderr, tc.flags[0]+": criu lacks") {
+			t.Errorf("checkpoint %s without the feature: %v, want a refusal naming %s", tc.flags[0], res, tc.flags[0])
+		}
+		if st := r.state(id); st.Status != "running" || st.Pid != pid {
+			t.Fatalf("after the refused checkpoint %s: %s pid %d, want running pid %d", tc.flags[0], st.Status, st.Pid, pid)
+		}
+	}
+	n := b.count(t)
+	waitFor(t, "the counter to go on after the refusals", func() bool { return b.count(t) > n+1 })
+
+	rid := newID(t)
+	rb := newBundle(t, []string{"sleep", "1000"}, nil)
+	snap := snapshot(t, rb.dir)
+	res := r.call("--criu", criu, "restore", "-d", "--lazy-pages", "--bundle", rb.dir, "--image-path", fakeImages(t), rid)
+	if res.code == 0 || !strings.Contains(res.stderr, "--lazy-pages: criu lacks lazy pages") {
+		t.Errorf("restore --lazy-pages without the feature: %v, want a refusal naming --lazy-pages", res)
+	}
+	checkNoLeaks(t, r, rid, rb.dir, snap)
+}

@@ -24,8 +24,9 @@ import (
 // namespace (the empty one CRIU makes for empty_ns), tells the runtime
 // setup-namespaces and post-restore with that pid, and reports success,
 // or (mode fail) kills it after setup-namespaces and reports a failure.
-// It writes "criu PID" and "init PID" to the file report beside the
-// link. The real round trip is checked in tests/vm (guest/criu.sh).
+// It answers VERSION (3.17.1) and FEATURE_CHECK (all there, or none in
+// mode nofeatures) too. It writes "criu PID" and "init PID" to the file
+// report beside the link. The real round trip is checked in tests/vm (guest/criu.sh).
 const fakeCriuPrefix = "fake-criu-"
 
 // fakeCriuMain runs the fake when the test binary is called as one.
@@ -117,8 +118,19 @@ func fakeCriu(mode, report string) error {
 	if err != nil {
 		return err
 	}
-	if req.GetType() != rpc.CriuReqType_RESTORE {
-		return send(&rpc.CriuResp{Type: new(req.GetType()), Success: new(false), CrErrmsg: new("the fake criu only restores")})
+	switch req.GetType() {
+	case rpc.CriuReqType_RESTORE:
+	case rpc.CriuReqType_VERSION:
+		return send(&rpc.CriuResp{Type: new(rpc.CriuReqType_VERSION), Success: new(true),
+			Version: &rpc.CriuVersion{MajorNumber: new(int32(3)), MinorNumber: new(int32(17)), Sublevel: new(int32(1))}})
+	case rpc.CriuReqType_FEATURE_CHECK:
+		// mode nofeatures: a kernel without userfaultfd or soft-dirty
+		// bits (the features criu reports are those it can use here)
+		has := mode != "nofeatures"
+		return send(&rpc.CriuResp{Type: new(rpc.CriuReqType_FEATURE_CHECK), Success: new(true),
+			Features: &rpc.CriuFeatures{LazyPages: new(has), MemTrack: new(has)}})
+	default:
+		return send(&rpc.CriuResp{Type: new(req.GetType()), Success: new(false), CrErrmsg: new("the fake criu does not " + req.GetType().String())})
 	}
 	init := exec.Command("sleep", "1000")
 	init.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
