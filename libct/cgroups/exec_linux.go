@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,6 +99,12 @@ type ExecTarget struct {
 	initPid int
 	// rootless skips what may not be written, as Join does.
 	rootless bool
+	// attach, when set (the systemd driver on cgroup v2), moves a
+	// process that hull may not move itself: sub is the cgroup relative
+	// to the container's ("" or "/a/b"). See systemdManager.attach.
+	attach func(sub string, pid int) error
+	// write moves pid into dir (writePid; the tests replace it).
+	write func(dir string, pid int) error
 }
 
 // Dirs returns the directories the process joins.
@@ -163,24 +170,56 @@ func execTarget(paths map[string]string, unified bool, root string, sub map[stri
 
 // Join moves pid into the target's directories. On cgroup v2 without an
 // explicit --cgroup, a container cgroup that refuses the process (EBUSY)
-// sends it to the init's cgroup instead. A rootless target skips what it
-// may not write; a container cgroup that is gone is an error.
+// sends it to the init's cgroup instead. Where hull may not write
+// cgroup.procs (a rootless caller outside the cgroup's delegated
+// subtree), the systemd driver has systemd move the process. A rootless
+// target skips what it may not write, saying why when systemd could not
+// move it either; a container cgroup that is gone is an error.
 func (t *ExecTarget) Join(pid int) error {
 	for _, dir := range t.dirs {
-		err := writePid(dir, pid)
+		err := t.enter(dir, pid)
 		if err != nil && errors.Is(err, unix.EBUSY) && t.unified && t.initPid > 0 {
 			var init string
 			if init, err = t.initCgroup(); err == nil {
-				err = writePid(init, pid)
+				err = t.enter(init, pid)
 				dir = init
 			}
 		}
 		switch {
 		case err == nil:
 		case t.rootless && (isPermission(err) || errors.Is(err, unix.ENOENT)):
+			if t.attach != nil {
+				logrus.Warnf("cgroup: process %d stays outside the container's cgroup %s: %v", pid, dir, err)
+			}
 		default:
 			return joinErr(dir, err)
 		}
+	}
+	return nil
+}
+
+// enter moves pid into dir: by writing its cgroup.procs, or, when that is
+// not permitted and the target has attach, through systemd. An error of
+// both says both.
+func (t *ExecTarget) enter(dir string, pid int) error {
+	write := t.write
+	if write == nil {
+		write = writePid
+	}
+	err := write(dir, pid)
+	if err == nil || t.attach == nil || !isPermission(err) {
+		return err
+	}
+	rel, rerr := filepath.Rel(t.base, dir)
+	if rerr != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return err
+	}
+	sub := ""
+	if rel != "." {
+		sub = "/" + rel
+	}
+	if aerr := t.attach(sub, pid); aerr != nil {
+		return fmt.Errorf("%w; through systemd: %w", err, aerr)
 	}
 	return nil
 }
@@ -259,12 +298,20 @@ func (m *v1Manager) Exec(sub map[string]string, initPid int) (*ExecTarget, error
 }
 
 // Exec resolves where exec puts a process: in the unit's cgroup through
-// the fs manager (the unit exists; root may write its cgroup.procs).
-// The systemd driver has no rootless mode (see newSystemdAt), so the case
-// where only systemd could move the process (AttachProcessesToUnit, for a
-// user's unit under a root-owned common ancestor) does not arise.
+// the fs manager (the unit exists; root may write its cgroup.procs). On
+// cgroup v2, where that write is not permitted (a rootless container's
+// unit in the user's systemd instance, hull run from outside that
+// instance: the common ancestor of the two cgroups is root's), systemd
+// moves the process (AttachProcessesToUnit, systemd 248).
 func (m *systemdManager) Exec(sub map[string]string, initPid int) (*ExecTarget, error) {
-	return m.fs.Exec(sub, initPid)
+	t, err := m.files().Exec(sub, initPid)
+	if err != nil {
+		return nil, err
+	}
+	if t.unified && t.base != "" {
+		t.attach = m.attach
+	}
+	return t, nil
 }
 
 // CloneIntoFD opens the cgroup of a new container, made by Apply(0), for

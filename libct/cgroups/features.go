@@ -6,12 +6,12 @@ import "github.com/opencontainers/runtime-spec/specs-go/features"
 // features` (the spec's features.json): what the code can drive, not what
 // this host has.
 func Features() *features.Cgroup {
-	yes, no := true, false
+	yes := true
 	return &features.Cgroup{
 		V1:          &yes,
 		V2:          &yes,
 		Systemd:     &yes,
-		SystemdUser: &no,
+		SystemdUser: &yes,
 		Rdma:        &yes,
 	}
 }

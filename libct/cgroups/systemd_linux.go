@@ -22,8 +22,16 @@ import (
 // unit property), as runc does.
 type systemdManager struct {
 	unit, slice, id string
-	fs              Manager
-	v2              bool
+	// fs drives the unit's cgroup files. A rootless manager has none
+	// until Apply asked the user's systemd where its cgroups are (see
+	// userFS); then root is the v2 mountpoint and path the unit's cgroup
+	// below the manager's.
+	fs         Manager
+	root, path string
+	v2         bool
+	// rootless runs the unit in the caller's systemd user instance,
+	// reached over the user's bus (see dialUserSystemd).
+	rootless bool
 	// res is a new container's resources: the unit's start properties.
 	res *specs.LinuxResources
 	// started is set once this manager started the unit; a manager
@@ -48,7 +56,7 @@ func newSystemd(c *configs.Cgroup, id string, rootless bool) (Manager, error) {
 
 func newSystemdAt(root string, c *configs.Cgroup, id string, rootless bool, dial func(context.Context) (*systemdDbus.Conn, error)) (*systemdManager, error) {
 	if rootless {
-		return nil, fmt.Errorf("systemd cgroup driver for rootless containers (the user's systemd instance): %w", ErrNotSupported)
+		return newUserSystemd(root, c, id)
 	}
 	unit, slice, path, err := systemdUnit(c.Path, id)
 	if err != nil {
@@ -69,7 +77,38 @@ func newSystemdAt(root string, c *configs.Cgroup, id string, rootless bool, dial
 		dial: dial, timeout: 30 * time.Second, user: user}, nil
 }
 
-// loadSystemd rebuilds the manager of an existing unit.
+// newUserSystemd prepares the manager of a rootless container's unit in
+// the caller's systemd user instance (runc's rootless --systemd-cgroup):
+// an empty slice is user.slice, and device rules are left to the user
+// namespace (a user's systemd has no device policy to give). It needs
+// cgroup v2: systemd delegates no v1 hierarchy to a user.
+func newUserSystemd(root string, c *configs.Cgroup, id string) (*systemdManager, error) {
+	mode, err := DetectMode(root)
+	if err != nil {
+		return nil, err
+	}
+	if mode != Unified {
+		return nil, fmt.Errorf("systemd cgroup driver for a rootless container: needs cgroup v2 (this host is cgroup v1 %s, which systemd does not delegate to users): %w", mode, ErrNotSupported)
+	}
+	return userSystemd(root, c, id)
+}
+
+// userSystemd is newUserSystemd once the host is known to be cgroup v2.
+func userSystemd(root string, c *configs.Cgroup, id string) (*systemdManager, error) {
+	unit, slice, path, err := systemdUnitIn(c.Path, id, "user.slice")
+	if err != nil {
+		return nil, err
+	}
+	user, err := systemdProperties(c.SystemdProperties)
+	if err != nil {
+		return nil, err
+	}
+	return &systemdManager{unit: unit, slice: slice, id: id, root: root, path: path, v2: true, rootless: true,
+		res: withoutDevices(c.Resources), dial: dialUserSystemd, timeout: 30 * time.Second, user: user}, nil
+}
+
+// loadSystemd rebuilds the manager of an existing unit; a rootless one's
+// is in the user's systemd instance.
 func loadSystemd(s *State) (Manager, error) {
 	if s.Unit == "" {
 		return nil, errors.New("load systemd cgroup manager: no unit in the state")
@@ -81,7 +120,11 @@ func loadSystemd(s *State) (Manager, error) {
 		return nil, err
 	}
 	_, v2 := fs.(*v2Manager)
-	return &systemdManager{unit: s.Unit, fs: fs, v2: v2, loaded: true, dial: dialSystemd, timeout: 30 * time.Second}, nil
+	m := &systemdManager{unit: s.Unit, fs: fs, v2: v2, loaded: true, dial: dialSystemd, timeout: 30 * time.Second}
+	if s.Rootless {
+		m.rootless, m.dial = true, dialUserSystemd
+	}
+	return m, nil
 }
 
 // dialSystemd connects to systemd as runc does: over the system bus
@@ -228,6 +271,11 @@ func (m *systemdManager) Apply(pid int) error {
 		return err
 	}
 	defer c.Close()
+	if m.fs == nil {
+		if err := m.userFS(c); err != nil {
+			return fmt.Errorf("systemd unit %s in the user's instance: %w", m.unit, err)
+		}
+	}
 	if err := m.start(c, withUserProperties(m.supported(c, ps), m.user)); err != nil {
 		if len(m.user) > 0 {
 			err = fmt.Errorf("%w (the unit had properties from org.systemd.property.* annotations)", err)
@@ -243,10 +291,24 @@ func (m *systemdManager) Apply(pid int) error {
 }
 
 // Join moves pid into the unit's existing cgroup (through the fs
-// manager: the unit is already there).
+// manager: the unit is already there). A rootless manager that may not
+// move pid there itself has systemd move it (see ExecTarget.Join).
 func (m *systemdManager) Join(pid int) error {
+	if m.fs == nil {
+		return fmt.Errorf("join systemd unit %s: %w", m.unit, errNotStarted)
+	}
+	if m.rootless {
+		t, err := m.Exec(nil, 0)
+		if err != nil {
+			return err
+		}
+		return t.Join(pid)
+	}
 	return m.fs.Join(pid)
 }
+
+// errNotStarted is the error of a rootless manager used before Apply.
+var errNotStarted = errors.New("the unit is not started")
 
 // start starts the transient unit and waits for its job. A unit of the
 // same name that failed earlier (a crashed run) lingers until reset, so
@@ -291,7 +353,7 @@ func (m *systemdManager) Set(r *specs.LinuxResources) error {
 			return fmt.Errorf("update systemd unit %s: %w", m.unit, err)
 		}
 	}
-	return m.fs.Set(withoutDevices(r))
+	return m.files().Set(withoutDevices(r))
 }
 
 // withoutDevices is r without its device rules, or nil.
@@ -358,7 +420,7 @@ func (m *systemdManager) Destroy() error {
 			c.Close()
 		}
 	}
-	if err := m.fs.Destroy(); err != nil {
+	if err := m.files().Destroy(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
@@ -367,33 +429,67 @@ func (m *systemdManager) Destroy() error {
 	return errors.Join(errs...)
 }
 
+// files is the fs manager, or, for a rootless manager before Apply, one
+// whose every operation fails with errNotStarted.
+func (m *systemdManager) files() Manager {
+	if m.fs == nil {
+		return notStarted{}
+	}
+	return m.fs
+}
+
 // Pids lists the processes of the unit's cgroup.
-func (m *systemdManager) Pids() ([]int, error) { return m.fs.Pids() }
+func (m *systemdManager) Pids() ([]int, error) { return m.files().Pids() }
 
 // Freeze freezes through the cgroup files (v1 freezer, v2 cgroup.freeze).
-func (m *systemdManager) Freeze() error { return m.fs.Freeze() }
+func (m *systemdManager) Freeze() error { return m.files().Freeze() }
 
 // Thaw thaws through the cgroup files.
-func (m *systemdManager) Thaw() error { return m.fs.Thaw() }
+func (m *systemdManager) Thaw() error { return m.files().Thaw() }
 
 // Frozen reports the freezer state.
-func (m *systemdManager) Frozen() (bool, error) { return m.fs.Frozen() }
+func (m *systemdManager) Frozen() (bool, error) { return m.files().Frozen() }
 
 // Stats reads the accounting from the cgroup files.
-func (m *systemdManager) Stats() (*Stats, error) { return m.fs.Stats() }
+func (m *systemdManager) Stats() (*Stats, error) { return m.files().Stats() }
 
 // OOMEvents watches the unit's memory cgroup.
 func (m *systemdManager) OOMEvents(ctx context.Context) (<-chan struct{}, error) {
-	return m.fs.OOMEvents(ctx)
+	return m.files().OOMEvents(ctx)
 }
 
-// Path returns the unit's cgroup directory in a hierarchy.
-func (m *systemdManager) Path(controller string) string { return m.fs.Path(controller) }
+// Path returns the unit's cgroup directory in a hierarchy ("" for a
+// rootless unit not started yet).
+func (m *systemdManager) Path(controller string) string { return m.files().Path(controller) }
 
-// State records the unit with the fs manager's paths.
+// State records the unit with the fs manager's paths. A rootless unit
+// not started yet has no paths: its cgroup is known once the user's
+// systemd said where its own is.
 func (m *systemdManager) State() *State {
-	s := m.fs.State()
+	s := m.files().State()
 	s.Driver = DriverSystemd
 	s.Unit = m.unit
+	s.Rootless = s.Rootless || m.rootless
 	return s
+}
+
+// notStarted stands for the fs manager of a rootless unit before Apply.
+type notStarted struct{}
+
+func (notStarted) Apply(int) error                 { return errNotStarted }
+func (notStarted) Join(int) error                  { return errNotStarted }
+func (notStarted) Set(*specs.LinuxResources) error { return errNotStarted }
+func (notStarted) Pids() ([]int, error)            { return nil, errNotStarted }
+func (notStarted) Freeze() error                   { return errNotStarted }
+func (notStarted) Thaw() error                     { return errNotStarted }
+func (notStarted) Frozen() (bool, error)           { return false, errNotStarted }
+func (notStarted) Stats() (*Stats, error)          { return nil, errNotStarted }
+func (notStarted) OOMEvents(context.Context) (<-chan struct{}, error) {
+	return nil, errNotStarted
+}
+func (notStarted) Destroy() error     { return nil }
+func (notStarted) Path(string) string { return "" }
+func (notStarted) State() *State      { return &State{Driver: DriverFS} }
+func (notStarted) Exec(map[string]string, int) (*ExecTarget, error) {
+	return nil, errNotStarted
 }

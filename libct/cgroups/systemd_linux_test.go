@@ -247,6 +247,7 @@ func startBus(t *testing.T) {
 type fakeCall struct {
 	member, unit string
 	props        []systemdDbus.Property
+	pids         []uint32
 }
 
 // fakeSystemd plays systemd on a test bus: it owns org.freedesktop.systemd1,
@@ -268,6 +269,13 @@ type fakeSystemd struct {
 	// refuse names a property StartTransientUnit refuses, as systemd
 	// refuses one it does not know.
 	refuse string
+	// controlGroup is the manager's ControlGroup property ("" is "/");
+	// units live under it, in their Slice (system.slice if none).
+	controlGroup string
+	// dirs are the units' cgroup directories.
+	dirs map[string]string
+	// attachErr is the D-Bus error AttachProcessesToUnit answers, if set.
+	attachErr string
 }
 
 // fakeProperties answers org.freedesktop.DBus.Properties.Get for the
@@ -278,10 +286,18 @@ func (p fakeProperties) Get(iface, name string) (dbus.Variant, *dbus.Error) {
 	p.f.mu.Lock()
 	defer p.f.mu.Unlock()
 	p.f.record("Get "+name, "", nil)
-	if iface != "org.freedesktop.systemd1.Manager" || name != "Version" {
-		return dbus.Variant{}, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{name})
+	switch {
+	case iface != "org.freedesktop.systemd1.Manager":
+	case name == "Version":
+		return dbus.MakeVariant(p.f.version), nil
+	case name == "ControlGroup":
+		cg := p.f.controlGroup
+		if cg == "" {
+			cg = "/"
+		}
+		return dbus.MakeVariant(cg), nil
 	}
-	return dbus.MakeVariant(p.f.version), nil
+	return dbus.Variant{}, dbus.NewError("org.freedesktop.DBus.Error.UnknownProperty", []any{name})
 }
 
 func startFakeSystemd(t *testing.T, root string) *fakeSystemd {
@@ -291,7 +307,7 @@ func startFakeSystemd(t *testing.T, root string) *fakeSystemd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	f := &fakeSystemd{conn: conn, root: root, units: map[string]string{}, version: "252.22-1~deb12u1"}
+	f := &fakeSystemd{conn: conn, root: root, units: map[string]string{}, dirs: map[string]string{}, version: "252.22-1~deb12u1"}
 	if err := conn.Export(f, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager"); err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +338,7 @@ func (f *fakeSystemd) record(member, unit string, props []systemdDbus.Property) 
 			props[i].Value = dbus.MakeVariant(reflect.ValueOf(v).Elem().Interface())
 		}
 	}
-	f.calls = append(f.calls, fakeCall{member, unit, props})
+	f.calls = append(f.calls, fakeCall{member: member, unit: unit, props: props})
 }
 
 // jobDone sends the JobRemoved signal of a new job and returns the job.
@@ -353,15 +369,33 @@ func (f *fakeSystemd) StartTransientUnit(name, mode string, props []systemdDbus.
 	}
 	if result == "done" {
 		f.units[name] = "active"
-		dir := filepath.Join(f.root, "system.slice", name)
-		if os.Mkdir(filepath.Dir(dir), 0o755) == nil {
-			fakeCgroup(filepath.Dir(dir))
-			// systemd enables the controllers for delegation.
-			os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.subtree_control"),
-				[]byte("+"+strings.ReplaceAll(allControllers, " ", " +")), 0o644)
+		slice := "system.slice"
+		for _, p := range props {
+			if p.Name == "Slice" {
+				slice = p.Value.Value().(string)
+			}
+		}
+		sp, err := expandSlice(slice)
+		if err != nil {
+			return "", dbus.NewError("org.freedesktop.DBus.Error.InvalidArgs", []any{err.Error()})
+		}
+		dir := filepath.Join(f.root, f.controlGroup, sp, name)
+		// Top down: a fake cgroup takes its controllers from its parent.
+		var parents []string
+		for d := filepath.Dir(dir); d != f.root && d != "/"; d = filepath.Dir(d) {
+			parents = append([]string{d}, parents...)
+		}
+		for _, d := range parents {
+			if os.Mkdir(d, 0o755) == nil {
+				fakeCgroup(d)
+				// systemd enables the controllers for delegation.
+				os.WriteFile(filepath.Join(d, "cgroup.subtree_control"),
+					[]byte("+"+strings.ReplaceAll(allControllers, " ", " +")), 0o644)
+			}
 		}
 		os.Mkdir(dir, 0o755)
 		fakeCgroup(dir)
+		f.dirs[name] = dir
 	} else {
 		f.units[name] = "failed"
 	}
@@ -376,13 +410,34 @@ func (f *fakeSystemd) StopUnit(name, mode string) (dbus.ObjectPath, *dbus.Error)
 		return "", dbus.NewError("org.freedesktop.systemd1.NoSuchUnit", []any{"Unit " + name + " not loaded."})
 	}
 	delete(f.units, name)
-	dir := filepath.Join(f.root, "system.slice", name)
+	dir := f.dirs[name]
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		os.Remove(filepath.Join(dir, e.Name()))
 	}
 	os.Remove(dir)
 	return f.jobDone(name, "done"), nil
+}
+
+// AttachProcessesToUnit writes the pids to the unit's cgroup (or its
+// sub-cgroup sub) in the fake tree, or answers attachErr.
+func (f *fakeSystemd) AttachProcessesToUnit(name, sub string, pids []uint32) *dbus.Error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fakeCall{member: "AttachProcessesToUnit", unit: name + sub, pids: pids})
+	if f.attachErr != "" {
+		return dbus.NewError(f.attachErr, []any{"Failed to attach processes to control group"})
+	}
+	dir, ok := f.dirs[name]
+	if f.units[name] != "active" || !ok {
+		return dbus.NewError("org.freedesktop.systemd1.NoSuchUnit", []any{"Unit " + name + " not loaded."})
+	}
+	for _, pid := range pids {
+		if err := os.WriteFile(filepath.Join(dir, sub, "cgroup.procs"), []byte(strconv.Itoa(int(pid))), 0o644); err != nil {
+			return dbus.NewError("System.Error.ENOENT", []any{err.Error()})
+		}
+	}
+	return nil
 }
 
 func (f *fakeSystemd) ResetFailedUnit(name string) *dbus.Error {

@@ -22,8 +22,15 @@ const infinity = math.MaxUint64
 // path gives "hull-<id>.scope" in system.slice. A name ending in ".slice"
 // makes the unit a slice itself.
 func systemdUnit(cgPath, id string) (unit, slice, path string, err error) {
+	return systemdUnitIn(cgPath, id, "system.slice")
+}
+
+// systemdUnitIn is systemdUnit with the slice an empty one stands for:
+// system.slice for the system instance, user.slice for a user's (as
+// runc); path is then relative to the manager's own cgroup.
+func systemdUnitIn(cgPath, id, defSlice string) (unit, slice, path string, err error) {
 	prefix, name := "hull", id
-	slice = "system.slice"
+	slice = defSlice
 	if cgPath != "" {
 		parts := strings.Split(cgPath, ":")
 		if len(parts) != 3 {
@@ -31,7 +38,7 @@ func systemdUnit(cgPath, id string) (unit, slice, path string, err error) {
 		}
 		slice, prefix, name = parts[0], parts[1], parts[2]
 		if slice == "" {
-			slice = "system.slice"
+			slice = defSlice
 		}
 	}
 	if name == "" || strings.ContainsAny(name, "/\x00") {
