@@ -41,6 +41,7 @@ cp "$here/guest/checks.sh" "$share/checks.sh"
 cp "$here/guest/criu.sh" "$share/criu.sh"
 # the console socket of criu.sh's terminal checks (static: the guest has no Go)
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -o "$share/recvtty" ./tests/vm/recvtty)
+cp "$here/guest/rootless.sh" "$share/rootless.sh"
 rootfs=$("$repo/scripts/mkrootfs.sh")
 tar -C "$rootfs" -cf "$share/rootfs.tar" .
 mkdir -p "$share/results"

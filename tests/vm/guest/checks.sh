@@ -612,6 +612,8 @@ check_conformance() {
 
 # checkpoint/restore (check_criu, check_criu_podman): a script of their own
 [ -f "$PAYLOAD/criu.sh" ] && . "$PAYLOAD/criu.sh"
+# rootless --systemd-cgroup in a user's systemd instance (check_rootless_systemd)
+[ -f "$PAYLOAD/rootless.sh" ] && . "$PAYLOAD/rootless.sh"
 
 # ---------------------------------------------------------------- main ----
 echo "guest: $(uname -r), mode $MODE, $(nproc) cpus, cgroup $(stat -fc %T $CG), LSMs $(cat /sys/kernel/security/lsm 2>/dev/null)"
@@ -621,7 +623,7 @@ for RTN in "${RUNTIMES[@]}"; do
 	echo "== $RTN ($("$RT" --version 2>&1 | head -1))"
 	t0=$SECONDS
 	if [ "$MODE" = systemd ]; then
-		checks=(features cgroup_files nested relative oom pids freeze devices clone_into exec_cgroup systemd apparmor lsm_units conformance criu criu_podman)
+		checks=(features cgroup_files nested relative oom pids freeze devices clone_into exec_cgroup systemd rootless_systemd apparmor lsm_units conformance criu criu_podman)
 	else
 		checks=(features selinux lsm_units)
 	fi
