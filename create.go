@@ -86,10 +86,15 @@ func loadConfig(ctx *cli.Context, id string) (*configs.Config, error) {
 	})
 }
 
-// createContainer is create, and the first half of run. tty is run's
-// relay in the foreground, which gets the pty master from init; it is nil
-// for create and run -d, where --console-socket gets it.
-func createContainer(ctx *cli.Context, tty *ttyRelay) (*libct.Container, error) {
+// createContainer is create, and the first half of run. fg is run's
+// foreground: its relay gets the pty master from init, and its signals
+// are caught before init exists; it is nil for create and run -d, where
+// --console-socket gets the master.
+func createContainer(ctx *cli.Context, fg *foreground) (*libct.Container, error) {
+	var tty *ttyRelay
+	if fg != nil {
+		tty = fg.tty
+	}
 	id := ctx.Args().First()
 	if err := libct.ValidateID(id); err != nil {
 		return nil, err
@@ -127,6 +132,7 @@ func createContainer(ctx *cli.Context, tty *ttyRelay) (*libct.Container, error) 
 	if tty != nil {
 		o.ConsoleConn = tty.give(cfg.Process.Terminal)
 		defer tty.given()
+		fg.catching()
 	}
 	return libct.Create(ctx.String("root"), id, cfg, o)
 }

@@ -66,6 +66,13 @@ func execProcess(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	detach := ctx.Bool("detach")
+	var fg *foreground
+	if !detach {
+		// Signals are caught while the container and its config load.
+		fg = startForeground(true)
+		defer fg.close()
+	}
 	c, err := loadContainer(ctx)
 	if err != nil {
 		return -1, err
@@ -77,7 +84,6 @@ func execProcess(ctx *cli.Context) (int, error) {
 	if err := checkExecUser(ctx, c, p); err != nil {
 		return -1, err
 	}
-	detach := ctx.Bool("detach")
 	sock := ctx.String("console-socket")
 	if detach && p.Terminal && sock == "" {
 		return -1, errors.New("cannot allocate a tty when detached without --console-socket")
@@ -117,12 +123,11 @@ func execProcess(ctx *cli.Context) (int, error) {
 		_ = proc.Release()
 		return 0, nil
 	}
-	fg, err := newForeground(ctx, true)
-	if err != nil {
+	if err := fg.openTTY(ctx); err != nil {
 		return -1, err
 	}
-	defer fg.close()
 	o.ConsoleConn = fg.tty.give(p.Terminal)
+	fg.catching()
 	proc, err := start()
 	fg.tty.given()
 	if err != nil {

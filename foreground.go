@@ -16,31 +16,65 @@ import (
 // a terminal is relayed.
 type foreground struct {
 	sigs chan os.Signal
-	tty  *ttyRelay
+	// notified is closed once every signal is caught (see newForeground).
+	notified chan struct{}
+	tty      *ttyRelay
 }
 
 // newForeground starts catching signals and sets up the terminal relay.
 // With subreaper, orphans of the process (without a pid namespace of its
 // own) are reparented to hull, which reaps them.
+//
+// Catching every signal is slow in Go: the runtime enables each one with
+// a round trip to its signal-mask thread (two thread switches, about 60
+// signals: 1-2 ms here, bench/RESULTS.md). It runs on a goroutine of its
+// own, overlapping what the caller does next (loading the container and
+// its config); the caller calls catching before the process exists.
 func newForeground(ctx *cli.Context, subreaper bool) (*foreground, error) {
-	f := &foreground{sigs: make(chan os.Signal, 128)}
-	signal.Notify(f.sigs)
-	if subreaper {
-		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	}
-	tty, err := newTTYRelay(ctx)
-	if err != nil {
-		signal.Stop(f.sigs)
+	f := startForeground(subreaper)
+	if err := f.openTTY(ctx); err != nil {
+		f.close()
 		return nil, err
 	}
-	f.tty = tty
 	return f, nil
 }
 
-// close stops catching signals and restores hull's terminal.
+// startForeground starts catching signals, on a goroutine (see
+// newForeground); openTTY sets up the terminal relay.
+func startForeground(subreaper bool) *foreground {
+	f := &foreground{sigs: make(chan os.Signal, 128), notified: make(chan struct{})}
+	go func() {
+		signal.Notify(f.sigs)
+		close(f.notified)
+	}()
+	if subreaper {
+		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	}
+	return f
+}
+
+// openTTY sets up the terminal relay.
+func (f *foreground) openTTY(ctx *cli.Context) error {
+	tty, err := newTTYRelay(ctx)
+	if err != nil {
+		return err
+	}
+	f.tty = tty
+	return nil
+}
+
+// catching returns once every signal hull gets is caught: call it before
+// the process exists, so that none is missed.
+func (f *foreground) catching() { <-f.notified }
+
+// close restores hull's terminal. Signals stay caught (and are dropped
+// from here on): hull exits right after, and signal.Stop would cost as
+// much as catching them did, only to let a late signal kill hull before
+// it reports the process's status.
 func (f *foreground) close() {
-	f.tty.close()
-	signal.Stop(f.sigs)
+	if f.tty != nil {
+		f.tty.close()
+	}
 }
 
 // wait forwards every signal hull gets to pid (a child of hull) until it
@@ -49,6 +83,7 @@ func (f *foreground) close() {
 // before it returns.
 func (f *foreground) wait(pid int) (int, error) {
 	defer f.tty.drain()
+	f.catching()
 	// The process may have exited before the first SIGCHLD was caught.
 	if code, done := reap(pid); done {
 		return code, nil

@@ -45,7 +45,7 @@ func runContainer(ctx *cli.Context) error {
 		return cmdErr(ctx, err)
 	}
 	defer fg.close()
-	c, err := createContainer(ctx, fg.tty)
+	c, err := createContainer(ctx, fg)
 	if err != nil {
 		return cmdErr(ctx, err)
 	}
