@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -183,4 +184,38 @@ func TestKillAllStopped(t *testing.T) {
 		t.Error("kill on a stopped container succeeded")
 	}
 	r.must("delete", id)
+}
+
+// TestExecSignalForwarding sends signals to a foreground `exec` and checks
+// that the exec'd process receives them (it traps them and exits with a
+// code), as TestRunSignalForwarding does for run.
+func TestExecSignalForwarding(t *testing.T) {
+	t.Parallel()
+	r := newRuntime(t)
+	id := newID(t)
+	b := newBundle(t, []string{"sleep", "1000"}, nil)
+	r.must("run", "--detach", "--bundle", b.dir, id)
+	t.Cleanup(func() { r.call("delete", "--force", id) })
+	tests := []struct {
+		sig  syscall.Signal
+		trap string
+		code int
+	}{
+		{syscall.SIGTERM, "TERM", 42},
+		{syscall.SIGINT, "INT", 43},
+		{syscall.SIGUSR2, "USR2", 44},
+	}
+	for _, tc := range tests {
+		script := "trap 'echo got-" + tc.trap + "; exit " + itoa(tc.code) + "' " + tc.trap +
+			"; echo ready; while :; do sleep 0.1; done"
+		ex := r.start(callOpts{}, "exec", id, "sh", "-c", script)
+		waitFor(t, "exec'd process ready", func() bool { return strings.Contains(ex.readStdout(), "ready") })
+		if err := ex.cmd.Process.Signal(tc.sig); err != nil {
+			t.Fatal(err)
+		}
+		res := ex.wait(t)
+		if res.code != tc.code || !strings.Contains(res.stdout, "got-"+tc.trap) {
+			t.Errorf("exec after SIG%s: exit %d, stdout %q; want %d, got-%s", tc.trap, res.code, res.stdout, tc.code, tc.trap)
+		}
+	}
 }
