@@ -89,17 +89,5 @@ func restoreContainer(ctx *cli.Context) error {
 			logrus.Warn(err)
 		}
 	}
-	if err := fg.tty.attach(); err != nil {
-		cleanup()
-		return cmdErr(ctx, err)
-	}
-	status, err := fg.wait(c.Pid())
-	cleanup()
-	if err != nil {
-		return cmdErr(ctx, err)
-	}
-	if status != 0 {
-		return &exitError{code: status}
-	}
-	return nil
+	return waitForeground(ctx, fg, c, nil, cleanup)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 
+	"github.com/hullrt/hull/libct"
+
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 )
@@ -56,13 +58,23 @@ func runContainer(ctx *cli.Context) error {
 			}
 		}
 	}
+	return waitForeground(ctx, fg, c, c.Start, cleanup)
+}
+
+// waitForeground is the end of a foreground run or restore: it attaches
+// the terminal, runs start (nil when the container already runs), waits
+// for the container's init and exits with its status. cleanup runs once,
+// whatever happens.
+func waitForeground(ctx *cli.Context, fg *foreground, c *libct.Container, start func() error, cleanup func()) error {
 	if err := fg.tty.attach(); err != nil {
 		cleanup()
 		return cmdErr(ctx, err)
 	}
-	if err := warnHook(c.Start()); err != nil {
-		cleanup()
-		return cmdErr(ctx, err)
+	if start != nil {
+		if err := warnHook(start()); err != nil {
+			cleanup()
+			return cmdErr(ctx, err)
+		}
 	}
 	status, err := fg.wait(c.Pid())
 	cleanup()
