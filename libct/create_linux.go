@@ -188,16 +188,7 @@ func Create(root, id string, cfg *configs.Config, o *CreateOpts) (_ *Container, 
 	// Host interfaces moved into the container go back when the create
 	// fails (this runs before the destroy above).
 	var devices *movedDevices
-	defer func() {
-		if devices == nil {
-			return
-		}
-		if err != nil {
-			devices.undo()
-		} else {
-			devices.close()
-		}
-	}()
+	defer func() { devices.finish(err) }()
 	kind := &initLaunch{
 		cfg:          cfg,
 		fifo:         fifo,

@@ -114,6 +114,18 @@ func (md *movedDevices) undo() {
 	md.close()
 }
 
+// finish ends a create or restore that moved devices: moved back when it
+// failed (err), else let go. A nil md (nothing moved) does nothing.
+func (md *movedDevices) finish(err error) {
+	switch {
+	case md == nil:
+	case err != nil:
+		md.undo()
+	default:
+		md.close()
+	}
+}
+
 func (md *movedDevices) close() {
 	md.host.Close()
 	md.ctr.Close()

@@ -129,16 +129,7 @@ func Restore(root, id string, cfg *configs.Config, o *RestoreOpts) (_ *Container
 	// Host interfaces moved into the container go back when the restore
 	// fails (this runs before the destroy above), as for create.
 	var devices *movedDevices
-	defer func() {
-		if devices == nil {
-			return
-		}
-		if err != nil {
-			devices.undo()
-		} else {
-			devices.close()
-		}
-	}()
+	defer func() { devices.finish(err) }()
 
 	req, nsFiles, err := restoreRequest(cfg, o, dirs, stdio)
 	defer closeAll(nsFiles)
