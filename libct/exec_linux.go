@@ -93,12 +93,34 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 	}
 	kind := &execLaunch{initPid: c.p.InitPid, initStart: c.p.InitStartTime, nsTypes: nsTypes, onJoined: unlock, rdt: intelrdt.Load(c.p.IntelRdt)}
 	if cg := c.cgroup(); cg != nil {
-		if kind.target, err = cg.Exec(o.Cgroup, c.p.InitPid); err != nil {
+		target, err := cg.Exec(o.Cgroup, c.p.InitPid)
+		if err != nil {
 			return nil, err
 		}
+		// Where it can (cgroup v1), the child moves itself, in its
+		// constructor, before the gate (see bootGate): no move by pid.
+		// Not with execCPUAffinity.initial, which the parent sets
+		// before the child joins its cgroup.
+		var tasks []*os.File
+		var into *os.File
+		rest := target
+		if a := p.ExecCPUAffinity; a == nil || a.Initial == "" {
+			tasks, into, rest = target.SelfJoin()
+		}
+		for _, f := range tasks {
+			defer f.Close()
+		}
+		if into != nil {
+			defer into.Close()
+		}
+		kind.target, kind.cgroupTasks = rest, tasks
 		// Not into a frozen cgroup: the child would stop there before
 		// it could report, and this shared lock would keep resume out.
-		if st != Paused {
+		// (On a hybrid host, the unified hierarchy has no freezer.)
+		switch {
+		case into != nil:
+			kind.cgroupFile = into
+		case st != Paused:
 			f, err := kind.target.OpenFD()
 			switch {
 			case err == nil:

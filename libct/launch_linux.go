@@ -169,10 +169,17 @@ type execLaunch struct {
 	// start in (CLONE_INTO_CGROUP), or nil.
 	target     *cgroups.ExecTarget
 	cgroupFile *os.File
+	// cgroupTasks are the "tasks" files of the cgroup v1 directories
+	// that the child moves itself into (ExecTarget.SelfJoin), passed as
+	// bootstrap.CgTasks.
+	cgroupTasks []*os.File
 	// rdt is the container's resctrl group, or nil.
 	rdt *intelrdt.Manager
-	// onJoined runs right after the cgroup and resctrl joins, whether
-	// they worked or not: Exec releases its shared lock there (a process
+	// gated: the child is placed in its cgroup before its constructor's
+	// gate (bootGate), and in rdt once it reported (setUp).
+	gated bool
+	// onJoined runs right after the cgroup join (and the resctrl one,
+	// unless gated), whether they worked or not: Exec releases its shared lock there (a process
 	// that joins a frozen cgroup stops, and resume must not wait for it).
 	onJoined func()
 }
@@ -196,6 +203,12 @@ func (k *execLaunch) prepare(l *launch, c *command) error {
 	}
 	f := os.NewFile(uintptr(h.fd), "init-pidfd")
 	c.childFiles = append(c.childFiles, f)
+	for i, t := range k.cgroupTasks {
+		if fd := c.addFd(t); i == 0 {
+			c.boot.CgTasks = fd
+		}
+	}
+	c.boot.CgTasksN = len(k.cgroupTasks)
 	var uname unix.Utsname
 	_ = unix.Uname(&uname)
 	if chooseNSJoin(unix.ByteSliceToString(uname.Release[:])) == joinByPidfd {
@@ -266,7 +279,7 @@ func (k *execLaunch) place(_ cgroups.Manager, pid int, inCgroup bool) error {
 	if k.target != nil && !inCgroup {
 		err = k.target.Join(pid) // "join cgroup DIR: ..."
 	}
-	if err == nil && k.rdt != nil {
+	if err == nil && k.rdt != nil && !k.gated {
 		err = k.rdt.Join(pid)
 	}
 	if k.onJoined != nil {

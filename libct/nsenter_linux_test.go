@@ -29,6 +29,13 @@ func runConstructor(t *testing.T, boot string, extra ...*os.File) (bootReport, e
 // the child's stdout (read once it exited).
 func runConstructorEnv(t *testing.T, boot string, env []string, extra ...*os.File) (bootReport, error, *os.Process, *os.File) {
 	t.Helper()
+	return runConstructorSend(t, boot, env, nil, extra...)
+}
+
+// runConstructorSend is runConstructorEnv writing send on the parent's end
+// of the sync socket once the child started (a gate byte).
+func runConstructorSend(t *testing.T, boot string, env []string, send []byte, extra ...*os.File) (bootReport, error, *os.Process, *os.File) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +58,11 @@ func runConstructorEnv(t *testing.T, boot string, env []string, extra ...*os.Fil
 		t.Fatal(err)
 	}
 	child.Close()
+	if send != nil {
+		if _, err := parent.Write(send); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rep, err := readBootReport(parent)
 	if err == nil {
 		err = rep.err()
@@ -192,6 +204,55 @@ func TestConstructorForks(t *testing.T) {
 	}
 }
 
+// TestConstructorGate: with bootGate the constructor reads the parent's
+// gate byte before it forks into the pid namespace or reports, and refuses
+// any other byte without forking (the parent sends it once the child is in
+// the container's cgroup; TestExecCgroupFromTheStart shows the result).
+func TestConstructorGate(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: joins a pid namespace")
+	}
+	for _, tc := range []struct {
+		name string
+		send byte
+		ok   bool
+	}{
+		{"gate byte", gateByte, true},
+		{"other byte", 'x', false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pidns, err := os.Open("/proc/self/ns/pid")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pidns.Close()
+			boot := &bootstrap{Sync: 3, Fds: 2, Flags: bootGate}
+			boot.NS[nsIndex(configs.NEWPID)] = 4
+			rep, err, first, _ := runConstructorSend(t, boot.encode(), nil, []byte{tc.send}, pidns)
+			ps, _ := first.Wait()
+			if rep.Pid > 0 {
+				var ws syscall.WaitStatus
+				_, _ = syscall.Wait4(int(rep.Pid), &ws, 0, nil)
+			}
+			if tc.ok {
+				if err != nil || rep.Pid <= 0 || !ps.Success() {
+					t.Fatalf("report %+v, %v (first child %v): want a forked pid", rep, err, ps)
+				}
+				return
+			}
+			if err == nil || rep.Step != bootGateStep || rep.Errno != int32(syscall.EPROTO) || rep.Pid != 0 {
+				t.Fatalf("report %+v, %v: want %s failing with EPROTO and no fork", rep, err, bootStepNames[bootGateStep])
+			}
+			if !strings.Contains(err.Error(), "wait for the parent to place it in its cgroup") {
+				t.Errorf("error %q does not name the gate", err)
+			}
+			if ps.Success() {
+				t.Errorf("the constructor exited 0 after a wrong gate byte")
+			}
+		})
+	}
+}
+
 func devNull(t *testing.T) *os.File {
 	f, err := os.Open(os.DevNull)
 	if err != nil {
@@ -293,10 +354,10 @@ func TestBootstrapNamesInC(t *testing.T) {
 	if !slices.Equal(names, bootStepNames) {
 		t.Errorf("nsenter.c's steps %v, sync.go's %v", names, bootStepNames)
 	}
-	if int(bootJoinPidfd) != len(bootStepNames)-1 {
-		t.Errorf("sync.go has %d step names for %d steps", len(bootStepNames), bootJoinPidfd+1)
+	if int(bootCgroup) != len(bootStepNames)-1 {
+		t.Errorf("sync.go has %d step names for %d steps", len(bootStepNames), bootCgroup+1)
 	}
-	for st := bootParse; st <= bootJoinPidfd; st++ {
+	for st := bootParse; st <= bootCgroup; st++ {
 		if err := (bootReport{Magic: bootMagic, Step: st, Errno: 1}).err(); strings.Contains(err.Error(), "step ") {
 			t.Errorf("step %s has no name: %v", bootStepNames[st], err)
 		}
@@ -304,6 +365,8 @@ func TestBootstrapNamesInC(t *testing.T) {
 	for _, want := range []string{"FLAG_NEWIPC 0x" + strconv.FormatInt(int64(bootNewIPC), 16),
 		"FLAG_DUMPABLE 0x" + strconv.FormatInt(int64(bootDumpable), 16),
 		"FLAG_PROGRAM 0x" + strconv.FormatInt(int64(bootProgram), 16),
+		"FLAG_GATE 0x" + strconv.FormatInt(int64(bootGate), 16),
+		"GATE_BYTE '" + string(rune(gateByte)) + "'",
 		"REPORT_MAGIC 0x" + strconv.FormatInt(bootMagic, 16)} {
 		if !strings.Contains(c+string(hdr), want) {
 			t.Errorf("nsenter.c and .h lack %q (sync.go's value)", want)

@@ -95,7 +95,7 @@ func (l *launch) start() (*os.Process, error) {
 		return nil, err
 	}
 	defer c.close()
-	proc, err := c.spawn(l.kind.what())
+	proc, err := c.spawn(l.kind.what(), func(pid int) error { return l.place(c, pid) })
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +285,11 @@ func (l *launch) command() (*command, error) {
 		c.close()
 		return nil, err
 	}
+	if k, ok := l.kind.(*execLaunch); ok {
+		// Placed while its constructor joins the namespaces (spawn).
+		c.boot.Flags |= bootGate
+		k.gated = true
+	}
 	if l.inC {
 		c.boot.Flags |= bootProgram
 		if l.kind.mode() == modeInit {
@@ -312,10 +317,13 @@ func (l *launch) command() (*command, error) {
 var initRuntimeEnv = []string{"GOMAXPROCS=1", "GOGC=off", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 
 // spawn starts the child and reads its constructor's report (sync.go).
-// When the constructor forked into a joined pid namespace, spawn reaps the
-// process that forked and returns the one that goes on. On failure
-// nothing is left running.
-func (c *command) spawn(what string) (*os.Process, error) {
+// With bootGate, place runs first, on the started child, while its
+// constructor joins the namespaces; the gate byte follows once it
+// succeeded, and only then can the constructor fork the process that goes
+// on (which inherits the cgroups) or report. When the constructor forked
+// into a joined pid namespace, spawn reaps the process that forked and
+// returns the one that goes on. On failure nothing is left running.
+func (c *command) spawn(what string, place func(pid int) error) (*os.Process, error) {
 	if err := c.start(); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
@@ -327,6 +335,16 @@ func (c *command) spawn(what string) (*os.Process, error) {
 		c.mapper.childEnd.Close()
 	}
 	proc := c.cmd.Process
+	if c.gated() {
+		// Still gated, the child has not forked: killing it leaves nothing.
+		if err := place(proc.Pid); err != nil {
+			killAndReap(proc)
+			return nil, err
+		}
+		// An error: the constructor failed before the gate (its report
+		// says why) or died (EOF below).
+		_, _ = c.sock.Write([]byte{gateByte})
+	}
 	rep, err := c.bootReport()
 	if err == nil {
 		err = rep.err()
@@ -352,6 +370,37 @@ func (c *command) spawn(what string) (*os.Process, error) {
 	return os.FindProcess(int(rep.Pid))
 }
 
+// gated reports whether the constructor waits for the gate byte (bootGate)
+// before it forks or reports: the child is then placed by spawn.
+func (c *command) gated() bool { return c.boot.Flags&bootGate != 0 }
+
+// place moves the child into its cgroup: the started child itself when
+// gated (spawn), else the one that goes on (setUp).
+func (l *launch) place(c *command, pid int) error {
+	if c.gated() {
+		if err := l.initialAffinity(pid); err != nil {
+			return err
+		}
+	}
+	return l.kind.place(l.cg, pid, c.inCgroup())
+}
+
+// initialAffinity sets execCPUAffinity.initial: the CPUs the child runs on
+// until it is in the container's cgroup (the program's first step sets
+// the final ones).
+func (l *launch) initialAffinity(pid int) error {
+	if a := l.proc.ExecCPUAffinity; a != nil && a.Initial != "" {
+		set, err := parseCPUList(a.Initial)
+		if err == nil {
+			err = unix.SchedSetaffinity(pid, set)
+		}
+		if err != nil {
+			return stage("execCPUAffinity", fmt.Errorf("initial %s: %w", a.Initial, err))
+		}
+	}
+	return nil
+}
+
 // exitedBeforeReady reaps a child whose end of the sync socket closed and
 // says how it exited.
 func exitedBeforeReady(what string, proc *os.Process) error {
@@ -373,16 +422,9 @@ func (l *launch) setUp(proc *os.Process, c *command) error {
 			return err
 		}
 	}
-	// execCPUAffinity.initial: the CPUs the child runs on until it is in
-	// the container's cgroup (the program's first step sets the final
-	// ones).
-	if a := l.proc.ExecCPUAffinity; a != nil && a.Initial != "" {
-		set, err := parseCPUList(a.Initial)
-		if err == nil {
-			err = unix.SchedSetaffinity(proc.Pid, set)
-		}
-		if err != nil {
-			return stage("execCPUAffinity", fmt.Errorf("initial %s: %w", a.Initial, err))
+	if !c.gated() {
+		if err := l.initialAffinity(proc.Pid); err != nil {
+			return err
 		}
 	}
 	// The C init forks its setup helper at once, so that the helper's Go
@@ -399,8 +441,16 @@ func (l *launch) setUp(proc *os.Process, c *command) error {
 		}
 		helper = pid
 	}
-	if err := l.kind.place(l.cg, proc.Pid, c.inCgroup()); err != nil {
-		return err
+	if !c.gated() {
+		if err := l.place(c, proc.Pid); err != nil {
+			return err
+		}
+	} else if k, ok := l.kind.(*execLaunch); ok && k.rdt != nil {
+		// Its resctrl group, by the pid of the process that goes on
+		// (forked after the gate), before it gets its program.
+		if err := k.rdt.Join(proc.Pid); err != nil {
+			return err
+		}
 	}
 	// Forked by init, the helper starts in init's cgroup when init was
 	// started there (CLONE_INTO_CGROUP); moving it again would be a

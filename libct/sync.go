@@ -23,8 +23,10 @@ import (
 //     rest.
 //
 //   - the sync socket: one SOCK_STREAM socketpair (the child's end is
-//     bootstrap.Sync). It starts with one fixed-size bootReport written by
-//     the C constructor. Then, with the Go executor, it carries one JSON
+//     bootstrap.Sync). For exec (bootGate) it starts with the parent's
+//     gate byte, written once the started child is in the container's
+//     cgroup; then comes one fixed-size bootReport written by the C
+//     constructor. Then, with the Go executor, it carries one JSON
 //     object per message (a line), in the order of this table. With the C
 //     executor (bootProgram) the parent first sends the final program in
 //     its wire form (finalwire_linux.go) and the constructor runs it,
@@ -40,6 +42,9 @@ import (
 //
 //     | # | from   | type       | payload     | meaning                                              |
 //     |---|--------|------------|-------------|------------------------------------------------------|
+//     | g | parent | (binary)   | gateByte    | exec only (bootGate): the started child is in its    |
+//     |   |        |            |             | cgroup; the constructor, which joined the namespaces |
+//     |   |        |            |             | meanwhile, may now fork and report                   |
 //     | 0 | child  | (binary)   | bootReport  | the constructor joined what it had to; Pid names the |
 //     |   | (C)    |            |             | process that goes on when it forked (a joined pid    |
 //     |   |        |            |             | namespace), else 0; or the step that failed          |
@@ -169,6 +174,8 @@ func (p *syncPipe) recv() (syncMsg, error) {
 //	|            |         | joins all its namespaces in one call (exec, Linux 5.8+) |
 //	| pidfd_ns   | C       | the CLONE_NEW* flags for that setns                     |
 //	| clone      | C       | CLONE_NEW* flags of the process cloned after ns_pid     |
+//	| cgtasks    | C       | first of cgtasks_n fds: cgroup v1 "tasks" files, open   |
+//	| cgtasks_n  | C       | for writing; the constructor writes "0" to each (exec)  |
 //	| flags      | C, Go   | bootFlag bits                                           |
 //	| mnt        | Go      | "index:fd": detached tree for config mount #index       |
 //
@@ -195,7 +202,11 @@ type bootstrap struct {
 	// Clone is the CLONE_NEW* flags of the process the constructor
 	// clones after joining a pid namespace (the namespaces it creates).
 	Clone int
-	Flags bootFlag
+	// CgTasks is the first of CgTasksN consecutive fds, each a cgroup
+	// v1 "tasks" file open for writing, into which the constructor
+	// writes "0" before the gate (exec; see bootGate).
+	CgTasks, CgTasksN int
+	Flags             bootFlag
 	// MountSources maps a config mount index to its detached tree's fd.
 	MountSources map[int]int
 }
@@ -217,7 +228,21 @@ const (
 	// runtime never starts in the process, but in the helpers the
 	// program's setup and ready steps fork (doc.go).
 	bootProgram
+	// bootGate (exec): once it joined the namespaces, the constructor
+	// reads gateByte from the sync socket before it forks into the pid
+	// namespace, reports or runs anything else. The parent writes the
+	// started child's pid into the container's cgroups meanwhile (the
+	// slow part of an exec on cgroup v1: the first write waits for an RCU
+	// grace period) and sends the byte only once that succeeded: the
+	// process that goes on is forked after it and inherits the cgroups,
+	// so nothing of the container -- no step of the final program, no
+	// execve -- runs outside them (nsenter.c; TestConstructorGate,
+	// TestExecCgroupFromTheStart).
+	bootGate
 )
+
+// gateByte is the byte of bootGate; any other is refused (bootGateStep).
+const gateByte = 'g'
 
 // nsOrder is the order in which the constructor joins namespaces: the
 // user namespace first (it grants the capabilities the others need when
@@ -255,7 +280,8 @@ func (b *bootstrap) ints() []bootInt {
 		out = append(out, bootInt{"ns_" + string(t), &b.NS[i]})
 	}
 	return append(out, bootInt{"pidfd", &b.Pidfd}, bootInt{"pidfd_ns", &b.PidfdNS},
-		bootInt{"clone", &b.Clone}, bootInt{"flags", (*int)(&b.Flags)})
+		bootInt{"clone", &b.Clone}, bootInt{"cgtasks", &b.CgTasks}, bootInt{"cgtasks_n", &b.CgTasksN},
+		bootInt{"flags", (*int)(&b.Flags)})
 }
 
 // encode returns the value of envBootstrap. Zero fields are left out.
@@ -333,6 +359,12 @@ func decodeBootstrap(s string) (*bootstrap, error) {
 	// Every fd named must be one the parent placed (the others are gone).
 	end := 3 + b.Fds
 	fds := []int{b.Sync, b.Fifo, b.ErrFifo, b.Console, b.UserNSWait, b.Pidfd}
+	if b.CgTasksN < 0 || b.CgTasksN > b.Fds || (b.CgTasksN > 0) != (b.CgTasks != 0) {
+		return nil, fmt.Errorf("bootstrap: %d cgroup tasks files from fd %d", b.CgTasksN, b.CgTasks)
+	}
+	for i := 0; i < b.CgTasksN; i++ {
+		fds = append(fds, b.CgTasks+i)
+	}
 	for _, fd := range b.MountSources {
 		fds = append(fds, fd)
 	}
@@ -393,10 +425,12 @@ const (
 	bootRoot                        // setresgid/setresuid 0 in the joined user namespace
 	bootCloseFds                    // close_range(3+fds, ~0, 0)
 	bootJoinPidfd                   // setns(pidfd, pidfd_ns)
+	bootGateStep                    // read gateByte (bootGate)
+	bootCgroup                      // write "0" to cgroup tasks file #NS (CgTasks)
 )
 
 // bootStepNames are the steps as nsenter.c's enum names them.
-var bootStepNames = []string{"STEP_OK", "STEP_PARSE", "STEP_DUMPABLE", "STEP_JOIN", "STEP_FORK", "STEP_ROOT", "STEP_CLOSE_FDS", "STEP_JOIN_PIDFD"}
+var bootStepNames = []string{"STEP_OK", "STEP_PARSE", "STEP_DUMPABLE", "STEP_JOIN", "STEP_FORK", "STEP_ROOT", "STEP_CLOSE_FDS", "STEP_JOIN_PIDFD", "STEP_GATE", "STEP_CGROUP"}
 
 // readBootReport reads the constructor's report from the sync socket.
 func readBootReport(r io.Reader) (bootReport, error) {
@@ -433,6 +467,8 @@ func (r bootReport) err() error {
 		bootRoot:        "become uid and gid 0 of the joined user namespace",
 		bootCloseFds:    "close the fds hull did not pass",
 		bootJoinPidfd:   "join the namespaces of the container's init (setns on its pidfd)",
+		bootGateStep:    "wait for the parent to place it in its cgroup",
+		bootCgroup:      "join the container's cgroup (write 0 to a tasks file)",
 	}[r.Step]
 	if r.Step == bootJoin {
 		what = "join a namespace"

@@ -105,6 +105,9 @@ type ExecTarget struct {
 	attach func(sub string, pid int) error
 	// write moves pid into dir (writePid; the tests replace it).
 	write func(dir string, pid int) error
+	// hybrid is the unified hierarchy's directory among dirs on a hybrid
+	// host, or "".
+	hybrid string
 }
 
 // Dirs returns the directories the process joins.
@@ -164,8 +167,52 @@ func execTarget(paths map[string]string, unified bool, root string, sub map[stri
 	slices.Sort(t.dirs)
 	if unified {
 		t.base = paths[""]
+	} else if dir, ok := chosen[""]; ok {
+		t.hybrid = dir
 	}
 	return t, nil
+}
+
+// SelfJoin splits the target for a process that places itself before it
+// runs anything (libct's exec; libct/sync.go, bootGate): the "tasks" file
+// of every cgroup v1 directory, opened for writing, into which the
+// process writes "0", and on a hybrid host the unified hierarchy's
+// directory (O_PATH), for clone3's CLONE_INTO_CGROUP. Why: moving a
+// process by pid (cgroup.procs, or tasks with a pid) takes the kernel's
+// global cgroup_threadgroup_rwsem for writing, which waits for an RCU
+// grace period when it was idle -- 4-8 ms on a 2-core host, the largest
+// part of an exec -- while a single thread moving itself ("0" in tasks)
+// skips that lock, and so does CLONE_INTO_CGROUP (cgroup v2 only). The
+// returned rest is what the caller still moves with Join: the unified
+// directory (once more, if the start in it fails), or everything when
+// any tasks file cannot be opened, the target is rootless, has systemd
+// move processes, or is pure cgroup v2 (OpenFD). The caller closes the
+// files.
+func (t *ExecTarget) SelfJoin() (tasks []*os.File, into *os.File, rest *ExecTarget) {
+	if t.unified || t.rootless || t.attach != nil {
+		return nil, nil, t
+	}
+	rest = &ExecTarget{rootless: t.rootless, write: t.write}
+	for _, dir := range t.dirs {
+		if dir == t.hybrid {
+			rest.dirs = append(rest.dirs, dir)
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(dir, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			for _, f := range tasks {
+				f.Close()
+			}
+			return nil, nil, t
+		}
+		tasks = append(tasks, f)
+	}
+	if t.hybrid != "" {
+		if f, err := openDirPath(t.hybrid); err == nil {
+			into = f
+		}
+	}
+	return tasks, into, rest
 }
 
 // Join moves pid into the target's directories. On cgroup v2 without an

@@ -402,3 +402,83 @@ func TestV1ExecSubCgroup(t *testing.T) {
 		t.Errorf("a sub-cgroup missing in some hierarchies: %v", err)
 	}
 }
+
+// TestSelfJoin: a v1 target hands over the "tasks" file of each of its
+// v1 directories and the hybrid host's unified directory (left in rest
+// for Join when the start in it fails); a target it cannot hand over whole
+// (a tasks file missing, rootless, moved by systemd, pure v2) stays with
+// the parent.
+func TestSelfJoin(t *testing.T) {
+	root := t.TempDir()
+	paths := map[string]string{}
+	for _, k := range []string{"memory", "pids", ""} {
+		dir := filepath.Join(root, k+"x", "c")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if k != "" {
+			if err := os.WriteFile(filepath.Join(dir, "tasks"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		paths[k] = dir
+	}
+	for _, tc := range []struct {
+		name                    string
+		rootless, unified, sysd bool
+		noTasks                 string
+		tasks                   int
+		into                    bool
+	}{
+		{name: "v1 hybrid", tasks: 2, into: true},
+		{name: "a tasks file missing", noTasks: "pids"},
+		{name: "rootless", rootless: true},
+		{name: "systemd moves it", sysd: true},
+		{name: "pure v2", unified: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := paths
+			if tc.noTasks != "" {
+				p = map[string]string{}
+				for k, v := range paths {
+					p[k] = v
+				}
+				p[tc.noTasks] = filepath.Join(root, "none")
+			}
+			if tc.unified {
+				p = map[string]string{"": paths[""]}
+			}
+			target, err := execTarget(p, tc.unified, root, nil, 0, tc.rootless)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.sysd {
+				target.attach = func(string, int) error { return nil }
+			}
+			tasks, into, rest := target.SelfJoin()
+			for _, f := range tasks {
+				defer f.Close()
+			}
+			if into != nil {
+				defer into.Close()
+			}
+			if len(tasks) != tc.tasks || (into != nil) != tc.into {
+				t.Fatalf("%d tasks files, into %v; want %d, %v", len(tasks), into != nil, tc.tasks, tc.into)
+			}
+			if tc.tasks == 0 {
+				if rest != target {
+					t.Errorf("rest is not the whole target")
+				}
+				return
+			}
+			for _, f := range tasks {
+				if filepath.Base(f.Name()) != "tasks" {
+					t.Errorf("handed over %s, want a tasks file", f.Name())
+				}
+			}
+			if !reflect.DeepEqual(rest.Dirs(), []string{paths[""]}) || into.Name() != paths[""] {
+				t.Errorf("rest %v, into %s: want the unified directory %s", rest.Dirs(), into.Name(), paths[""])
+			}
+		})
+	}
+}

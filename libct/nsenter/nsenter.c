@@ -15,9 +15,10 @@
 #endif
 
 // The steps, as sync.go's bootStep.
-enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT, STEP_CLOSE_FDS, STEP_JOIN_PIDFD };
+enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT, STEP_CLOSE_FDS, STEP_JOIN_PIDFD, STEP_GATE, STEP_CGROUP };
 
 #define REPORT_MAGIC 0x4c4c5548u
+#define GATE_BYTE 'g'
 
 // What "clone" may ask for: new namespaces, never a new pid namespace
 // (one is being joined) or anything else.
@@ -31,7 +32,7 @@ enum step { STEP_OK, STEP_PARSE, STEP_DUMPABLE, STEP_JOIN, STEP_FORK, STEP_ROOT,
 #define NS(n, i) { "ns_" #n, offsetof(struct boot, ns[i]) }
 static const struct { const char *name; size_t off; } fields[] = {
 	F(sync), F(fds), F(preserve), F(flags), F(clone), F(pidfd), F(pidfd_ns), F(fifo), F(errfifo), F(console),
-	F(usernswait), NS(user, 0), NS(mnt, 1), NS(net, 2), NS(ipc, 3), NS(uts, 4), NS(cgroup, 5), NS(time, 6), NS(pid, 7),
+	F(usernswait), F(cgtasks), F(cgtasks_n), NS(user, 0), NS(mnt, 1), NS(net, 2), NS(ipc, 3), NS(uts, 4), NS(cgroup, 5), NS(time, 6), NS(pid, 7),
 };
 static const int ns_flags[NS_COUNT] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC,
 					CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWPID };
@@ -210,6 +211,33 @@ __attribute__((constructor)) static void hull_nsenter(void)
 		close((int)b.ns[i]);
 		if (ns_flags[i] == CLONE_NEWUSER && become_root() < 0)
 			fail(sync, STEP_ROOT, 0, errno);
+	}
+	// cgtasks (exec): the "tasks" files of the container's cgroup v1
+	// directories, opened by the parent. "0" moves our only thread (we
+	// have one: no Go runtime yet), a move for which the kernel skips
+	// the global lock whose write side waits for an RCU grace period
+	// (cgroups.ExecTarget.SelfJoin). A failure is reported: nothing goes
+	// on outside the cgroup.
+	if (b.cgtasks_n < 0 || b.cgtasks_n > b.fds || (b.cgtasks_n > 0 && (b.cgtasks < 3 + b.preserve || b.cgtasks + b.cgtasks_n > 3 + b.fds)))
+		fail(sync, STEP_PARSE, 0, EBADF);
+	for (long long i = 0; i < b.cgtasks_n; i++) {
+		if (write((int)(b.cgtasks + i), "0", 1) != 1)
+			fail(sync, STEP_CGROUP, (size_t)i, errno);
+		close((int)(b.cgtasks + i));
+	}
+	// FLAG_GATE (exec): the parent puts us meanwhile where cgtasks does
+	// not (a hybrid host's unified hierarchy when the start in it failed,
+	// a rootless or systemd-moved cgroup) while we join the namespaces; nothing goes on -- no fork, no report, no program --
+	// before its byte says that is done: the process that goes on,
+	// forked below, inherits the cgroups, so no step of the final program
+	// and no container code ever runs outside them. EOF: the parent is
+	// gone (or gave up and kills us).
+	if (b.flags & FLAG_GATE) {
+		char g = 0;
+		if (io_full(sync, &g, 1, 0) < 0)
+			_exit(1);
+		if (g != GATE_BYTE)
+			fail(sync, STEP_GATE, 0, EPROTO);
 	}
 	if (join_pid) {
 		// setns(CLONE_NEWPID) moved only our future children: clone the

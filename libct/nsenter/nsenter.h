@@ -20,7 +20,7 @@
 
 // The bootstrap fields C reads (sync.go's table); 0 means none.
 struct boot {
-	long long sync, fds, preserve, flags, clone, pidfd, pidfd_ns, fifo, errfifo, console, usernswait;
+	long long sync, fds, preserve, flags, clone, pidfd, pidfd_ns, fifo, errfifo, console, usernswait, cgtasks, cgtasks_n;
 	long long ns[NS_COUNT];
 };
 
@@ -28,6 +28,7 @@ struct boot {
 #define FLAG_NEWIPC 0x1
 #define FLAG_DUMPABLE 0x2
 #define FLAG_PROGRAM 0x4
+#define FLAG_GATE 0x8
 
 // The roles of a process that final.c forks and that goes on in Go
 // (nsenter.go's Role), and the ready step's hooks for ROLE_HOOKS.

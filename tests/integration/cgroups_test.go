@@ -80,6 +80,34 @@ func TestCgroupsV1(t *testing.T) {
 	checkNoLeaks(t, r, id, b.dir, snap)
 }
 
+// TestExecCgroupFromTheStart: an exec'd process is in every one of the
+// container's cgroups from its first instruction. The parent places the
+// child while its constructor joins the namespaces and lets it fork the
+// process that goes on only after that (libct/sync.go's bootGate): a gate
+// opened too early leaves that process in hull's own cgroups, which is
+// what this test sees (the first cgroup v1 write is slow).
+func TestExecCgroupFromTheStart(t *testing.T) {
+	r := newRuntime(t)
+	id, _ := running(t, r)
+	init := procCgroups(t, itoa(r.state(id).Pid))
+	for i := 0; i < 30; i++ {
+		res := r.must("exec", id, "cat", "/proc/self/cgroup")
+		got := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+			if f := strings.SplitN(l, ":", 3); len(f) == 3 {
+				for _, c := range strings.Split(f[1], ",") {
+					got[c] = f[2]
+				}
+			}
+		}
+		for c, want := range init {
+			if got[c] != want {
+				t.Fatalf("exec #%d: %q cgroup %q, want the container's %q", i, c, got[c], want)
+			}
+		}
+	}
+}
+
 // TestExecCgroupV1: exec --cgroup puts the process in a sub-cgroup of the
 // container's, in the hierarchy named (controller:path) and in the
 // container's own cgroup in the others; a sub-cgroup that does not exist
