@@ -73,7 +73,7 @@ func execProcess(ctx *cli.Context) (int, error) {
 		fg = startForeground(true)
 		defer fg.close()
 	}
-	c, err := loadContainer(ctx)
+	c, err := libct.LoadForExec(ctx.String("root"), ctx.Args().First())
 	if err != nil {
 		return -1, err
 	}

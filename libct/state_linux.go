@@ -127,6 +127,9 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 // saveState writes config.json (when it changed since it was last written
 // or read) and then state.json, whose presence makes the container exist.
 func (c *Container) saveState() error {
+	if c.forExec {
+		return errors.New("internal error: a container loaded for exec (its config in part) saves no state")
+	}
 	cfg := c.config()
 	if !c.configSaved {
 		b, err := json.Marshal(cfg)
