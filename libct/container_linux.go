@@ -15,6 +15,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/hullrt/hull/libct/cgroups"
@@ -278,15 +279,26 @@ func (c *Container) specState(st Status, pid int) *specs.State {
 }
 
 // cgroup returns the container's cgroup manager, rebuilding it from the
-// state on first use, or nil when the container has none.
+// state on first use, or nil when the container has none or it cannot be
+// rebuilt (see loadCgroup, for callers that must tell the two apart).
 func (c *Container) cgroup() cgroups.Manager {
+	cg, _ := c.loadCgroup()
+	return cg
+}
+
+// loadCgroup is cgroup with the error of a state whose cgroup cannot be
+// rebuilt (an unknown driver, a hull of another version): exec must fail
+// then, never take "no cgroup" and run its process outside the
+// container's limits.
+func (c *Container) loadCgroup() (cgroups.Manager, error) {
 	if c.cg == nil && c.p.Cgroup != nil {
 		m, err := cgroups.Load(c.p.Cgroup)
-		if err == nil {
-			c.cg = m
+		if err != nil {
+			return nil, fmt.Errorf("container %q: its cgroup from state.json: %w", c.p.ID, err)
 		}
+		c.cg = m
 	}
-	return c.cg
+	return c.cg, nil
 }
 
 func owner() string {
@@ -544,7 +556,12 @@ func (c *Container) destroy() error {
 	if c.p.needsConfig() {
 		c.config()
 	}
-	cg := c.cgroup()
+	cg, err := c.loadCgroup()
+	if err != nil {
+		// Still delete (a container that cannot go is worse), but say
+		// what is left: its cgroups, for the administrator.
+		logrus.Warnf("%v: its cgroups are left in place", err)
+	}
 	// Only the recorded init, through a checked pidfd: a pid reused since
 	// init died belongs to someone else.
 	_ = c.signalInit(unix.SIGKILL)

@@ -92,7 +92,11 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 		nsTypes = append(nsTypes, ns.Type)
 	}
 	kind := &execLaunch{initPid: c.p.InitPid, initStart: c.p.InitStartTime, nsTypes: nsTypes, onJoined: unlock, rdt: intelrdt.Load(c.p.IntelRdt)}
-	if cg := c.cgroup(); cg != nil {
+	cg, err := c.loadCgroup()
+	if err != nil {
+		return nil, fmt.Errorf("cannot exec: %w", err)
+	}
+	if cg != nil {
 		target, err := cg.Exec(o.Cgroup, c.p.InitPid)
 		if err != nil {
 			return nil, err
@@ -100,11 +104,14 @@ func (c *Container) Exec(p *configs.Process, o *ExecOpts) (*os.Process, error) {
 		// Where it can (cgroup v1), the child moves itself, in its
 		// constructor, before the gate (see bootGate): no move by pid.
 		// Not with execCPUAffinity.initial, which the parent sets
-		// before the child joins its cgroup.
+		// before the child joins its cgroup, and not into a paused
+		// container: the child would freeze as it joins the freezer,
+		// before the report that releases this shared lock (see
+		// execLaunch.joined), and resume would wait for the lock.
 		var tasks []*os.File
 		var into *os.File
 		rest := target
-		if a := p.ExecCPUAffinity; a == nil || a.Initial == "" {
+		if a := p.ExecCPUAffinity; (a == nil || a.Initial == "") && st != Paused {
 			tasks, into, rest = target.SelfJoin()
 		}
 		for _, f := range tasks {

@@ -178,9 +178,10 @@ type execLaunch struct {
 	// gated: the child is placed in its cgroup before its constructor's
 	// gate (bootGate), and in rdt once it reported (setUp).
 	gated bool
-	// onJoined runs right after the cgroup join (and the resctrl one,
-	// unless gated), whether they worked or not: Exec releases its shared lock there (a process
-	// that joins a frozen cgroup stops, and resume must not wait for it).
+	// onJoined runs once the process is in its cgroup (joined), whether
+	// the join worked or not: Exec releases its shared lock there, and
+	// not before, so that a delete waiting for the lock finds the
+	// process in the cgroup it kills (cgroups/kill_linux.go).
 	onJoined func()
 }
 
@@ -207,6 +208,7 @@ func (k *execLaunch) prepare(l *launch, c *command) error {
 		if fd := c.addFd(t); i == 0 {
 			c.boot.CgTasks = fd
 		}
+		c.cgTasks = append(c.cgTasks, t.Name())
 	}
 	c.boot.CgTasksN = len(k.cgroupTasks)
 	var uname unix.Utsname
@@ -282,10 +284,23 @@ func (k *execLaunch) place(_ cgroups.Manager, pid int, inCgroup bool) error {
 	if err == nil && k.rdt != nil && !k.gated {
 		err = k.rdt.Join(pid)
 	}
+	if len(k.cgroupTasks) == 0 {
+		k.joined()
+	}
+	return err
+}
+
+// joined runs onJoined: after the parent's moves (place) when it makes
+// them all; when the child moves itself into cgroupTasks, only once it
+// reported past the gate (setUp), which it does after those writes --
+// releasing the lock at place let a racing delete kill and remove the
+// cgroups while the child was still on its way in (found in review of
+// 0474986). A paused container never self-joins (Exec), so the report
+// never waits for a resume that waits for this lock.
+func (k *execLaunch) joined() {
 	if k.onJoined != nil {
 		k.onJoined()
 	}
-	return err
 }
 
 // start starts the command. A start into a cgroup (CLONE_INTO_CGROUP)

@@ -161,6 +161,9 @@ type command struct {
 	// childFiles are the parent's copies of the child's fds, closed once
 	// the child has started; owned are closed by close.
 	childFiles, owned []*os.File
+	// cgTasks names the tasks files of bootstrap.CgTasks, in order, for
+	// the report of one the child could not write.
+	cgTasks []string
 	// mapper writes the id maps of a new user namespace once the child
 	// exists (newuidmap/newgidmap); nil when the parent writes them at
 	// clone time.
@@ -348,6 +351,9 @@ func (c *command) spawn(what string, place func(pid int) error) (*os.Process, er
 	rep, err := c.bootReport()
 	if err == nil {
 		err = rep.err()
+		if err != nil && rep.Step == bootCgroup && int(rep.NS) < len(c.cgTasks) {
+			err = fmt.Errorf("%w (%s)", err, c.cgTasks[rep.NS])
+		}
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
@@ -445,12 +451,16 @@ func (l *launch) setUp(proc *os.Process, c *command) error {
 		if err := l.place(c, proc.Pid); err != nil {
 			return err
 		}
-	} else if k, ok := l.kind.(*execLaunch); ok && k.rdt != nil {
+	} else if k, ok := l.kind.(*execLaunch); ok {
 		// Its resctrl group, by the pid of the process that goes on
 		// (forked after the gate), before it gets its program.
-		if err := k.rdt.Join(proc.Pid); err != nil {
-			return err
+		if k.rdt != nil {
+			if err := k.rdt.Join(proc.Pid); err != nil {
+				return err
+			}
 		}
+		// Past the gate, so it moved itself into cgroupTasks.
+		k.joined()
 	}
 	// Forked by init, the helper starts in init's cgroup when init was
 	// started there (CLONE_INTO_CGROUP); moving it again would be a

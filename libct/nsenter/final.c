@@ -279,7 +279,7 @@ static int landlock(const struct step *s, int *detail)
 	const uint64_t *id = s->ids, np = id[2], nn = id[3], attr[2] = { s->r->num, s->r->num2 };
 	struct stat st;
 	int rs;
-	if (s->r->nids != 4 + 3 * np + 4 * nn || s->r->nstrs != np)
+	if (np > 65535 || nn > 65535 || s->r->nids != 4 + 3 * np + 4 * nn || s->r->nstrs != np) // bounded first: no wrap
 		return errno = EINVAL, -1;
 	if (attr[0] == 0 && attr[1] == 0)
 		return 0; // nothing this kernel can enforce
@@ -322,6 +322,8 @@ static int console(const struct step *s, int *detail)
 	struct iovec iov = { name, 0 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (s->r->num == 0 && s->r->nids != 2)
+		return errno = EINVAL, -1; // the size: rows, columns
 	if (s->r->num == 0) {
 		struct winsize ws = { (unsigned short)s->ids[0], (unsigned short)s->ids[1], 0, 0 };
 		TRY(7, sock < 3 ? (errno = EBADF, -1) : 0);
@@ -355,7 +357,8 @@ static int run_step(const struct step *s, int *detail)
 	case OP_WRITE_PROC: // the parent names the LSMs' attr files
 	case OP_APPARMOR:
 	case OP_SELINUX: return proc_write(s->strs[0], s->strs[1], detail);
-	case OP_SCHEDULER: return SYS(SYS_sched_setattr, 0, s->data, 0);
+	case OP_SCHEDULER: // sched_attr.size, its first field, within the 56 bytes sent
+		return *(const uint32_t *)s->data > s->r->len ? (errno = EINVAL, -1) : SYS(SYS_sched_setattr, 0, s->data, 0);
 	case OP_IO_PRIORITY: return SYS(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)num);
 	case OP_CPU_AFFINITY: // no mask: all of 8192 CPUs, which the kernel clamps to the cpuset
 		memset(buf, 0xff, 1024);
@@ -412,7 +415,8 @@ static int run_step(const struct step *s, int *detail)
 			TRY(fd, fcntl(fd, F_SETFD, 0));
 		snprintf(what, sizeof(what), "exec %s", exe);
 		return *detail = 0, execve(exe, argv, envp);
-	case OP_MEMORY_POLICY: return SYS(SYS_set_mempolicy, num, s->r->len ? s->data : NULL, num2);
+	case OP_MEMORY_POLICY: // maxnode: bits of the mask sent, plus the one the kernel drops (get_nodes: --maxnode)
+		return s->r->len && num2 > 8 * (uint64_t)s->r->len + 1 ? (errno = EINVAL, -1) : SYS(SYS_set_mempolicy, num, s->r->len ? s->data : NULL, num2);
 	case OP_CONSOLE: return console(s, detail);
 	case OP_UNSHARE: return unshare((int)num);
 	case OP_KEYRING: // KEYCTL_JOIN_SESSION_KEYRING; ENOSYS, EACCES: keyrings off, or confined

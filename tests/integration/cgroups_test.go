@@ -1,10 +1,15 @@
 package integration
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -161,5 +166,82 @@ func TestExecCgroupV1(t *testing.T) {
 	}
 	if hullOnly() && !strings.Contains(res.stderr, "sub-cgroup") {
 		t.Errorf("exec --cgroup pids:hit-sub: stderr %q does not name the sub-cgroup", res.stderr)
+	}
+}
+
+// TestExecDeleteRace: a delete that comes while an exec'd process is on
+// its way into the container's cgroups waits for it (exec holds the
+// container's lock until the process is in them), then kills it and
+// removes every cgroup. strace slows the child's setns calls (1.5 s each)
+// so that delete always arrives in that window. It failed when exec let
+// go of the lock as soon as the child was started (0474986: the child
+// moves itself into its cgroup v1 directories later, in its
+// constructor): delete found the cgroups without it, then could not
+// remove the one the child was started in ("cgroup still has
+// processes"), and left the container behind.
+func TestExecDeleteRace(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Skip("strace(1) is not installed (scripts/deps.sh installs it)")
+	}
+	r := newRuntime(t)
+	id, _ := running(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	slow := exec.CommandContext(ctx, "strace", "-f", "-o", "/dev/null", "-e", "trace=setns",
+		"-e", "inject=setns:delay_exit=1500000", r.bin, "--root", r.root, "exec", id, "true")
+	var out bytes.Buffer
+	slow.Stdout, slow.Stderr = &out, &out
+	if err := slow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // exec is in its first setns by now
+	res := r.call("delete", "--force", id)
+	_ = slow.Wait() // killed by delete, or failed: either is right
+	if res.code != 0 {
+		t.Fatalf("delete racing an exec: %v\n(exec under strace said %q)", res, out.String())
+	}
+	if st := r.call("state", id); st.code == 0 {
+		t.Errorf("container still there after delete: %s", st.stdout)
+	}
+	if dirs := cgroupDirs(id); len(dirs) > 0 {
+		t.Errorf("cgroups left after delete: %v", dirs)
+	}
+}
+
+// TestExecUnloadableCgroup: an exec into a container whose cgroup cannot
+// be rebuilt from its state (here an unknown driver, as a hull of another
+// version might write) fails, naming it, instead of taking "no cgroup"
+// and running the process outside the container's limits; delete still
+// removes the container and warns that its cgroups are left.
+func TestExecUnloadableCgroup(t *testing.T) {
+	r := newRuntime(t)
+	id, _ := running(t, r)
+	path := filepath.Join(r.root, id, "state.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("this runtime keeps no %s (hull's state layout)", path)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	cg, ok := st["cgroup"].(map[string]any)
+	if !ok {
+		t.Skip("state.json records no cgroup (hull's state layout)")
+	}
+	cg["driver"] = "no-such-driver"
+	if data, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := r.call("exec", id, "cat", "/proc/self/cgroup")
+	if res.code == 0 || !strings.Contains(res.stderr, `"no-such-driver"`) {
+		t.Fatalf("exec with an unloadable cgroup: want a failure naming the driver, got %v", res)
+	}
+	del := r.call("delete", "--force", id)
+	if del.code != 0 || !strings.Contains(del.stderr, "cgroups are left") {
+		t.Errorf("delete: want success with a warning that the cgroups are left: %v", del)
 	}
 }
