@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -175,6 +176,12 @@ func runWire(t *testing.T, inC bool, wire []byte, boot string, preserved, extra 
 // program from the socket, decoded and run by runProgram, with the C
 // executor's reports instead of Init's JSON messages.
 func goExecutorChild() int {
+	// One OS thread for every step and the execve, as hull's main locks
+	// it for Init: capabilities and credentials are per thread, and the
+	// thread that calls execve decides what the program gets. Unlocked,
+	// the capset of one step could land on a thread that does not exec
+	// (TestExecutorsAgree failed ~1 run in 30 with the full sets kept).
+	runtime.LockOSThread()
 	boot, err := decodeBootstrap(os.Getenv(envBootstrap))
 	if err != nil {
 		return 2
