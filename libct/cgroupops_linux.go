@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hullrt/hull/libct/cgroups"
+	"github.com/hullrt/hull/libct/configs"
 	"github.com/hullrt/hull/libct/intelrdt"
 )
 
@@ -51,23 +52,35 @@ func (c *Container) Resume() error {
 	return nil
 }
 
+// lockForUpdate takes the container's lock for an update of a container
+// that is not stopped and loads its config; the caller unlocks.
+func (c *Container) lockForUpdate() (func(), *configs.Config, error) {
+	unlock, err := lockDir(c.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st := c.status(); st == Stopped {
+		unlock()
+		return nil, nil, errors.New("cannot update a stopped container")
+	}
+	cfg, err := c.loadConfig()
+	if err != nil {
+		unlock()
+		return nil, nil, fmt.Errorf("cannot update: %w", err)
+	}
+	return unlock, cfg, nil
+}
+
 // Update applies r to the running container's cgroup and stores it, so
 // that later updates and `state` see it. r replaces the stored resources
 // as a whole: the caller merges (the CLI's update command, mergeResources
 // in update.go).
 func (c *Container) Update(r *specs.LinuxResources) error {
-	unlock, err := lockDir(c.dir)
+	unlock, cfg, err := c.lockForUpdate()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if st := c.status(); st == Stopped {
-		return errors.New("cannot update a stopped container")
-	}
-	cfg, err := c.loadConfig()
-	if err != nil {
-		return fmt.Errorf("cannot update: %w", err)
-	}
 	cg := c.cgroup()
 	if cg == nil || cfg.Cgroup == nil {
 		return errNoCgroup
@@ -87,18 +100,11 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 // change: runc makes one then; hull refuses, as create would have needed
 // one to be asked for.
 func (c *Container) UpdateIntelRdt(l3, mb string) error {
-	unlock, err := lockDir(c.dir)
+	unlock, cfg, err := c.lockForUpdate()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if st := c.status(); st == Stopped {
-		return errors.New("cannot update a stopped container")
-	}
-	cfg, err := c.loadConfig()
-	if err != nil {
-		return fmt.Errorf("cannot update: %w", err)
-	}
 	rdt := intelrdt.Load(c.p.IntelRdt)
 	if rdt == nil || cfg.IntelRdt == nil {
 		return errors.New("update intel RDT: the container has no resctrl group (its config has no linux.intelRdt)")
